@@ -1,0 +1,37 @@
+"""Chemistry core: atom vocabularies, the molecule state and the edit actions."""
+
+from molgym.chem.actions import BOND_CHOICES, ActionLayout, apply_edit, edit_mask, removable_bonds
+from molgym.chem.graph import (
+    MoleculeError,
+    MolGraph,
+    canonical_smiles,
+    graph_to_mol,
+    parse_smiles,
+    rdkit_accepts,
+    state_ok,
+    valence_ok,
+)
+from molgym.chem.rewrites import rewritten_atoms
+from molgym.chem.vocab import DEFAULT_TYPES, GCPN_ZINC_TYPES, AtomVocab, format_type, rdkit_max_valence
+
+__all__ = [
+    "BOND_CHOICES",
+    "DEFAULT_TYPES",
+    "GCPN_ZINC_TYPES",
+    "ActionLayout",
+    "AtomVocab",
+    "MolGraph",
+    "MoleculeError",
+    "apply_edit",
+    "canonical_smiles",
+    "edit_mask",
+    "format_type",
+    "graph_to_mol",
+    "parse_smiles",
+    "rdkit_accepts",
+    "rdkit_max_valence",
+    "removable_bonds",
+    "rewritten_atoms",
+    "state_ok",
+    "valence_ok",
+]

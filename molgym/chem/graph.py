@@ -1,0 +1,226 @@
+"""The molecule state: fixed-size integer arrays, kekulized, hydrogens implicit.
+
+A :class:`MolGraph` with capacity ``N`` (``max_atoms``) holds
+
+* ``atom_types``: ``(N,)`` int8, the vocabulary id of atom ``i`` for ``i < num_atoms``, ``-1`` after;
+* ``bonds``: ``(N, N)`` int8, symmetric bond-order matrix, 0 (none), 1, 2 or 3, zero diagonal;
+* ``num_atoms``: the number of atoms in use (atoms are always ``0 .. num_atoms - 1``).
+
+Aromatic input is kekulized. Stereochemistry is not represented (a state is a 2D graph); isotopes,
+radicals and hydrogen counts that differ from RDKit's implicit ones cannot be represented, and
+such molecules are refused with a ``ValueError`` rather than silently altered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from rdkit import Chem, rdBase
+
+from molgym.chem.rewrites import rewritten_atoms
+from molgym.chem.vocab import AtomVocab, format_type
+
+__all__ = [
+    "MolGraph",
+    "MoleculeError",
+    "BOND_TYPES",
+    "canonical_smiles",
+    "graph_to_mol",
+    "parse_smiles",
+    "rdkit_accepts",
+    "state_ok",
+    "valence_ok",
+]
+
+#: RDKit bond type of each bond order.
+BOND_TYPES = {1: Chem.BondType.SINGLE, 2: Chem.BondType.DOUBLE, 3: Chem.BondType.TRIPLE}
+_ORDER_OF = {Chem.BondType.SINGLE: 1, Chem.BondType.DOUBLE: 2, Chem.BondType.TRIPLE: 3}
+
+
+class MoleculeError(ValueError):
+    """A molecule that cannot become a state; ``reason`` is a short machine-readable tag."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def parse_smiles(smiles: str) -> Chem.Mol:
+    """RDKit molecule of a SMILES string; ``ValueError`` (with RDKit's reason) when it is invalid."""
+    if not isinstance(smiles, str) or not smiles.strip():
+        raise MoleculeError(f"invalid SMILES {smiles!r}: expected a non-empty string", "invalid_smiles")
+    with rdBase.BlockLogs():
+        mol = Chem.MolFromSmiles(smiles.strip(), sanitize=False)
+        if mol is None:
+            raise MoleculeError(f"invalid SMILES {smiles!r}: RDKit cannot parse it", "invalid_smiles")
+        try:
+            Chem.SanitizeMol(mol)
+        except Exception as err:  # noqa: BLE001 - RDKit raises several sanitization exception types
+            raise MoleculeError(f"invalid SMILES {smiles!r}: {err}", "invalid_smiles") from None
+    return mol
+
+
+def canonical_smiles(mol: Chem.Mol) -> str:
+    """RDKit canonical SMILES (aromatic form, no stereochemistry)."""
+    return Chem.MolToSmiles(mol, isomericSmiles=False)
+
+
+def valence_ok(atom_types: np.ndarray, bonds: np.ndarray, num_atoms: int, vocab: AtomVocab) -> bool:
+    """The environment's own valence rule: every atom's bond-order sum is within its type's limit."""
+    n = num_atoms
+    used = bonds[:n, :n].sum(axis=1, dtype=np.int64)
+    return bool(np.all(used <= vocab.max_valence[atom_types[:n]]))
+
+
+@dataclass
+class MolGraph:
+    """A molecule as padded arrays; see the module docstring for the layout."""
+
+    atom_types: np.ndarray
+    bonds: np.ndarray
+    num_atoms: int
+    vocab: AtomVocab
+
+    @property
+    def max_atoms(self) -> int:
+        return len(self.atom_types)
+
+    @classmethod
+    def empty(cls, vocab: AtomVocab, max_atoms: int) -> MolGraph:
+        return cls(
+            np.full(max_atoms, -1, dtype=np.int8),
+            np.zeros((max_atoms, max_atoms), dtype=np.int8),
+            0,
+            vocab,
+        )
+
+    @classmethod
+    def from_smiles(cls, smiles: str, vocab: AtomVocab, max_atoms: int) -> MolGraph:
+        """Parse, kekulize and encode a SMILES; ``ValueError`` naming the problem if it cannot be."""
+        return cls.from_mol(parse_smiles(smiles), vocab, max_atoms, name=smiles)
+
+    @classmethod
+    def from_mol(cls, mol: Chem.Mol, vocab: AtomVocab, max_atoms: int, name: str | None = None) -> MolGraph:
+        name = name if name is not None else Chem.MolToSmiles(mol)
+        if any(atom.GetAtomicNum() == 1 for atom in mol.GetAtoms()):
+            mol = Chem.RemoveAllHs(mol)  # hydrogens are implicit in a state
+        n = mol.GetNumAtoms()
+        if n == 0:
+            raise MoleculeError(f"molecule {name!r} has no atoms", "empty")
+        if n > max_atoms:
+            raise MoleculeError(f"molecule {name!r} has {n} heavy atoms, more than max_atoms={max_atoms}", "too_large")
+        if len(Chem.GetMolFrags(mol)) > 1:
+            raise MoleculeError(
+                f"molecule {name!r} has {len(Chem.GetMolFrags(mol))} fragments; one connected molecule is needed",
+                "fragments",
+            )
+        graph = cls.empty(vocab, max_atoms)
+        for atom in mol.GetAtoms():
+            if atom.GetIsotope():
+                raise MoleculeError(
+                    f"molecule {name!r}: isotope labels ({atom.GetIsotope()}{atom.GetSymbol()}) are not represented",
+                    "isotope",
+                )
+            t = vocab.get(atom.GetAtomicNum(), atom.GetFormalCharge())
+            if t is None:
+                kind = format_type((atom.GetSymbol(), atom.GetFormalCharge()))
+                raise MoleculeError(
+                    f"molecule {name!r}: atom {atom.GetIdx()} of type {kind!r} is not in the vocabulary {vocab.names}",
+                    "outside_vocabulary",
+                )
+            graph.atom_types[atom.GetIdx()] = t
+        kekule = Chem.Mol(mol)
+        Chem.Kekulize(kekule, clearAromaticFlags=True)
+        for bond in kekule.GetBonds():
+            order = _ORDER_OF.get(bond.GetBondType())
+            if order is None:
+                raise MoleculeError(f"molecule {name!r}: bond type {bond.GetBondType()} is not representable", "unrepresentable")
+            i, j = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
+            graph.bonds[i, j] = graph.bonds[j, i] = order
+        graph.num_atoms = n
+        # The state has no explicit hydrogens or radicals: refuse what would change on the way back.
+        rebuilt = graph.smiles()
+        if rebuilt != canonical_smiles(mol):
+            raise MoleculeError(
+                f"molecule {name!r} cannot be represented exactly (explicit hydrogens or radicals): "
+                f"it would become {rebuilt!r}",
+                "unrepresentable",
+            )
+        return graph
+
+    def to_mol(self, sanitize: bool = True) -> Chem.Mol:
+        """RDKit molecule (kekulé bonds; aromaticity perceived when sanitized)."""
+        return graph_to_mol(self.atom_types, self.bonds, self.num_atoms, self.vocab, sanitize=sanitize)
+
+    def smiles(self) -> str:
+        return canonical_smiles(self.to_mol())
+
+    def copy(self) -> MolGraph:
+        return MolGraph(self.atom_types.copy(), self.bonds.copy(), self.num_atoms, self.vocab)
+
+    def free_valence(self) -> np.ndarray:
+        """``(num_atoms,)`` int: bond order each atom can still take within its valence limit."""
+        n = self.num_atoms
+        return self.vocab.max_valence[self.atom_types[:n]] - self.bonds[:n, :n].sum(axis=1)
+
+    def valence_ok(self) -> bool:
+        return valence_ok(self.atom_types, self.bonds, self.num_atoms, self.vocab)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, MolGraph)
+            and self.num_atoms == other.num_atoms
+            and self.vocab == other.vocab
+            and np.array_equal(self.atom_types, other.atom_types)
+            and np.array_equal(self.bonds, other.bonds)
+        )
+
+
+def graph_to_mol(
+    atom_types: np.ndarray, bonds: np.ndarray, num_atoms: int, vocab: AtomVocab, sanitize: bool = True
+) -> Chem.Mol:
+    """Build the RDKit molecule of a state. With ``sanitize`` RDKit's errors propagate."""
+    mol = Chem.RWMol()
+    for t in atom_types[:num_atoms]:
+        atom = Chem.Atom(int(vocab.atomic_numbers[t]))
+        charge = int(vocab.charges[t])
+        if charge:
+            atom.SetFormalCharge(charge)
+        mol.AddAtom(atom)
+    ii, jj = np.nonzero(np.triu(bonds[:num_atoms, :num_atoms]))
+    for i, j in zip(ii.tolist(), jj.tolist()):
+        mol.AddBond(i, j, BOND_TYPES[int(bonds[i, j])])
+    out = mol.GetMol()
+    if sanitize:
+        Chem.SanitizeMol(out)
+    else:
+        out.UpdatePropertyCache(strict=False)
+    return out
+
+
+def rdkit_accepts(atom_types: np.ndarray, bonds: np.ndarray, num_atoms: int, vocab: AtomVocab) -> bool:
+    """The referee: RDKit sanitizes the state, keeps it as it is, and reads its SMILES back the same.
+
+    Sanitization first rewrites a few patterns into charge-separated forms (``MolOps::cleanUp``),
+    which always changes formal charges; a state so rewritten is not the molecule it claims to be.
+    The SMILES check catches hydrogens that are implicit in the state but explicit once written.
+    """
+    with rdBase.BlockLogs():
+        try:
+            mol = graph_to_mol(atom_types, bonds, num_atoms, vocab, sanitize=True)
+        except Exception:  # noqa: BLE001 - any sanitization failure means "not accepted"
+            return False
+        charges = [a.GetFormalCharge() for a in mol.GetAtoms()]
+        if charges != vocab.charges[atom_types[:num_atoms]].tolist():
+            return False
+        smiles = canonical_smiles(mol)
+        again = Chem.MolFromSmiles(smiles)
+    return again is not None and canonical_smiles(again) == smiles
+
+
+def state_ok(atom_types: np.ndarray, bonds: np.ndarray, num_atoms: int, vocab: AtomVocab) -> bool:
+    """The environment's own rule for a legal state: valences within limits, and nothing RDKit rewrites."""
+    return valence_ok(atom_types, bonds, num_atoms, vocab) and not rewritten_atoms(
+        atom_types, bonds, num_atoms, vocab
+    ).any()

@@ -1,0 +1,302 @@
+"""MolEdit-v0: GCPN-style molecular graph editing with a QED final reward."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from molgym.chem import ActionLayout, AtomVocab, MolGraph, apply_edit, edit_mask
+from molgym.chem.actions import BOND_CHOICES
+from molgym.rewards import QED, Context, Reward, StepValidity, as_reward
+
+__all__ = ["MolEditEnv", "EditAction"]
+
+
+class EditAction(NamedTuple):
+    """A decoded action: ``bond`` is 0 single, 1 double, 2 triple, 3 remove; ``stop`` is 0 or 1."""
+
+    first: int
+    second: int
+    bond: int
+    stop: int
+
+    def describe(self, num_atoms: int, vocab: AtomVocab) -> str:
+        if self.stop:
+            return "stop"
+        if self.second < num_atoms:
+            target = f"atom {self.second}"
+        elif self.second - num_atoms < len(vocab):
+            target = f"new {vocab.names[self.second - num_atoms]} atom"
+        else:
+            target = f"second index {self.second} (no such atom or type)"
+        verb = "remove bond" if self.bond == 3 else f"{BOND_CHOICES[self.bond]} bond"
+        return f"{verb}: atom {self.first} - {target}"
+
+
+class MolEditEnv(gym.Env):
+    """
+    ## Description
+
+    Build a molecule one bond at a time, as in GCPN (You et al., NeurIPS 2018). An episode starts
+    from a start molecule (one carbon by default); each step either bonds two existing atoms,
+    adds a new atom bonded to an existing one, or stops. Transitions are checked against RDKit's
+    valence rules: an edit that would break valence is rejected, the molecule stays as it was and
+    a step penalty is paid. Every reachable state is a molecule that RDKit sanitizes. The final
+    reward of ``MolEdit-v0`` is the QED (drug-likeness) of the final molecule.
+
+    ## Action Space
+
+    ``MultiDiscrete([N, N + T, B, 2])`` with ``N = max_atoms``, ``T`` atom types and ``B = 3``
+    bond choices (4 with ``allow_removal``): ``(first, second, bond, stop)``.
+
+    * ``first``: an existing atom.
+    * ``second``: an existing atom if ``< num_atoms``; else a new atom of type
+      ``second - num_atoms`` (indices ``>= num_atoms + T`` mean nothing and are rejected).
+    * ``bond``: 0 single, 1 double, 2 triple, 3 remove the bond (only with ``allow_removal``;
+      the molecule must stay one fragment, except that an atom left alone is dropped).
+    * ``stop``: 1 ends the episode (the other fields are ignored); legal once ``min_steps``
+      steps are taken, or when no edit is legal.
+
+    An action inside the space but illegal in the current state (a self-loop, a non-existing
+    atom, an existing bond, a broken valence, an early stop) is rejected: ``info["valid"]`` is
+    ``False`` and the step penalty is paid. An action outside the space (wrong shape, non-integer
+    dtype, a value out of bounds) raises ``ValueError``.
+
+    Exact legality: :meth:`action_masks` and ``info["action_mask"]`` are flat boolean arrays over
+    ``K = B * N * (N + T) + 1`` actions, ``k = (bond * N + first) * (N + T) + second`` for edits and
+    ``k = K - 1`` for stop; :meth:`decode_action` inverts the formula and
+    :class:`molgym.wrappers.FlatAction` exposes the same indexing as ``Discrete(K)``.
+
+    ## Observation
+
+    A ``Dict`` of integer arrays (``N = max_atoms``):
+
+    * ``atom_types``: ``(N,)`` int8, type id of each atom, ``-1`` past ``num_atoms``;
+    * ``bonds``: ``(N, N)`` int8, symmetric bond-order matrix (0 none, 1, 2, 3; kekulized);
+    * ``num_atoms``: ``(1,)`` int16;
+    * ``free_valence``: ``(N,)`` int8, how much bond order each atom can still take (0 past
+      ``num_atoms``).
+
+    ## Rewards
+
+    ``step_reward`` every step (default :class:`~molgym.rewards.StepValidity`: ``+1/N`` for an
+    accepted edit, ``-1/N`` for a rejected action), plus ``reward`` when the episode ends by
+    termination or truncation (default QED in [0, 1]). ``reward`` may be any term, sum of terms or
+    plain callable ``f(mol) -> float``; ``info["reward_terms"]`` holds each term's weighted
+    contribution, summing to the step's reward.
+
+    ## Starting State
+
+    ``start_smiles`` (default ``"C"``), or one of a list sampled uniformly with the env's RNG;
+    ``reset(options={"smiles": ...})`` overrides it for one episode.
+
+    ## Termination
+
+    * Termination: a legal stop, or the molecule reaching ``max_atoms`` atoms.
+    * Truncation: ``max_steps`` steps (accepted or not) taken.
+
+    ``info`` on every step: ``smiles`` (canonical; only at reset and on the final step when
+    ``smiles_every_step=False``, which is several times faster), ``valid``, ``num_atoms``,
+    ``reward_terms``, ``action_mask``.
+
+    ## Arguments
+
+    ``reward``, ``step_reward``, ``start_smiles``, ``max_atoms`` (38), ``atom_types`` (default
+    vocabulary: C N O S P F I Cl Br, N+ N- O+ O- S-), ``min_steps`` (20), ``max_steps`` (128),
+    ``allow_removal`` (False), ``smiles_every_step`` (True), ``render_mode`` (``"ansi"``: the
+    SMILES; ``"rgb_array"``: an RDKit drawing).
+
+    ## Registered Configurations
+
+    * ``MolEdit-v0``: QED final reward.
+    * ``MolEdit-PLogP-v0``, ``MolEdit-LogPTarget-v0``, ``MolEdit-MWTarget-v0``, ``MolOpt-v0``:
+      see their classes.
+    """
+
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+
+    #: Defaults a registered variant may change.
+    default_min_steps = 20
+    default_max_steps = 128
+    default_allow_removal = False
+
+    def default_reward(self) -> Reward:
+        return as_reward(QED())
+
+    def __init__(
+        self,
+        reward=None,
+        start_smiles: str | Sequence[str] | None = "C",
+        max_atoms: int = 38,
+        atom_types: Sequence | AtomVocab | None = None,
+        min_steps: int | None = None,
+        max_steps: int | None = None,
+        allow_removal: bool | None = None,
+        step_reward="default",
+        smiles_every_step: bool = True,
+        render_mode: str | None = None,
+    ):
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.render_mode = render_mode
+        self.vocab = atom_types if isinstance(atom_types, AtomVocab) else AtomVocab(atom_types or AtomVocab.default().types)
+        self.max_atoms = N = int(max_atoms)
+        self.min_steps = int(self.default_min_steps if min_steps is None else min_steps)
+        self.max_steps = int(self.default_max_steps if max_steps is None else max_steps)
+        if self.max_steps < 1 or self.min_steps < 0:
+            raise ValueError(f"need max_steps >= 1 and min_steps >= 0, got {self.max_steps} and {self.min_steps}")
+        removal = self.default_allow_removal if allow_removal is None else bool(allow_removal)
+        self.layout = ActionLayout(N, len(self.vocab), removal)
+        self.reward = self.default_reward() if reward is None else as_reward(reward)
+        step = StepValidity() if isinstance(step_reward, str) and step_reward == "default" else step_reward
+        self.total_reward: Reward = as_reward(step) + self.reward
+        self.smiles_every_step = bool(smiles_every_step)
+        self.start_graphs = self._parse_starts(start_smiles)
+
+        T = len(self.vocab)
+        self.action_space = spaces.MultiDiscrete(self.layout.nvec)
+        self.observation_space = spaces.Dict(
+            {
+                "atom_types": spaces.Box(-1, T - 1, (N,), dtype=np.int8),
+                "bonds": spaces.Box(0, 3, (N, N), dtype=np.int8),
+                "num_atoms": spaces.Box(0, N, (1,), dtype=np.int16),
+                "free_valence": spaces.Box(0, int(self.vocab.max_valence.max()), (N,), dtype=np.int8),
+            }
+        )
+        self._graph = MolGraph.empty(self.vocab, N)
+        self._start = self._graph
+        self._steps = 0
+        self._mask = np.zeros(self.layout.size, dtype=bool)
+        self._free = np.zeros(N, dtype=np.int8)  # free valence, padded: the observation's
+        self._edit_mask = self._mask[:-1].reshape(self.layout.num_bond_choices, N, N + T)  # a view
+        self._ctx = Context(self._graph)
+
+    # Construction helpers ---------------------------------------------------------------------
+    def _parse_starts(self, start_smiles) -> list[MolGraph]:
+        if start_smiles is None or (not isinstance(start_smiles, str) and len(start_smiles) == 0):
+            raise ValueError(f"{type(self).__name__} needs start molecules: pass start_smiles=... (a SMILES or a list)")
+        items = [start_smiles] if isinstance(start_smiles, str) else list(start_smiles)
+        graphs, errors = [], []
+        for s in items:
+            try:
+                graphs.append(MolGraph.from_smiles(s, self.vocab, self.max_atoms))
+            except ValueError as err:
+                errors.append(str(err))
+        if errors:
+            shown = "; ".join(errors[:3]) + (f"; and {len(errors) - 3} more" if len(errors) > 3 else "")
+            raise ValueError(f"{len(errors)} of {len(items)} start molecules are unusable: {shown}")
+        return graphs
+
+    # Gymnasium API ----------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        options = options or {}
+        if options.get("smiles") is not None:
+            start = MolGraph.from_smiles(options["smiles"], self.vocab, self.max_atoms)
+        else:
+            start = self.start_graphs[int(self.np_random.integers(len(self.start_graphs)))]
+        self._start = start
+        self._graph = start.copy()
+        self._steps = 0
+        self._refresh()
+        return self._obs(), self._info(valid=True, terms={}, smiles=True)
+
+    def step(self, action):
+        k = self._flat(action)
+        self._steps += 1
+        valid = bool(self._mask[k])
+        terminated = False
+        if valid:
+            if k == self.layout.stop:
+                terminated = True
+            else:
+                first, second, bond, _ = self.layout.decode(k)
+                before = self._graph.num_atoms
+                apply_edit(self._graph, first, second, bond)
+                self._refresh()
+                terminated = before < self._graph.num_atoms == self.max_atoms
+        truncated = not terminated and self._steps >= self.max_steps
+        done = terminated or truncated
+        self._mask[-1] = self._stop_allowed()
+        self._ctx.valid = valid
+        terms = self.total_reward.score(self._ctx, final=done)
+        reward = float(sum(terms.values()))
+        info = self._info(valid=valid, terms=terms, smiles=self.smiles_every_step or done)
+        return self._obs(), reward, terminated, truncated, info
+
+    def action_masks(self) -> np.ndarray:
+        """``(K,)`` bool: which flat actions are legal now (see the class docstring for indexing)."""
+        return self._mask.copy()
+
+    def decode_action(self, k: int) -> EditAction:
+        """The ``(first, second, bond, stop)`` of flat action ``k``."""
+        return EditAction(*self.layout.decode(k))
+
+    def encode_action(self, first: int, second: int, bond: int) -> int:
+        """Flat index of an edit; the stop action is ``action_masks().size - 1``."""
+        return self.layout.encode(first, second, bond)
+
+    def render(self):
+        if self.render_mode == "ansi":
+            return self.smiles + "\n"
+        if self.render_mode == "rgb_array":
+            from rdkit.Chem import Draw
+
+            return np.asarray(Draw.MolToImage(self._ctx.mol, size=(300, 300)).convert("RGB"))
+        return None
+
+    # State accessors --------------------------------------------------------------------------
+    @property
+    def graph(self) -> MolGraph:
+        """The current molecule (a copy)."""
+        return self._graph.copy()
+
+    @property
+    def smiles(self) -> str:
+        """Canonical SMILES of the current molecule."""
+        return self._ctx.smiles
+
+    @property
+    def mol(self):
+        """The current molecule as a sanitized RDKit ``Mol``."""
+        return self._ctx.mol
+
+    # Internals --------------------------------------------------------------------------------
+    def _flat(self, action) -> int:
+        return self.layout.from_multidiscrete(action)
+
+    def _refresh(self) -> None:
+        """Recompute what depends on the molecule after it changed."""
+        free = self._graph.free_valence()
+        self._free.fill(0)
+        self._free[: free.size] = free
+        edit_mask(self._graph, self.layout, out=self._edit_mask, free=free)
+        self._mask[-1] = self._stop_allowed()
+        self._ctx = Context(self._graph, True, self._start)
+
+    def _stop_allowed(self) -> bool:
+        return self._steps >= self.min_steps or not self._mask[:-1].any()
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        g = self._graph
+        return {
+            "atom_types": g.atom_types.copy(),
+            "bonds": g.bonds.copy(),
+            "num_atoms": np.array([g.num_atoms], dtype=np.int16),
+            "free_valence": self._free.copy(),
+        }
+
+    def _info(self, valid: bool, terms: dict[str, float], smiles: bool) -> dict[str, Any]:
+        info = {
+            "valid": valid,
+            "num_atoms": self._graph.num_atoms,
+            "reward_terms": terms,
+            "action_mask": self._mask.copy(),
+        }
+        if smiles:
+            info["smiles"] = self._ctx.smiles
+        return info

@@ -1,0 +1,29 @@
+"""The step-wise validity term of GCPN."""
+
+from __future__ import annotations
+
+from molgym.rewards.base import Context, Term
+
+__all__ = ["StepValidity"]
+
+
+class StepValidity(Term):
+    """Paid every step: ``valid`` for an accepted edit, ``invalid`` for a rejected one.
+
+    Both default to GCPN's ``+1/N`` and ``-1/N`` with ``N = max_atoms``.
+    """
+
+    name = "step_validity"
+    final = False
+    cached = False
+
+    def __init__(self, valid: float | None = None, invalid: float | None = None):
+        self.valid, self.invalid = valid, invalid
+
+    def value(self, ctx: Context) -> float:
+        if ctx.valid:
+            return self.valid if self.valid is not None else 1.0 / ctx.max_atoms
+        return self.invalid if self.invalid is not None else -1.0 / ctx.max_atoms
+
+    def __repr__(self) -> str:
+        return f"StepValidity(valid={self.valid}, invalid={self.invalid})"
