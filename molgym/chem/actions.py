@@ -152,7 +152,7 @@ def edit_mask(
         free = graph.free_valence()
     partner = np.concatenate((free, cap)) if n < N else free
     room = np.minimum.outer(free, partner)  # (n, n + T) or (n, n)
-    room[:, :n] *= block == 0
+    room[:, :n][block != 0] = 0
     room.reshape(-1)[:: room.shape[1] + 1] = 0  # the diagonal: no self-loops
     mask[:3, :n, : room.shape[1]] = room >= _ORDER_PLANES
     if B == 4:
@@ -161,8 +161,12 @@ def edit_mask(
     return mask
 
 
-def apply_edit(graph: MolGraph, first: int, second: int, bond: int) -> None:
-    """Apply a legal edit in place (legality is the caller's business: see :func:`edit_mask`)."""
+def apply_edit(graph: MolGraph, first: int, second: int, bond: int, free: np.ndarray | None = None) -> None:
+    """Apply a legal edit in place (legality is the caller's business: see :func:`edit_mask`).
+
+    ``free``, if given, is a ``(N,)`` array of free valences (``graph.free_valence()`` padded with
+    zeros) that is kept up to date, which spares callers a recomputation after every edit.
+    """
     n = graph.num_atoms
     if bond == 3:
         graph.bonds[first, second] = graph.bonds[second, first] = 0
@@ -171,12 +175,22 @@ def apply_edit(graph: MolGraph, first: int, second: int, bond: int) -> None:
             lone = [max(lone)]
         for atom in lone:
             _drop_atom(graph, atom)
+        if free is not None:
+            free.fill(0)
+            free[: graph.num_atoms] = graph.free_valence()
         return
+    order = bond + 1
     if second >= n:
-        graph.atom_types[n] = second - n
+        kind = second - n
+        graph.atom_types[n] = kind
         graph.num_atoms = n + 1
         second = n
-    graph.bonds[first, second] = graph.bonds[second, first] = bond + 1
+        if free is not None:
+            free[n] = graph.vocab.max_valence[kind]
+    graph.bonds[first, second] = graph.bonds[second, first] = order
+    if free is not None:
+        free[first] -= order
+        free[second] -= order
 
 
 def _drop_atom(graph: MolGraph, atom: int) -> None:

@@ -43,6 +43,9 @@ class TypeFlags:
         self.carbon_or_nitrogen = np.isin(z, (6, 7))
         self.sensitive = self.halogen | self.phosphorus
         self.any = bool(self.sensitive.any())
+        # plain-Python copies for the per-atom screening loop (numpy scalar indexing is slow there)
+        self.halogen_py = self.halogen.tolist()
+        self.oxygen_py = self.oxygen.tolist()
         # total_valence[t, v]: valence with implicit hydrogens of a type-t atom of bond valence v
         # (0 past the type's limit); as RDKit computes it.
         width = int(vocab.max_valence.max()) + 4
@@ -108,8 +111,8 @@ def forbid_rewriting_edits(atom_types: np.ndarray, bonds: np.ndarray, num_atoms:
     for r in sites:
         row = block[r].tolist()
         neighbours = [j for j, order in enumerate(row) if order]
-        if f.halogen[types[r]]:
-            if all(f.oxygen[types[j]] for j in neighbours):
+        if f.halogen_py[types[r]]:
+            if all(f.oxygen_py[types[j]] for j in neighbours):
                 _halogen_additions(f, mask, r, types[r], row, oxygen, n, grows)
         elif 2 in row and (len(neighbours) == 2 or (len(neighbours) == 3 and sum(row) == 5)):
             _phosphorus_additions(f, mask, r, row, neighbours, block, types, t, n, grows)

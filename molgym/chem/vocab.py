@@ -158,11 +158,12 @@ class AtomVocab:
         not depend on the order of the data.
         """
         counts: Counter[AtomType] = Counter()
-        for s in smiles:
-            mol = Chem.MolFromSmiles(s)
-            if mol is None:
-                continue
-            counts.update((a.GetSymbol(), a.GetFormalCharge()) for a in mol.GetAtoms())
+        with rdBase.BlockLogs():
+            for s in smiles:
+                mol = Chem.MolFromSmiles(s)
+                if mol is None:
+                    continue
+                counts.update((a.GetSymbol(), a.GetFormalCharge()) for a in mol.GetAtoms() if a.GetAtomicNum() > 1)
         kept = [t for t, c in counts.items() if c >= min_count]
         if not kept:
             raise ValueError("no parsable molecule with atoms found: cannot build a vocabulary")

@@ -10,7 +10,7 @@ from molgym.data.files import read_smiles
 
 __all__ = ["NCI_PATH", "ZINC250K", "load_smiles", "nci_smiles", "zinc250k_smiles"]
 
-#: RDKit ships the first 5,000 molecules of the NCI open database: a default that needs no download.
+#: RDKit ships the NCI open database's `first_5K.smi` (4,999 molecules): a default that needs no download.
 NCI_PATH = Path(os.path.join(__import__("rdkit").RDConfig.RDDataDir, "NCI", "first_5K.smi"))
 
 #: ZINC250k as used by the chemical VAE, JT-VAE and GCPN (249,455 molecules).
@@ -24,7 +24,7 @@ ZINC250K = {
 
 
 def nci_smiles(limit: int | None = None) -> list[str]:
-    """The 5,000 NCI molecules shipped with RDKit (embedded default; many fall outside the vocabulary)."""
+    """The 4,999 NCI molecules shipped with RDKit (embedded default; some fall outside the vocabulary)."""
     return read_smiles(NCI_PATH, limit=limit)
 
 

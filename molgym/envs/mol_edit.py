@@ -172,7 +172,6 @@ class MolEditEnv(gym.Env):
         self._steps = 0
         self._mask = np.zeros(self.layout.size, dtype=bool)
         self._free = np.zeros(N, dtype=np.int8)  # free valence, padded: the observation's
-        self._edit_mask = self._mask[:-1].reshape(self.layout.num_bond_choices, N, N + T)  # a view
         self._ctx = Context(self._graph)
 
     # Construction helpers ---------------------------------------------------------------------
@@ -202,7 +201,10 @@ class MolEditEnv(gym.Env):
         self._start = start
         self._graph = start.copy()
         self._steps = 0
+        self._free.fill(0)
+        self._free[: start.num_atoms] = start.free_valence()
         self._refresh()
+        self._mask[-1] = self._stop_allowed()
         return self._obs(), self._info(valid=True, terms={}, smiles=True)
 
     def step(self, action):
@@ -216,7 +218,7 @@ class MolEditEnv(gym.Env):
             else:
                 first, second, bond, _ = self.layout.decode(k)
                 before = self._graph.num_atoms
-                apply_edit(self._graph, first, second, bond)
+                apply_edit(self._graph, first, second, bond, free=self._free)
                 self._refresh()
                 terminated = before < self._graph.num_atoms == self.max_atoms
         truncated = not terminated and self._steps >= self.max_steps
@@ -270,12 +272,10 @@ class MolEditEnv(gym.Env):
         return self.layout.from_multidiscrete(action)
 
     def _refresh(self) -> None:
-        """Recompute what depends on the molecule after it changed."""
-        free = self._graph.free_valence()
-        self._free.fill(0)
-        self._free[: free.size] = free
-        edit_mask(self._graph, self.layout, out=self._edit_mask, free=free)
-        self._mask[-1] = self._stop_allowed()
+        """Recompute what depends on the molecule after it changed (``self._free`` is kept by apply_edit)."""
+        planes = self._mask[:-1].reshape(self.layout.num_bond_choices, self.max_atoms, self.layout.num_seconds)
+        free = self._free[: self._graph.num_atoms]
+        edit_mask(self._graph, self.layout, out=planes, free=free)  # fills self._mask through the view
         self._ctx = Context(self._graph, True, self._start)
 
     def _stop_allowed(self) -> bool:

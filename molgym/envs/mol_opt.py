@@ -53,8 +53,9 @@ class MolOptEnv(MolEditEnv):
         self.threshold = float(threshold)
         if start_smiles is None:
             raise ValueError(
-                "MolOpt-v0 needs start molecules: gym.make('MolOpt-v0', start_smiles=[...]); the benchmark "
-                "set is molgym.data.load_smiles('zinc_low_plogp_800.txt')"
+                "MolOpt-v0 needs start molecules: gym.make('MolOpt-v0', start_smiles=[...]) (on the command "
+                "line: --start FILE); the benchmark set is the 800 molecules of zinc_low_plogp_800.txt, read with "
+                "molgym.data.load_smiles(path)"
             )
         super().__init__(start_smiles=start_smiles, **kwargs)
 

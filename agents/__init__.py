@@ -1,0 +1,1 @@
+"""Agents that learn in molgym environments, one package each."""

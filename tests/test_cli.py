@@ -1,0 +1,58 @@
+"""The ``molgym`` command: listing environments and the random-agent rollout with its outputs."""
+
+from __future__ import annotations
+
+import csv
+
+from PIL import Image
+from rdkit import Chem
+
+from molgym.cli import main
+
+
+def test_envs_lists_every_registered_id(capsys):
+    import molgym
+
+    assert main(["envs"]) == 0
+    out = capsys.readouterr().out
+    for env_id in molgym.ENV_IDS:
+        assert env_id in out
+
+
+def test_rollout_writes_molecules_and_a_picture(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["rollout", "--episodes", "6", "--seed", "1", "--top", "4", "--out", str(out)]) == 0
+    rows = list(csv.DictReader(open(out / "molecules.csv")))
+    assert len(rows) == 6
+    for row in rows:
+        assert Chem.MolFromSmiles(row["smiles"]) is not None
+        assert 0.0 <= float(row["qed"]) <= 1.0
+        assert float(row["score"]) == float(row["qed"])
+    image = Image.open(out / "top.png")
+    assert image.size[0] >= 250 * 4
+    printed = capsys.readouterr().out
+    best = max(rows, key=lambda r: float(r["score"]))
+    assert best["smiles"] in printed
+
+
+def test_rollout_is_reproducible(tmp_path):
+    for name in ("a", "b"):
+        assert main(["rollout", "--episodes", "3", "--seed", "7", "--out", str(tmp_path / name)]) == 0
+    assert (tmp_path / "a" / "molecules.csv").read_text() == (tmp_path / "b" / "molecules.csv").read_text()
+
+
+def test_rollout_from_start_molecules_in_a_file(tmp_path):
+    starts = tmp_path / "starts.smi"
+    starts.write_text("CCO\nc1ccccc1N\n")
+    out = tmp_path / "opt"
+    assert main(["rollout", "--env", "MolOpt-v0", "--start", str(starts), "--episodes", "2", "--out", str(out)]) == 0
+    rows = list(csv.DictReader(open(out / "molecules.csv")))
+    assert "plogp_unnormalized_improvement" in rows[0]
+
+
+def test_rollout_reports_bad_input_without_a_traceback(tmp_path, capsys):
+    assert main(["rollout", "--env", "MolOpt-v0", "--out", str(tmp_path)]) == 2
+    assert "needs start molecules" in capsys.readouterr().err
+    assert main(["rollout", "--start", "C1CC", "--out", str(tmp_path)]) == 2
+    assert "invalid SMILES 'C1CC'" in capsys.readouterr().err
+    assert main(["rollout", "--episodes", "0", "--out", str(tmp_path)]) == 2
