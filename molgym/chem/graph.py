@@ -164,9 +164,6 @@ class MolGraph:
         n = self.num_atoms
         return self.vocab.max_valence[self.atom_types[:n]] - self.bonds[:n, :n].sum(axis=1)
 
-    def valence_ok(self) -> bool:
-        return valence_ok(self.atom_types, self.bonds, self.num_atoms, self.vocab)
-
     def __eq__(self, other: object) -> bool:
         return (
             isinstance(other, MolGraph)

@@ -39,6 +39,23 @@ _PROBE_LIMIT = 8
 
 
 @lru_cache(maxsize=None)
+def _probe(symbol: str, charge: int, bond_valence: int) -> Chem.Mol | None:
+    """The atom single-bonded to ``bond_valence`` carbons, sanitized by RDKit; ``None`` if refused."""
+    mol = Chem.RWMol()
+    centre = Chem.Atom(symbol)
+    centre.SetFormalCharge(charge)
+    mol.AddAtom(centre)
+    for _ in range(bond_valence):
+        mol.AddBond(0, mol.AddAtom(Chem.Atom(6)), Chem.BondType.SINGLE)
+    with rdBase.BlockLogs():
+        try:
+            Chem.SanitizeMol(mol)
+        except Exception:  # noqa: BLE001 - RDKit raises several exception types here
+            return None
+    return mol
+
+
+@lru_cache(maxsize=None)
 def rdkit_max_valence(symbol: str, charge: int) -> int:
     """Largest explicit valence RDKit's sanitization accepts for this atom type.
 
@@ -46,37 +63,20 @@ def rdkit_max_valence(symbol: str, charge: int) -> int:
     every valence from 0 up to this limit (implicit hydrogens fill the rest), which the
     differential tests in ``envs_tests/test_chemistry.py`` confirm for double and triple bonds.
     """
-    with rdBase.BlockLogs():
-        best = -1
-        for v in range(_PROBE_LIMIT + 1):
-            mol = Chem.RWMol()
-            centre = Chem.Atom(symbol)
-            centre.SetFormalCharge(charge)
-            mol.AddAtom(centre)
-            for _ in range(v):
-                k = mol.AddAtom(Chem.Atom(6))
-                mol.AddBond(0, k, Chem.BondType.SINGLE)
-            try:
-                Chem.SanitizeMol(mol)
-            except Exception:  # noqa: BLE001 - RDKit raises several exception types here
-                break
-            best = v
-        return best
+    best = -1
+    for v in range(_PROBE_LIMIT + 1):
+        if _probe(symbol, charge, v) is None:
+            break
+        best = v
+    return best
 
 
-@lru_cache(maxsize=None)
 def rdkit_total_valence(symbol: str, charge: int, bond_valence: int) -> int:
     """Valence RDKit gives the atom, implicit hydrogens included, when its bonds sum to ``bond_valence``."""
-    with rdBase.BlockLogs():
-        mol = Chem.RWMol()
-        centre = Chem.Atom(symbol)
-        centre.SetFormalCharge(charge)
-        mol.AddAtom(centre)
-        for _ in range(bond_valence):
-            k = mol.AddAtom(Chem.Atom(6))
-            mol.AddBond(0, k, Chem.BondType.SINGLE)
-        Chem.SanitizeMol(mol)
-        return mol.GetAtomWithIdx(0).GetTotalValence()
+    mol = _probe(symbol, charge, bond_valence)
+    if mol is None:
+        raise ValueError(f"RDKit refuses {format_type((symbol, charge))} with bond valence {bond_valence}")
+    return mol.GetAtomWithIdx(0).GetTotalValence()
 
 
 def _parse_type(spec: str | Sequence) -> AtomType:

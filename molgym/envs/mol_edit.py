@@ -10,7 +10,6 @@ import numpy as np
 from gymnasium import spaces
 
 from molgym.chem import ActionLayout, AtomVocab, MolGraph, apply_edit, edit_mask
-from molgym.chem.actions import BOND_CHOICES
 from molgym.rewards import QED, Context, Reward, StepValidity, as_reward
 
 __all__ = ["MolEditEnv", "EditAction"]
@@ -23,18 +22,6 @@ class EditAction(NamedTuple):
     second: int
     bond: int
     stop: int
-
-    def describe(self, num_atoms: int, vocab: AtomVocab) -> str:
-        if self.stop:
-            return "stop"
-        if self.second < num_atoms:
-            target = f"atom {self.second}"
-        elif self.second - num_atoms < len(vocab):
-            target = f"new {vocab.names[self.second - num_atoms]} atom"
-        else:
-            target = f"second index {self.second} (no such atom or type)"
-        verb = "remove bond" if self.bond == 3 else f"{BOND_CHOICES[self.bond]} bond"
-        return f"{verb}: atom {self.first} - {target}"
 
 
 class MolEditEnv(gym.Env):
@@ -208,7 +195,7 @@ class MolEditEnv(gym.Env):
         return self._obs(), self._info(valid=True, terms={}, smiles=True)
 
     def step(self, action):
-        k = self._flat(action)
+        k = self.layout.from_multidiscrete(action)
         self._steps += 1
         valid = bool(self._mask[k])
         terminated = False
@@ -238,10 +225,6 @@ class MolEditEnv(gym.Env):
         """The ``(first, second, bond, stop)`` of flat action ``k``."""
         return EditAction(*self.layout.decode(k))
 
-    def encode_action(self, first: int, second: int, bond: int) -> int:
-        """Flat index of an edit; the stop action is ``action_masks().size - 1``."""
-        return self.layout.encode(first, second, bond)
-
     def render(self):
         if self.render_mode == "ansi":
             return self.smiles + "\n"
@@ -268,9 +251,6 @@ class MolEditEnv(gym.Env):
         return self._ctx.mol
 
     # Internals --------------------------------------------------------------------------------
-    def _flat(self, action) -> int:
-        return self.layout.from_multidiscrete(action)
-
     def _refresh(self) -> None:
         """Recompute what depends on the molecule after it changed (``self._free`` is kept by apply_edit)."""
         planes = self._mask[:-1].reshape(self.layout.num_bond_choices, self.max_atoms, self.layout.num_seconds)

@@ -191,10 +191,6 @@ class Reward:
         self.terms: list[tuple[float, Term]] = [(float(w), t) for w, t in terms]
         self.names = _unique_names(t.name for _, t in self.terms)
 
-    @property
-    def has_final(self) -> bool:
-        return any(t.final for _, t in self.terms)
-
     def score(self, ctx: Context, final: bool) -> dict[str, float]:
         """Contributions of the step terms, plus the final terms when ``final``."""
         return {
