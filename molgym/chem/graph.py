@@ -179,15 +179,12 @@ def graph_to_mol(
 ) -> Chem.Mol:
     """Build the RDKit molecule of a state. With ``sanitize`` RDKit's errors propagate."""
     mol = Chem.RWMol()
-    for t in atom_types[:num_atoms]:
-        atom = Chem.Atom(int(vocab.atomic_numbers[t]))
-        charge = int(vocab.charges[t])
-        if charge:
-            atom.SetFormalCharge(charge)
-        mol.AddAtom(atom)
+    prototypes = vocab.atom_prototypes
+    for t in atom_types[:num_atoms].tolist():
+        mol.AddAtom(prototypes[t])  # RDKit copies the atom
     ii, jj = np.nonzero(np.triu(bonds[:num_atoms, :num_atoms]))
-    for i, j in zip(ii.tolist(), jj.tolist()):
-        mol.AddBond(i, j, BOND_TYPES[int(bonds[i, j])])
+    for i, j, order in zip(ii.tolist(), jj.tolist(), bonds[ii, jj].tolist()):
+        mol.AddBond(i, j, BOND_TYPES[order])
     out = mol.GetMol()
     if sanitize:
         Chem.SanitizeMol(out)

@@ -46,6 +46,9 @@ class TypeFlags:
         # plain-Python copies for the per-atom screening loop (numpy scalar indexing is slow there)
         self.halogen_py = self.halogen.tolist()
         self.oxygen_py = self.oxygen.tolist()
+        self.sensitive_py = self.sensitive.tolist()
+        self.neutral_oxygen_py = self.neutral_oxygen.tolist()
+        self.carbon_or_nitrogen_py = self.carbon_or_nitrogen.tolist()
         # total_valence[t, v]: valence with implicit hydrogens of a type-t atom of bond valence v
         # (0 past the type's limit); as RDKit computes it.
         width = int(vocab.max_valence.max()) + 4
@@ -103,11 +106,11 @@ def forbid_rewriting_edits(atom_types: np.ndarray, bonds: np.ndarray, num_atoms:
         # a new halogen double-bonded to an oxygen: total valence 3, its one neighbour an O
         for x in f.new_halogen_double:
             mask[1, :n, n + x] &= ~oxygen
-    sites = np.flatnonzero(f.sensitive[t]).tolist()
+    types = t.tolist()
+    sites = [i for i, k in enumerate(types) if f.sensitive_py[k]]
     if not sites:
         return
     block = bonds[:n, :n]
-    types = t.tolist()
     for r in sites:
         row = block[r].tolist()
         neighbours = [j for j, order in enumerate(row) if order]
@@ -130,20 +133,20 @@ def _halogen_additions(f: TypeFlags, mask, r, tr, row, oxygen, n, grows) -> None
 def _phosphorus_additions(f: TypeFlags, mask, r, row, neighbours, block, types, t, n, grows) -> None:
     """P ``r`` with a double bond, of degree 2 (one bond from the pattern) or 3 and valence 5."""
     doubles = [j for j in neighbours if row[j] == 2]
-    degrees = [int(np.count_nonzero(block[j])) for j in doubles]
-    dbl_o = any(f.neutral_oxygen[types[j]] for j in doubles)
-    dbl_cn = any(f.carbon_or_nitrogen[types[j]] and d >= 2 for j, d in zip(doubles, degrees))
+    degrees = [sum(1 for order in block[j].tolist() if order) for j in doubles]
+    dbl_o = any(f.neutral_oxygen_py[types[j]] for j in doubles)
+    dbl_cn = any(f.carbon_or_nitrogen_py[types[j]] and d >= 2 for j, d in zip(doubles, degrees))
     if len(neighbours) == 3:
         # valence 5, degree 3: if P=O, a degree-1 C/N double-bonded to P must not gain a bond
         if dbl_o:
             for j, d in zip(doubles, degrees):
-                if d == 1 and f.carbon_or_nitrogen[types[j]]:
+                if d == 1 and f.carbon_or_nitrogen_py[types[j]]:
                     mask[:3, j, :] = False
                     mask[:3, :n, j] = False
         return
     order = 5 - sum(row)  # the one bond order that brings P to valence 5
     T = len(f.oxygen)
-    if order == 2:
+    if order == 2 and (dbl_o or dbl_cn):  # the new double bond supplies the missing half
         partner_cn = f.carbon_or_nitrogen[t] & block.any(axis=1)  # degree >= 2 once bonded
         bad = (dbl_o | f.neutral_oxygen[t]) & (dbl_cn | partner_cn)
         bad_new = (dbl_o | f.neutral_oxygen) & dbl_cn

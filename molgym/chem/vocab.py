@@ -172,6 +172,19 @@ class AtomVocab:
         kept.sort(key=lambda t: (order.get(t[0], len(order)), table.GetAtomicNumber(t[0]), abs(t[1]), -t[1]))
         return cls(kept)
 
+    @property
+    def atom_prototypes(self) -> list[Chem.Atom]:
+        """One RDKit atom per type (element and formal charge set), built once."""
+        atoms = self.__dict__.get("_prototypes")
+        if atoms is None:
+            atoms = []
+            for symbol, charge in self.types:
+                atom = Chem.Atom(symbol)
+                atom.SetFormalCharge(charge)
+                atoms.append(atom)
+            self.__dict__["_prototypes"] = atoms
+        return atoms
+
     def index(self, atomic_number: int, charge: int) -> int:
         """Type id of an atom; ``KeyError`` if it is not in the vocabulary."""
         return self._index[(atomic_number, charge)]

@@ -190,14 +190,12 @@ class Reward:
     def __init__(self, terms: Iterable[tuple[float, Term]] = ()):
         self.terms: list[tuple[float, Term]] = [(float(w), t) for w, t in terms]
         self.names = _unique_names(t.name for _, t in self.terms)
+        self._every = [(name, w, t) for name, (w, t) in zip(self.names, self.terms)]
+        self._steps = [item for item in self._every if not item[2].final]
 
     def score(self, ctx: Context, final: bool) -> dict[str, float]:
         """Contributions of the step terms, plus the final terms when ``final``."""
-        return {
-            name: weight * term(ctx)
-            for name, (weight, term) in zip(self.names, self.terms)
-            if final or not term.final
-        }
+        return {name: weight * term(ctx) for name, weight, term in (self._every if final else self._steps)}
 
     def __add__(self, other) -> Reward:
         return Reward(self.terms + as_reward(other).terms)
