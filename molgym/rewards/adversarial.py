@@ -50,5 +50,17 @@ class Adversarial(Term):
             raise ValueError(f"scorer returned {out.size} values for a batch of 1 graph")
         return float(out[0])
 
+    def batch(self, valid: np.ndarray, contexts, max_atoms: int) -> np.ndarray:
+        """One scorer call for the whole batch."""
+        ctxs = contexts()
+        out = np.asarray(self.scorer(graph_batch(ctxs)), dtype=np.float64).reshape(-1)
+        if out.shape != (len(ctxs),):
+            raise ValueError(f"scorer returned {out.size} values for a batch of {len(ctxs)} graphs")
+        bad = ~np.isfinite(out)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            self._validated(out[i], ctxs[i])
+        return out
+
     def __repr__(self) -> str:
         return f"Adversarial({self.scorer!r}, final={self.final})"

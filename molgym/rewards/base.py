@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
 from rdkit import Chem
 
 from molgym.chem.graph import MolGraph, canonical_smiles
@@ -102,6 +103,18 @@ class Term:
     def cache_key(self, ctx: Context) -> Any:
         return ctx.smiles
 
+    def batch(self, valid: np.ndarray, contexts: Callable[[], list[Context]], max_atoms: int) -> np.ndarray:
+        """This term for several molecules at once: ``valid`` (per molecule) and their contexts.
+
+        The default scores one context at a time; a term that can do better (a vectorized rule,
+        one call of a batched model) overrides it. ``contexts()`` builds the contexts on demand.
+        """
+        out = []
+        for ctx, ok in zip(contexts(), valid.tolist()):
+            ctx.valid = ok
+            out.append(self(ctx))
+        return np.asarray(out, dtype=np.float64)
+
     def __call__(self, ctx: Context) -> float:
         if not self.cached:
             return self._checked(ctx)
@@ -122,6 +135,10 @@ class Term:
             raise
         except Exception as err:
             raise RewardError(f"reward term {self.name!r} raised {err!r} on molecule {_describe(ctx)}") from err
+        return self._validated(raw, ctx)
+
+    def _validated(self, raw, ctx: Context) -> float:
+        """``raw`` as a finite float, or a :class:`RewardError` naming the term and the molecule."""
         try:
             out = float(raw)
         except (TypeError, ValueError):

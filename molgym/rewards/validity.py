@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from molgym.rewards.base import Context, Term
 
 __all__ = ["StepValidity"]
@@ -24,6 +26,11 @@ class StepValidity(Term):
         if ctx.valid:
             return self.valid if self.valid is not None else 1.0 / ctx.max_atoms
         return self.invalid if self.invalid is not None else -1.0 / ctx.max_atoms
+
+    def batch(self, valid: np.ndarray, contexts, max_atoms: int) -> np.ndarray:
+        good = self.valid if self.valid is not None else 1.0 / max_atoms
+        bad = self.invalid if self.invalid is not None else -1.0 / max_atoms
+        return np.where(valid, good, bad).astype(np.float64)
 
     def __repr__(self) -> str:
         return f"StepValidity(valid={self.valid}, invalid={self.invalid})"

@@ -1,0 +1,146 @@
+"""The native batched env against a SyncVectorEnv of single envs: identical in every output."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import molgym
+from molgym.envs.vector import MolEditVectorEnv
+
+CONFIGS = {
+    "qed-smiles-every-step": ("MolEdit-v0", {"min_steps": 6, "max_steps": 40}),
+    "plogp-final-smiles": ("MolEdit-PLogP-v0", {"min_steps": 3, "max_steps": 30, "smiles_every_step": False}),
+    "molopt-removal": ("MolOpt-v0", {"start_smiles": ["CCO", "C1CCC(O)CC1", "C[NH+]1CCC(C(=O)[O-])CC1"], "max_steps": 25}),
+    # few atom types, P and I frequent: exercises the rewrite rules, with removal too
+    "tricky-removal": (
+        "MolEdit-v0",
+        {"atom_types": ["C", "N", "O", "P", "I", "O+", "N+"], "allow_removal": True, "max_atoms": 14, "min_steps": 4},
+    ),
+}
+
+
+def _compare_info(native: dict, sync: dict, where: str) -> None:
+    assert set(native) == set(sync), f"{where}: keys {sorted(native)} != {sorted(sync)}"
+    for key, value in sync.items():
+        if isinstance(value, dict):
+            _compare_info(native[key], value, f"{where}.{key}")
+        elif key.startswith("_"):
+            assert np.array_equal(native[key], value), f"{where}.{key}"
+        else:
+            present = sync[f"_{key}"]
+            a, b = native[key][present], value[present]
+            if a.dtype == object:
+                assert list(a) == list(b), f"{where}.{key}"
+            elif a.dtype.kind == "f":
+                np.testing.assert_allclose(a, b, rtol=1e-12, atol=0, err_msg=f"{where}.{key}")
+            else:
+                assert np.array_equal(a, b), f"{where}.{key}"
+
+
+def _actions(rng, masks, layout, n_atoms):
+    """Mostly legal actions, some raw ones inside the space (most get rejected), some stops."""
+    out = []
+    for mask, n in zip(masks, n_atoms):
+        u = rng.random()
+        if u < 0.75:
+            out.append(layout.to_multidiscrete(int(rng.choice(np.flatnonzero(mask)))))
+        elif u < 0.95:
+            nvec = layout.nvec
+            out.append([rng.integers(max(n, 1) + 1), rng.integers(min(n + 3, nvec[1])), rng.integers(nvec[2]), 0])
+        else:
+            out.append([0, 0, 0, 1])
+    return np.array(out, dtype=np.int64)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_native_batched_env_matches_sync_vector_env(name):
+    env_id, kwargs = CONFIGS[name]
+    num_envs, steps = 8, 400
+    native = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)
+    sync = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", **kwargs)
+    assert isinstance(native, MolEditVectorEnv)
+    assert native.metadata["autoreset_mode"] == sync.metadata["autoreset_mode"]
+    obs_n, info_n = native.reset(seed=11)
+    obs_s, info_s = sync.reset(seed=11)
+    _compare_info(info_n, info_s, "reset")
+    rng = np.random.default_rng(5)
+    seen = {"rejected": 0, "done": 0, "stop": 0}
+    for t in range(steps):
+        for key in obs_s:
+            assert np.array_equal(obs_n[key], obs_s[key]), f"step {t}: obs {key}"
+        masks = native.action_masks()
+        sync_masks = np.stack([e.unwrapped.action_masks() for e in sync.envs])
+        assert np.array_equal(masks, sync_masks), f"step {t}: masks"
+        actions = _actions(rng, masks, native.layout, obs_n["num_atoms"][:, 0])
+        obs_n, rew_n, term_n, trunc_n, info_n = native.step(actions)
+        obs_s, rew_s, term_s, trunc_s, info_s = sync.step(actions)
+        np.testing.assert_allclose(rew_n, rew_s, rtol=1e-12, atol=0, err_msg=f"step {t}: rewards")
+        assert np.array_equal(term_n, term_s) and np.array_equal(trunc_n, trunc_s), f"step {t}: ends"
+        _compare_info(info_n, info_s, f"step {t}")
+        seen["rejected"] += int((info_s["_valid"] & ~info_s["valid"]).sum())
+        seen["done"] += int((term_s | trunc_s).sum())
+        seen["stop"] += int(((actions[:, 3] == 1) & info_s["valid"] & info_s["_valid"]).sum())
+    assert seen["rejected"] > 100 and seen["done"] > 20, seen  # rejections and autoresets were exercised
+    native.close()
+    sync.close()
+
+
+def test_seeded_batched_resets_match_single_envs():
+    starts = ["CCO", "CCN", "CCCl", "CCS", "c1ccccc1"]
+    native = MolEditVectorEnv(molgym.envs.MolOptEnv, num_envs=5, start_smiles=starts)
+    _, info = native.reset(seed=3)
+    singles = [molgym.envs.MolOptEnv(start_smiles=starts).reset(seed=3 + i)[1]["smiles"] for i in range(5)]
+    assert list(info["smiles"]) == singles
+
+
+def test_batched_env_torch_outputs_on_a_device():
+    torch = pytest.importorskip("torch")
+    env = MolEditVectorEnv(num_envs=3, device="cpu")
+    obs, _ = env.reset(seed=0)
+    assert isinstance(obs["bonds"], torch.Tensor) and obs["bonds"].shape == (3, 38, 38)
+    masks = env.action_masks()
+    assert masks.dtype == torch.bool and masks.shape == (3, env.layout.size)
+    if torch.cuda.is_available():  # pragma: no cover - only on a machine with a GPU
+        env = MolEditVectorEnv(num_envs=3, device="cuda")
+        obs, _ = env.reset(seed=0)
+        assert obs["bonds"].is_cuda and env.action_masks().is_cuda
+
+
+def test_batched_env_rejects_malformed_actions():
+    env = MolEditVectorEnv(num_envs=2)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"shape \(2, 4\)"):
+        env.step(np.zeros((3, 4), dtype=np.int64))
+    with pytest.raises(ValueError, match="integers"):
+        env.step(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="env 1 out of range: second=99"):
+        env.step(np.array([[0, 0, 0, 0], [0, 99, 0, 0]]))
+
+
+def test_final_rewards_scored_by_worker_processes_match_in_process():
+    kwargs = {"min_steps": 2, "max_steps": 12}
+    one = MolEditVectorEnv(molgym.envs.MolEditPLogPEnv, num_envs=6, n_workers=1, **kwargs)
+    two = MolEditVectorEnv(molgym.envs.MolEditPLogPEnv, num_envs=6, n_workers=2, **kwargs)
+    try:
+        one.reset(seed=1)
+        two.reset(seed=1)
+        rng = np.random.default_rng(0)
+        finished = 0
+        for _ in range(60):
+            masks = one.action_masks()
+            actions = np.stack([one.layout.to_multidiscrete(int(rng.choice(np.flatnonzero(m)))) for m in masks])
+            _, r1, t1, u1, _ = one.step(actions)
+            _, r2, t2, u2, _ = two.step(actions)
+            assert np.array_equal(r1, r2) and np.array_equal(t1, t2) and np.array_equal(u1, u2)
+            finished += int((t1 | u1).sum())
+        assert finished > 10
+    finally:
+        one.close()
+        two.close()
+
+
+def test_worker_pool_needs_picklable_rewards():
+    with pytest.raises(ValueError, match="pickled"):
+        MolEditVectorEnv(num_envs=2, n_workers=2, reward=lambda mol: 1.0)

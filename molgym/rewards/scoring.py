@@ -1,0 +1,137 @@
+"""Scoring a batch of molecules: step terms vectorized, final terms cache first, misses in parallel."""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+from collections.abc import Callable
+
+import numpy as np
+
+from molgym.chem import MolGraph
+from molgym.rewards.base import Context, Reward
+
+__all__ = ["BatchScorer"]
+
+_WORKER_REWARD: Reward | None = None
+
+
+def _init_worker(payload: bytes) -> None:
+    global _WORKER_REWARD
+    _WORKER_REWARD = pickle.loads(payload)
+
+
+def _score_in_worker(job):
+    """Worker side: rebuild the molecule from its arrays (same atom order) and score the terms."""
+    graph, start, indices = job
+    ctx = Context(MolGraph(*graph), True, MolGraph(*start) if start is not None else None)
+    return [_WORKER_REWARD.terms[i][1](ctx) for i in indices]
+
+
+class BatchScorer:
+    """The env's reward for many molecules per step.
+
+    Step terms are scored for every acting molecule with :meth:`Term.batch` (vectorized where the
+    term allows it). Final terms are scored for the molecules that finished: each cached term's
+    value is taken from its canonical-SMILES cache when there, and the misses are computed in
+    this process (``n_workers=1``) or on a pool of ``n_workers`` processes. Workers rebuild each
+    molecule from its arrays, in the same atom order, so the values are the same as in-process.
+    """
+
+    def __init__(self, reward: Reward, n_workers: int = 1):
+        if n_workers < 1:
+            raise ValueError(f"n_workers must be at least 1, got {n_workers}")
+        self.reward = reward
+        self.n_workers = n_workers
+        self._pool = None
+        if n_workers > 1:
+            try:
+                payload = pickle.dumps(reward)
+            except Exception as err:  # noqa: BLE001 - lambdas, local functions, open handles...
+                raise ValueError(
+                    f"n_workers={n_workers} needs reward terms that can be pickled ({err}); "
+                    "define reward functions at module level, or use n_workers=1"
+                ) from err
+            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+            self._pool = multiprocessing.get_context(method).Pool(n_workers, _init_worker, (payload,))
+
+    def score(
+        self,
+        contexts: Callable[[np.ndarray], list[Context]],
+        acting: np.ndarray,
+        valid: np.ndarray,
+        finals: np.ndarray,
+        num_envs: int,
+        max_atoms: int,
+    ) -> dict[str, np.ndarray]:
+        """Per-term contributions as vector-env info arrays (``name`` and ``_name`` masks), plus
+        ``"__total__"``: each molecule's reward, summed in the same order as the single env does."""
+        out: dict[str, np.ndarray] = {}
+        total = np.zeros(num_envs, dtype=np.float64)
+        acting_ctx: list[Context] | None = None
+
+        def acting_contexts() -> list[Context]:
+            nonlocal acting_ctx
+            if acting_ctx is None:
+                acting_ctx = contexts(acting)
+            return acting_ctx
+
+        final_ctx = contexts(finals) if finals.size else []
+        final_values = self._final_values(final_ctx) if finals.size else {}
+        for index, (name, weight, term) in enumerate(self.reward._every):
+            values = np.zeros(num_envs, dtype=np.float64)
+            present = np.zeros(num_envs, dtype=bool)
+            if term.final:
+                if not finals.size:
+                    continue
+                values[finals] = weight * final_values[index]
+                present[finals] = True
+            else:
+                values[acting] = weight * term.batch(valid, acting_contexts, max_atoms)
+                present[acting] = True
+            total[present] += values[present]
+            out[name], out[f"_{name}"] = values, present
+        out["__total__"] = total
+        return out
+
+    def _final_values(self, ctxs: list[Context]) -> dict[int, np.ndarray]:
+        values: dict[int, np.ndarray] = {}
+        jobs: dict[int, list[int]] = {}  # molecule -> indices of the terms to compute remotely
+        for index, (_, _, term) in enumerate(self.reward._every):
+            if not term.final:
+                continue
+            column = np.empty(len(ctxs), dtype=np.float64)
+            for m, ctx in enumerate(ctxs):
+                if self._pool is None or not term.cached:
+                    column[m] = term(ctx)
+                    continue
+                hit = term.__dict__.setdefault("_cache", {}).get(term.cache_key(ctx))
+                if hit is None:
+                    jobs.setdefault(m, []).append(index)
+                else:
+                    column[m] = hit
+            values[index] = column
+        if jobs:
+            order = list(jobs)
+            payload = [(_arrays(ctxs[m].graph), _arrays(ctxs[m].start) if ctxs[m].start is not None else None, jobs[m]) for m in order]
+            for m, results in zip(order, self._pool.map(_score_in_worker, payload)):
+                for index, value in zip(jobs[m], results):
+                    term = self.reward._every[index][2]
+                    values[index][m] = value
+                    cache = term.__dict__["_cache"]
+                    if len(cache) >= term.cache_size:
+                        del cache[next(iter(cache))]
+                    cache[term.cache_key(ctxs[m])] = value
+        return values
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool = None
+
+    def __del__(self):
+        self.close()
+
+
+def _arrays(graph: MolGraph):
+    return graph.atom_types, graph.bonds, graph.num_atoms, graph.vocab
