@@ -192,6 +192,20 @@ def test_bad_constructor_input_is_a_clear_value_error(kwargs, message):
         MolEditEnv(**kwargs)
 
 
+@pytest.mark.parametrize(("mode", "expected"), [("step", [True, True, True]), ("end", [True, False, True]), ("none", [False] * 3)])
+def test_info_smiles_modes(mode, expected):
+    env = MolEditEnv(info_smiles=mode, min_steps=1)
+    _, info = env.reset(seed=0)
+    seen = ["smiles" in info]
+    _, _, _, _, info = env.step(np.array([0, 0, 0, 0]))  # a new carbon
+    seen.append("smiles" in info)
+    _, _, terminated, _, info = env.step(np.array([0, 0, 0, 1]))  # stop
+    seen.append("smiles" in info)
+    assert terminated and seen == expected
+    with pytest.raises(ValueError, match="info_smiles"):
+        MolEditEnv(info_smiles="always")
+
+
 def test_molopt_without_start_molecules_says_so():
     with pytest.raises(ValueError, match="needs start molecules"):
         gym.make("MolOpt-v0")

@@ -11,12 +11,13 @@ from molgym.envs.vector import MolEditVectorEnv
 
 CONFIGS = {
     "qed-smiles-every-step": ("MolEdit-v0", {"min_steps": 6, "max_steps": 40}),
-    "plogp-final-smiles": ("MolEdit-PLogP-v0", {"min_steps": 3, "max_steps": 30, "smiles_every_step": False}),
+    "plogp-final-smiles": ("MolEdit-PLogP-v0", {"min_steps": 3, "max_steps": 30, "info_smiles": "end"}),
     "molopt-removal": ("MolOpt-v0", {"start_smiles": ["CCO", "C1CCC(O)CC1", "C[NH+]1CCC(C(=O)[O-])CC1"], "max_steps": 25}),
     # few atom types, P and I frequent: exercises the rewrite rules, with removal too
     "tricky-removal": (
         "MolEdit-v0",
-        {"atom_types": ["C", "N", "O", "P", "I", "O+", "N+"], "allow_removal": True, "max_atoms": 14, "min_steps": 4},
+        {"atom_types": ["C", "N", "O", "P", "I", "O+", "N+"], "allow_removal": True, "max_atoms": 14, "min_steps": 4,
+         "info_smiles": "none"},
     ),
 }
 

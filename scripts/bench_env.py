@@ -1,42 +1,50 @@
-"""Random masked steps per second of the single MolEdit env, with and without a final reward.
+"""Random masked steps per second: the single env, SyncVectorEnv, and the native batched env.
 
-Run: ``python scripts/bench_env.py [--steps 20000] [--seed 0]``
+Run: ``python scripts/bench_env.py [--part single|vector|all] [--steps 20000] [--seed 0]``
 
-Every figure is measured in this one run, on this machine, with uniformly random legal actions
-(``env.unwrapped.action_masks()``), and the table prints ratios side by side:
+Every figure is measured in this one run, on this machine, with uniformly random legal actions,
+and the tables print ratios side by side.
 
-* no final reward (step validity only) and the QED final reward (MolEdit-v0);
-* ``info["smiles"]`` on every step (the default) and only at reset / episode end
-  (``smiles_every_step=False``, the training setting);
-* RDKit's own QED and SA time per molecule, measured on the final molecules of the run, and the
-  env's overhead per finished molecule with QED (time of the episode-ending steps with QED minus
-  without, over identical episodes) against the bound of 1.5x QED+SA time.
+``single`` (the MolEdit-v0 targets): the single env with no final reward and with QED, with
+``info["smiles"]`` on every step (``info_smiles="step"``, the default) and only at reset and
+episode end (``"end"``, the training setting); RDKit's own QED and SA time per molecule on the
+final molecules of the run; the env's overhead per finished molecule with QED (time of the
+episode-ending steps with QED minus without, over identical episodes). Reference: the original
+GCPN environment does about 1,000 random steps/s on one core. Targets: >= 10,000 steps/s
+without final reward; QED overhead <= 1.5x RDKit's QED+SA time.
 
-Reference: the original GCPN environment does about 1,000 random steps/s on one core of these
-machines. Targets: >= 10,000 steps/s without final reward; with QED, overhead per finished
-molecule <= 1.5x RDKit's QED+SA time.
+``vector``: SyncVectorEnv of B single envs and the native batched env at B = 64, 256, 1024,
+without final reward (``info_smiles="end"`` as in training, and ``"none"``) and with QED
+(``n_workers`` 1 and 2); bytes of memory per molecule state. Targets: native >= 30x
+SyncVectorEnv at B = 256 without final reward; with QED, within 1.5x of the bound that RDKit's
+QED+SA time per finished molecule sets (steps per episode / QED+SA time, times the workers).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
+import tracemalloc
 
+import gymnasium as gym
 import numpy as np
 from rdkit import Chem
 from rdkit.Chem import QED
 
+import molgym  # noqa: F401 - registers the environments
 from molgym.envs import MolEditEnv
+from molgym.envs.vector import MolEditVectorEnv
 from molgym.rewards import sa_score
 
 
-def run(env: MolEditEnv, steps: int, seed: int) -> dict:
-    """Random masked steps; returns the rate, episodes finished and the final SMILES."""
+# Single env -----------------------------------------------------------------------------------
+def run_single(env: MolEditEnv, steps: int, seed: int) -> dict:
+    """Random masked steps; the rate, the final SMILES and the time of the episode-ending steps."""
     rng = np.random.default_rng(seed)
     env.reset(seed=seed)
-    finals = []
-    final_steps = 0.0  # time spent in the steps that end an episode (where final rewards are paid)
+    finals, final_steps = [], 0.0
     clock = time.perf_counter
     begin = clock()
     for _ in range(steps):
@@ -46,7 +54,7 @@ def run(env: MolEditEnv, steps: int, seed: int) -> dict:
         _, _, terminated, truncated, info = env.step(action)
         if terminated or truncated:
             final_steps += clock() - t0
-            finals.append(info["smiles"])
+            finals.append(env.smiles)
             env.reset()
     elapsed = clock() - begin
     return {"rate": steps / elapsed, "elapsed": elapsed, "episodes": len(finals), "finals": finals, "final_steps": final_steps}
@@ -62,54 +70,129 @@ def rdkit_time_per_molecule(smiles: list[str]) -> tuple[float, float]:
     begin = time.perf_counter()
     for m in mols:
         sa_score(m)
-    sa = (time.perf_counter() - begin) / len(mols)
-    return qed, sa
+    return qed, (time.perf_counter() - begin) / len(mols)
+
+
+def single_part(steps: int, seed: int, repeats: int) -> None:
+    configs = [(reward, mode) for mode in ("end", "step") for reward in ("none", "qed")]
+    best: dict[tuple[str, str], dict] = {}
+    for _ in range(repeats):  # interleaved, fastest of the repeats: this VM's speed drifts
+        for reward_name, mode in configs:
+            env = MolEditEnv(reward=[] if reward_name == "none" else None, info_smiles=mode)
+            result = run_single(env, steps, seed)
+            if (reward_name, mode) not in best or result["elapsed"] < best[(reward_name, mode)]["elapsed"]:
+                best[(reward_name, mode)] = result
+    print(f"== single env: {steps} random masked steps per row, fastest of {repeats} interleaved repeats")
+    print(f"{'final reward':14s} {'info_smiles':>12s} {'steps/s':>9s} {'episodes':>9s} {'vs GCPN ~1k':>12s}")
+    for reward_name, mode in configs:
+        r = best[(reward_name, mode)]
+        print(f"{reward_name:14s} {mode:>12s} {r['rate']:9.0f} {r['episodes']:9d} {r['rate'] / 1000:11.1f}x")
+    for mode in ("end", "step"):
+        none, qed = best[("none", mode)], best[("qed", mode)]
+        assert qed["finals"] == none["finals"]  # same seed, same actions, same molecules
+        overhead = (qed["final_steps"] - none["final_steps"]) / max(qed["episodes"], 1)
+        qed_time, sa_time = rdkit_time_per_molecule(qed["finals"])
+        print(f"info_smiles={mode}: RDKit QED {qed_time * 1e3:.2f} ms + SA {sa_time * 1e3:.2f} ms per molecule; "
+              f"env overhead per finished molecule with QED {overhead * 1e3:.2f} ms = "
+              f"{overhead / (qed_time + sa_time):.2f}x QED+SA (target <= 1.5x: "
+              f"{'met' if overhead <= 1.5 * (qed_time + sa_time) else 'NOT met'})")
+    top = max(best[("none", m)]["rate"] for m in ("end", "step"))
+    print(f"target >= 10,000 steps/s without final reward: {top:.0f} ({'met' if top >= 10000 else 'NOT met'})")
+
+
+# Vector envs ----------------------------------------------------------------------------------
+def run_vector(envs, steps: int, seed: int) -> dict:
+    """Batched random masked steps (the same sampler for both kinds of vector env)."""
+    rng = np.random.default_rng(seed)
+    _, info = envs.reset(seed=seed)
+    layout = envs.unwrapped.layout if hasattr(envs, "layout") else envs.envs[0].unwrapped.layout
+    masks = info["action_mask"]
+    finished = 0
+    begin = time.perf_counter()
+    for _ in range(steps):
+        _, _, terminated, truncated, info = envs.step(layout.sample(masks, rng))
+        masks = info["action_mask"]
+        finished += int((terminated | truncated).sum())
+    elapsed = time.perf_counter() - begin
+    return {"rate": steps * envs.num_envs / elapsed, "finished": finished, "molecule_steps": steps * envs.num_envs}
+
+
+def sync_env(num_envs: int, **kwargs):
+    return gym.make_vec("MolEdit-v0", num_envs=num_envs, vectorization_mode="sync", **kwargs)
+
+
+def bytes_per_molecule_single(count: int = 64) -> float:
+    tracemalloc.start()
+    envs = [MolEditEnv(info_smiles="end") for _ in range(count)]
+    for e in envs:
+        e.reset(seed=0)
+    used = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return used / count
+
+
+def vector_part(molecule_steps: int, seed: int) -> None:
+    print(f"== vector envs: about {molecule_steps} random masked molecule-steps per row")
+    rows = []
+    settings = [
+        ("none", "end", 1, {"reward": []}),
+        ("none", "none", 1, {"reward": [], "info_smiles": "none"}),
+        ("qed", "end", 1, {}),
+        ("qed", "end", 2, {}),
+    ]
+    for reward_name, smiles, workers, kwargs in settings:
+        kwargs = {"info_smiles": "end", **kwargs}
+        single = MolEditEnv(**kwargs)
+        if workers == 1:
+            rows.append(("single env", 1, reward_name, smiles, workers, run_single(single, molecule_steps, seed)["rate"]))
+            sync = sync_env(256, **kwargs)
+            rows.append(("SyncVectorEnv", 256, reward_name, smiles, workers, run_vector(sync, max(molecule_steps // 256, 8), seed)["rate"]))
+            sync.close()
+        for B in (64, 256, 1024):
+            native = MolEditVectorEnv(MolEditEnv, num_envs=B, n_workers=workers, **kwargs)
+            result = run_vector(native, max(molecule_steps // B, 8), seed)
+            native.close()
+            rows.append(("native batched", B, reward_name, smiles, workers, result["rate"]))
+    sync_rate = {(r[2], r[3]): r[5] for r in rows if r[0] == "SyncVectorEnv"}
+    print(f"{'env':15s} {'B':>5s} {'final reward':>12s} {'info_smiles':>11s} {'workers':>7s} {'steps/s':>9s} {'vs Sync B=256':>14s}")
+    for name, B, reward_name, smiles, workers, rate in rows:
+        ratio = rate / sync_rate[(reward_name, smiles)]
+        print(f"{name:15s} {B:5d} {reward_name:>12s} {smiles:>11s} {workers:7d} {rate:9.0f} {ratio:13.1f}x")
+    native256 = next(r[5] for r in rows if r[0] == "native batched" and r[1] == 256 and r[2] == "none" and r[3] == "end")
+    ratio = native256 / sync_rate[("none", "end")]
+    print(f"target native >= 30x SyncVectorEnv at B=256 without final reward: {ratio:.1f}x ({'met' if ratio >= 30 else 'NOT met'})")
+
+    # the QED bound: steps per episode / (QED+SA time per finished molecule), times the workers
+    probe = run_single(MolEditEnv(reward=[], info_smiles="end"), molecule_steps, seed)
+    qed_time, sa_time = rdkit_time_per_molecule(probe["finals"])
+    steps_per_episode = molecule_steps / probe["episodes"]
+    for workers in (1, 2):
+        bound = workers * steps_per_episode / (qed_time + sa_time)
+        got = next(r[5] for r in rows if r[0] == "native batched" and r[1] == 256 and r[2] == "qed" and r[4] == workers)
+        print(f"QED bound with {workers} worker(s): {bound:.0f} steps/s ({steps_per_episode:.1f} steps per episode, "
+              f"QED+SA {1e3 * (qed_time + sa_time):.2f} ms); native B=256 {got:.0f} = {bound / got:.2f}x below it "
+              f"(target within 1.5x: {'met' if bound / got <= 1.5 else 'NOT met'})")
+
+    native = MolEditVectorEnv(MolEditEnv, num_envs=256, info_smiles="end")
+    native.reset(seed=0)
+    print(f"memory per molecule state: native batched {native.state_bytes() / 256:.0f} bytes "
+          f"(graph, counters and its {native.layout.size}-entry action mask); "
+          f"single env object {bytes_per_molecule_single():.0f} bytes (tracemalloc)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--part", choices=["single", "vector", "all"], default="all")
     parser.add_argument("--steps", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     sa_score(Chem.MolFromSmiles("CCO"))  # load the SA model outside the timings
-
-    configs = [(reward, every) for every in (False, True) for reward in ("none", "qed")]
-    best: dict[tuple[str, bool], dict] = {}
-    for _ in range(args.repeats):  # interleaved, fastest of the repeats: this VM's speed drifts
-        for reward_name, every in configs:
-            env = MolEditEnv(reward=[] if reward_name == "none" else None, smiles_every_step=every)
-            result = run(env, args.steps, args.seed)
-            key = (reward_name, every)
-            if key not in best or result["elapsed"] < best[key]["elapsed"]:
-                best[key] = result
-    rows = [(reward_name, every, best[(reward_name, every)]) for reward_name, every in configs]
-
-    print(f"molgym single-env benchmark: {args.steps} random masked steps per row, seed {args.seed}, "
-          f"fastest of {args.repeats} interleaved repeats")
-    print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
-    print()
-    print(f"{'final reward':14s} {'smiles every step':>18s} {'steps/s':>9s} {'episodes':>9s} {'vs GCPN ~1k':>12s}")
-    for reward_name, every, result in rows:
-        print(f"{reward_name:14s} {str(every):>18s} {result['rate']:9.0f} {result['episodes']:9d} {result['rate'] / 1000:11.1f}x")
-
-    print()
-    for every in (False, True):
-        none = next(r for name, e, r in rows if name == "none" and e == every)
-        qed = next(r for name, e, r in rows if name == "qed" and e == every)
-        # same seed, same actions, same molecules: the QED env differs only in its final steps
-        assert qed["finals"] == none["finals"]
-        overhead = (qed["final_steps"] - none["final_steps"]) / max(qed["episodes"], 1)
-        qed_time, sa_time = rdkit_time_per_molecule(qed["finals"])
-        bound = 1.5 * (qed_time + sa_time)
-        print(f"smiles every step = {every}:")
-        print(f"  RDKit on the {len(qed['finals'])} final molecules: QED {qed_time * 1e3:.2f} ms, SA {sa_time * 1e3:.2f} ms per molecule")
-        print(f"  env overhead per finished molecule with QED: {overhead * 1e3:.2f} ms "
-              f"= {overhead / (qed_time + sa_time):.2f}x QED+SA, {overhead / qed_time:.2f}x QED alone "
-              f"(target <= 1.5x QED+SA = {bound * 1e3:.2f} ms: {'met' if overhead <= bound else 'NOT met'})")
-    best = max(r["rate"] for name, e, r in rows if name == "none")
-    print()
-    print(f"target >= 10,000 steps/s without final reward: best {best:.0f} steps/s ({'met' if best >= 10000 else 'NOT met'})")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    if args.part in ("single", "all"):
+        single_part(args.steps, args.seed, args.repeats)
+    if args.part in ("vector", "all"):
+        vector_part(args.steps, args.seed)
 
 
 if __name__ == "__main__":

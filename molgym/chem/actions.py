@@ -89,6 +89,29 @@ class ActionLayout:
     def to_multidiscrete(self, k: int) -> np.ndarray:
         return np.array(self.decode(k), dtype=np.int64)
 
+    def sample(self, masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``(B, 4)`` actions drawn uniformly from the legal actions of each row of ``masks (B, K)``."""
+        masks = np.asarray(masks, dtype=bool)
+        legal = np.flatnonzero(masks)  # sorted by row
+        counts = np.count_nonzero(masks, axis=1)
+        if np.any(counts == 0):
+            raise ValueError("a mask row has no legal action")
+        offsets = np.cumsum(counts) - counts
+        picks = legal[offsets + (rng.random(len(masks)) * counts).astype(np.int64)]
+        return self.to_multidiscrete_many(picks - np.arange(len(masks)) * self.size)
+
+    def to_multidiscrete_many(self, k: np.ndarray) -> np.ndarray:
+        """``(B, 4)`` MultiDiscrete actions of flat indices ``k`` (``(B,)``), as :meth:`decode` each."""
+        k = np.asarray(k, dtype=np.int64)
+        if np.any((k < 0) | (k >= self.size)):
+            raise ValueError(f"flat actions must be in [0, {self.size})")
+        stop = k == self.stop
+        row, second = np.divmod(k, self.num_seconds)
+        bond, first = np.divmod(row, self.max_atoms)
+        out = np.stack([first, second, bond, stop.astype(np.int64)], axis=1)
+        out[stop, :3] = 0
+        return out
+
 
 def removable_bonds(bonds: np.ndarray, num_atoms: int) -> np.ndarray:
     """``(n, n)`` bool: bonds whose removal keeps one fragment, or only strands an atom (dropped)."""

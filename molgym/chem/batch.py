@@ -17,7 +17,7 @@ from molgym.chem.vocab import AtomVocab
 __all__ = ["batch_edit_mask", "batch_apply_edits", "batch_free_valence", "bridges"]
 
 _ORDERS = np.array([1, 2, 3], dtype=np.int64)
-_ORDER_PLANES = _ORDERS[None, :, None, None]
+_ORDER_PLANES = _ORDERS.astype(np.int8)[None, :, None, None]
 _DOUBLE = _ORDERS == 2
 # On a connected graph the effective resistance across a bridge is exactly 1, and across a bond
 # on a ring of k atoms at most 1 - 1/k (k <= N); the threshold sits far from both.
@@ -87,7 +87,12 @@ def batch_edit_mask(
 
 
 def _forbid_rewrites(f: TypeFlags, mask, tt, bonds, adj, n, exists, is_atom, new_slot, kind) -> None:
-    """:func:`molgym.chem.rewrites.forbid_rewriting_edits` for the batch."""
+    """:func:`molgym.chem.rewrites.forbid_rewriting_edits` for the batch.
+
+    Per-atom conditions are computed for the whole batch; the masks are then cleared only along
+    the rows (as first atom) and columns (as second atom) of the few candidate atoms, with fancy
+    indexing over (molecule, atom) pairs.
+    """
     B, C, N, S = mask.shape
     cols = np.minimum(np.arange(S), N - 1)
     oxygen = f.oxygen[tt] & exists
@@ -100,58 +105,56 @@ def _forbid_rewrites(f: TypeFlags, mask, tt, bonds, adj, n, exists, is_atom, new
     halogen = f.halogen[tt] & exists
     phosphorus = f.phosphorus[tt] & exists
     grows = n < N
-    # partner properties over all second indices (existing atoms, then new-atom slots)
-    oxygen_partner = np.where(is_atom, oxygen[:, cols], new_slot & f.oxygen[kind])
-    neutral_o_partner = np.where(is_atom, neutral_o[:, cols], new_slot & f.neutral_oxygen[kind])
-    cn_partner = is_atom & cn[:, cols] & (deg[:, cols] >= 1)  # degree >= 2 once bonded; new atoms have 1
 
-    def forbid(plane, bad):  # bad (B, [3,] N, S) over (first, second); also clear the mirrored pairs
-        mask[:, plane] &= ~bad
-        mask[:, plane, :, :N] &= ~np.swapaxes(bad[..., :N], -1, -2)
+    def clear(mb, ma, planes: slice, bad):
+        """Clear ``bad`` (M, planes, S) along rows ``ma`` of molecules ``mb``, and its mirror."""
+        mask[mb, planes, ma, :] &= ~bad
+        mirror = bad[..., :N] & exists[mb][:, None, :]
+        mask[mb, planes, :N, ma] &= ~mirror
 
     # a new halogen double-bonded to an oxygen (total valence 3, only O neighbours)
     for x in f.new_halogen_double:
         rows = np.flatnonzero(grows)
         mask[rows[:, None], 1, np.arange(N)[None, :], (n[rows] + x)[:, None]] &= ~oxygen[rows]
     # halogens whose neighbours are all O: a new bond to an O can complete the pattern
-    all_o = halogen & ~(adj & ~oxygen[:, None, :]).any(axis=2)
-    if all_o.any():
-        base = f.odd_total[tt[..., None], ev[..., None] + _ORDERS] & (has_dbl[..., None] | _DOUBLE) & all_o[..., None]
-        forbid(slice(0, 3), np.moveaxis(base, 2, 1)[..., None] & oxygen_partner[:, None, None, :])
+    mb, ma = np.nonzero(halogen & ~(adj & ~oxygen[:, None, :]).any(axis=2))
+    if mb.size:
+        base = f.odd_total[tt[mb, ma][:, None], ev[mb, ma][:, None] + _ORDERS] & (has_dbl[mb, ma][:, None] | _DOUBLE)
+        oxygen_partner = np.where(is_atom[mb], oxygen[mb][:, cols], new_slot[mb] & f.oxygen[kind[mb]])
+        clear(mb, ma, slice(0, 3), base[:, :, None] & oxygen_partner[:, None, :])
     # phosphorus of degree 2 with a double bond: one bond away from the pattern
     dbl_o = (dbl & neutral_o[:, None, :]).any(axis=2)
     dbl_cn = (dbl & (cn & (deg >= 2))[:, None, :]).any(axis=2)
     p2 = phosphorus & (deg == 2) & has_dbl
     order = 5 - ev
-    needs_double = p2 & (order == 2) & (dbl_o | dbl_cn)
-    if needs_double.any():
-        bad = (
-            needs_double[:, :, None]
-            & (dbl_o[:, :, None] | neutral_o_partner[:, None, :])
-            & (dbl_cn[:, :, None] | cn_partner[:, None, :])
-        )
-        forbid(1, bad)
+    mb, ma = np.nonzero(p2 & (order == 2) & (dbl_o | dbl_cn))
+    if mb.size:
+        neutral_o_partner = np.where(is_atom[mb], neutral_o[mb][:, cols], new_slot[mb] & f.neutral_oxygen[kind[mb]])
+        cn_partner = is_atom[mb] & cn[mb][:, cols] & (deg[mb][:, cols] >= 1)  # degree >= 2 once bonded
+        bad = (dbl_o[mb, ma][:, None] | neutral_o_partner) & (dbl_cn[mb, ma][:, None] | cn_partner)
+        clear(mb, ma, slice(1, 2), bad[:, None, :])
     for o in (1, 3):
-        completes = p2 & (order == o) & dbl_o & dbl_cn
-        if completes.any():
-            forbid(o - 1, np.broadcast_to(completes[:, :, None], (B, N, S)) & (is_atom | new_slot)[:, None, :])
+        mb, ma = np.nonzero(p2 & (order == o) & dbl_o & dbl_cn)
+        if mb.size:
+            clear(mb, ma, slice(o - 1, o), (is_atom[mb] | new_slot[mb])[:, None, :])
     # phosphorus at valence 5, degree 3 with P=O: its degree-1 =C / =N must not gain a bond
     primed = phosphorus & (deg == 3) & (ev == 5) & dbl_o
     if primed.any():
-        guarded = cn & (deg == 1) & (dbl & primed[:, None, :]).any(axis=2)
-        mask[:, :3] &= ~guarded[:, None, :, None]
-        mask[:, :3, :, :N] &= ~guarded[:, None, None, :]
-    if C == 4 and halogen.any():
-        # removing a bond from a halogen may leave it with only O neighbours and an odd total valence
-        non_o = (adj & ~oxygen[:, None, :]).sum(axis=2)
-        doubles = dbl.sum(axis=2)
-        left_non_o = non_o[:, :, None] - (adj & ~oxygen[:, None, :])
-        left_doubles = doubles[:, :, None] - dbl
-        left_ev = ev[:, :, None] - bonds
-        width = f.odd_total.shape[1]
-        odd = f.odd_total[tt[:, :, None], np.clip(left_ev, 0, width - 1)]
-        bad = halogen[:, :, None] & adj & (left_non_o == 0) & (left_doubles > 0) & odd
-        mask[:, 3, :, :N] &= ~(bad | np.swapaxes(bad, 1, 2))
+        mb, ma = np.nonzero(cn & (deg == 1) & (dbl & primed[:, None, :]).any(axis=2))
+        mask[mb, :3, ma, :] = False
+        mask[mb, :3, :N, ma] = False
+    if C == 4:
+        rows = np.flatnonzero(halogen.any(axis=1))
+        if rows.size:
+            # removing a bond from a halogen may leave it with only O neighbours and an odd total valence
+            a, b, h, t = adj[rows], bonds[rows], halogen[rows], tt[rows]
+            non_o_bond = a & ~oxygen[rows][:, None, :]
+            left_non_o = non_o_bond.sum(axis=2)[:, :, None] - non_o_bond
+            left_doubles = dbl[rows].sum(axis=2)[:, :, None] - dbl[rows]
+            left_ev = ev[rows][:, :, None] - b
+            odd = f.odd_total[t[:, :, None], np.clip(left_ev, 0, f.odd_total.shape[1] - 1)]
+            bad = h[:, :, None] & a & (left_non_o == 0) & (left_doubles > 0) & odd
+            mask[rows, 3, :, :N] &= ~(bad | np.swapaxes(bad, 1, 2))
 
 
 def batch_apply_edits(

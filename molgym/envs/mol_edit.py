@@ -12,7 +12,10 @@ from gymnasium import spaces
 from molgym.chem import ActionLayout, AtomVocab, MolGraph, apply_edit, edit_mask
 from molgym.rewards import QED, Context, Reward, StepValidity, as_reward
 
-__all__ = ["MolEditEnv", "EditAction"]
+__all__ = ["MolEditEnv", "EditAction", "INFO_SMILES"]
+
+#: When ``info["smiles"]`` is given: every step, at reset and episode end, or never.
+INFO_SMILES = ("step", "end", "none")
 
 
 class EditAction(NamedTuple):
@@ -86,15 +89,15 @@ class MolEditEnv(gym.Env):
     * Termination: a legal stop, or the molecule reaching ``max_atoms`` atoms.
     * Truncation: ``max_steps`` steps (accepted or not) taken.
 
-    ``info`` on every step: ``smiles`` (canonical; only at reset and on the final step when
-    ``smiles_every_step=False``, which is several times faster), ``valid``, ``num_atoms``,
+    ``info`` on every step: ``smiles`` (canonical; with ``info_smiles="end"`` only at reset and on
+    the final step, several times faster; with ``"none"`` never), ``valid``, ``num_atoms``,
     ``reward_terms``, ``action_mask``.
 
     ## Arguments
 
     ``reward``, ``step_reward``, ``start_smiles``, ``max_atoms`` (38), ``atom_types`` (default
     vocabulary: C N O S P F I Cl Br, N+ N- O+ O- S-), ``min_steps`` (20), ``max_steps`` (128),
-    ``allow_removal`` (False), ``smiles_every_step`` (True), ``render_mode`` (``"ansi"``: the
+    ``allow_removal`` (False), ``info_smiles`` (``"step"``, ``"end"`` or ``"none"``), ``render_mode`` (``"ansi"``: the
     SMILES; ``"rgb_array"``: an RDKit drawing).
 
     ## Registered Configurations
@@ -124,7 +127,7 @@ class MolEditEnv(gym.Env):
         max_steps: int | None = None,
         allow_removal: bool | None = None,
         step_reward="default",
-        smiles_every_step: bool = True,
+        info_smiles: str = "step",
         render_mode: str | None = None,
     ):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -141,7 +144,9 @@ class MolEditEnv(gym.Env):
         self.reward = self.default_reward() if reward is None else as_reward(reward)
         step = StepValidity() if isinstance(step_reward, str) and step_reward == "default" else step_reward
         self.total_reward: Reward = as_reward(step) + self.reward
-        self.smiles_every_step = bool(smiles_every_step)
+        if info_smiles not in INFO_SMILES:
+            raise ValueError(f"info_smiles must be one of {INFO_SMILES}, got {info_smiles!r}")
+        self.info_smiles = info_smiles
         self.start_graphs = self._parse_starts(start_smiles)
 
         T = len(self.vocab)
@@ -192,7 +197,7 @@ class MolEditEnv(gym.Env):
         self._free[: start.num_atoms] = start.free_valence()
         self._refresh()
         self._mask[-1] = self._stop_allowed()
-        return self._obs(), self._info(valid=True, terms={}, smiles=True)
+        return self._obs(), self._info(valid=True, terms={}, smiles=self.info_smiles != "none")
 
     def step(self, action):
         k = self.layout.from_multidiscrete(action)
@@ -214,7 +219,8 @@ class MolEditEnv(gym.Env):
         self._ctx.valid = valid
         terms = self.total_reward.score(self._ctx, final=done)
         reward = float(sum(terms.values()))
-        info = self._info(valid=valid, terms=terms, smiles=self.smiles_every_step or done)
+        smiles = self.info_smiles == "step" or (done and self.info_smiles == "end")
+        info = self._info(valid=valid, terms=terms, smiles=smiles)
         return self._obs(), reward, terminated, truncated, info
 
     def action_masks(self) -> np.ndarray:

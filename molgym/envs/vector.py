@@ -58,7 +58,7 @@ class MolEditVectorEnv(VectorEnv):
         self.num_envs = B = int(num_envs)
         self.vocab, self.layout = t.vocab, t.layout
         self.max_atoms, self.min_steps, self.max_steps = t.max_atoms, t.min_steps, t.max_steps
-        self.smiles_every_step = t.smiles_every_step
+        self.info_smiles = t.info_smiles
         self.render_mode = t.render_mode if t.render_mode == "ansi" else None
         self.single_observation_space = t.observation_space
         self.single_action_space = t.action_space
@@ -138,7 +138,7 @@ class MolEditVectorEnv(VectorEnv):
             terms = self.scorer.score(self._contexts, acting, valid[acting], finals, B, self.max_atoms)
             rewards = terms.pop("__total__")
             info["reward_terms"] = terms
-        smiles_rows = acting if self.smiles_every_step else np.flatnonzero(done)
+        smiles_rows = {"step": acting, "end": np.flatnonzero(done), "none": acting[:0]}[self.info_smiles]
         info = self._merge_step_info(info, valid, smiles_rows, acting)
         if resetting.size:
             info = self._reset_info(resetting, info)
@@ -148,6 +148,10 @@ class MolEditVectorEnv(VectorEnv):
     def action_masks(self):
         """``(B, K)`` bool masks of the legal flat actions (torch, on ``device``, if one is set)."""
         return self._to_device(self.mask.copy())
+
+    def sample_actions(self, rng: np.random.Generator) -> np.ndarray:
+        """``(B, 4)`` actions drawn uniformly from each molecule's legal actions (a random agent)."""
+        return self.layout.sample(self.mask, rng)
 
     def render(self):
         if self.render_mode == "ansi":
@@ -261,7 +265,7 @@ class MolEditVectorEnv(VectorEnv):
         info["num_atoms"], info["_num_atoms"] = np.where(present, self.num_atoms, 0), present.copy()
         if "reward_terms" in info:
             info["_reward_terms"] = present.copy()
-        info["action_mask"] = np.where(present[:, None], self.mask, False)
+        info["action_mask"] = self.mask.copy() if present.all() else np.where(present[:, None], self.mask, False)
         info["_action_mask"] = present.copy()
         if smiles_rows.size:
             smiles = np.full(B, None, dtype=object)
@@ -286,6 +290,8 @@ class MolEditVectorEnv(VectorEnv):
             info["action_mask"], info["_action_mask"] = np.zeros_like(self.mask), np.zeros(B, dtype=bool)
         info["action_mask"][rows] = self.mask[rows]
         info["_action_mask"][rows] = True
+        if self.info_smiles == "none":
+            return info
         if "smiles" not in info:
             info["smiles"], info["_smiles"] = np.full(B, None, dtype=object), np.zeros(B, dtype=bool)
         info["smiles"][rows] = self.smiles_of(rows)
