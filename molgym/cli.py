@@ -51,7 +51,7 @@ def _rollout(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"molgym rollout: {err}", file=sys.stderr)
         return 2
-    agent = RandomAgent(args.seed)
+    agent = RandomAgent(seed=args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = []
@@ -92,6 +92,104 @@ def _rollout(args: argparse.Namespace) -> int:
     return 0
 
 
+def _task_params(args: argparse.Namespace) -> dict:
+    params = {}
+    if args.task == "constrained":
+        start = _start_molecules(args.start)
+        params.update(start_smiles=[start] if isinstance(start, str) else start, threshold=args.threshold)
+    if args.task == "custom":
+        params["reward"] = args.reward
+    return params
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from agents.registry import agent_class
+    from molgym.compare import compare
+    from molgym.tasks import make_task
+
+    agents = [a for a in args.agents.split(",") if a]
+    try:
+        params = _task_params(args)
+        make_task(args.task, **params)
+        for name in agents:
+            agent_class(name)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"molgym compare: {err}", file=sys.stderr)
+        return 2
+    results = compare(args.task, agents, args.budget, args.seeds, args.out, workers=args.workers, device=args.device,
+                      propose=args.propose, task_params=params, training_set=args.training_set)
+    print((Path(args.out) / "results.md").read_text())
+    failed = [r for r in results if r["status"] != "ok"]
+    print(f"{len(results) - len(failed)} of {len(results)} runs finished; report in {args.out}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    import json
+
+    from agents.registry import agent_class
+    from molgym.metrics import run_metrics
+    from molgym.tasks import make_task
+
+    try:
+        params = _task_params(args)
+        task = make_task(args.task, **params)
+        agent = agent_class(args.agent)(task, seed=args.seed, device=args.device)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"molgym train: {err}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    oracle = task.oracle(args.budget)
+    agent.train(oracle)
+    agent.save(out)
+    (out / "task.json").write_text(json.dumps({"task": args.task, "params": params}))
+    oracle.write_log(out / "oracle_log.csv")
+    metrics = run_metrics(oracle.log, args.budget)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    print(f"{args.agent} on {args.task}: {oracle.calls} oracle calls, top-1 {metrics['top1']:.3f}, "
+          f"top-10 {metrics['top10']:.3f}, AUC top-10 {metrics['auc_top10']:.3f}; saved to {out}")
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    import json
+
+    from agents.registry import agent_class
+    from molgym.rewards import Context
+    from molgym.tasks import make_task
+
+    checkpoint = Path(args.checkpoint)
+    try:
+        meta = json.loads((checkpoint / "agent.json").read_text())
+        task_meta = json.loads((checkpoint / "task.json").read_text())
+        task = make_task(task_meta["task"], **task_meta["params"])
+        agent = agent_class(meta["agent"]).load(checkpoint, task, device=args.device)
+    except (OSError, ValueError, KeyError) as err:
+        print(f"molgym sample: cannot read the checkpoint {checkpoint}: {err}", file=sys.stderr)
+        return 2
+    from rdkit import Chem
+
+    smiles = agent.propose(args.n)
+    with open(args.out, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["smiles", task.name])
+        for s in smiles:
+            writer.writerow([s, task.objective(Context.of_mol(Chem.MolFromSmiles(s)))])
+    print(f"wrote {len(smiles)} molecules from {meta['agent']} ({task.name}) to {args.out}")
+    return 0
+
+
+def _add_task_arguments(parser: argparse.ArgumentParser) -> None:
+    from molgym.tasks import TASKS
+
+    parser.add_argument("--task", choices=TASKS, default="qed")
+    parser.add_argument("--start", help="start molecules of the constrained task: a SMILES file")
+    parser.add_argument("--threshold", type=float, default=0.4, help="similarity threshold of the constrained task")
+    parser.add_argument("--reward", help="the custom task's objective, module:function of an RDKit molecule")
+    parser.add_argument("--device", default="cpu")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="molgym", description="Molecular graph editing environments and agents.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -105,14 +203,41 @@ def build_parser() -> argparse.ArgumentParser:
     roll.add_argument("--top", type=int, default=12, help="molecules in the picture")
     roll.add_argument("--out", default="runs/rollout")
     roll.set_defaults(func=_rollout)
+
+    comp = sub.add_parser("compare", help="agents under equal oracle budgets: tables, curves, molecule pictures")
+    comp.add_argument("--agents", default="random,sb3-ppo", help="comma-separated names, or module:Class")
+    comp.add_argument("--budget", type=int, default=10000, help="oracle calls per run")
+    comp.add_argument("--seeds", type=int, default=3)
+    comp.add_argument("--workers", type=int, default=1, help="runs at a time, in separate processes")
+    comp.add_argument("--propose", type=int, default=100, help="molecules proposed after training (validity etc.)")
+    comp.add_argument("--training-set", default="nci", help="reference set for novelty: 'nci' or a SMILES file")
+    comp.add_argument("--out", default="runs/compare")
+    _add_task_arguments(comp)
+    comp.set_defaults(func=_compare)
+
+    train = sub.add_parser("train", help="train one agent under an oracle budget and save it")
+    train.add_argument("agent", help="registered name or module:Class")
+    train.add_argument("--budget", type=int, default=10000)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", default="runs/train")
+    _add_task_arguments(train)
+    train.set_defaults(func=_train)
+
+    sample = sub.add_parser("sample", help="molecules from a saved agent")
+    sample.add_argument("--checkpoint", required=True, help="directory written by molgym train")
+    sample.add_argument("-n", type=int, default=1000)
+    sample.add_argument("--out", default="samples.csv")
+    sample.add_argument("--device", default="cpu")
+    sample.set_defaults(func=_sample)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "episodes", 1) < 1:
-        print("molgym: --episodes must be at least 1", file=sys.stderr)
-        return 2
+    for name in ("episodes", "budget", "seeds", "n"):
+        if getattr(args, name, 1) < 1:
+            print(f"molgym: --{name} must be at least 1", file=sys.stderr)
+            return 2
     return args.func(args)
 
 

@@ -70,7 +70,7 @@ def sample(model: MaskablePPO, count: int, seed: int) -> list[tuple[str, float]]
 
 def random_molecules(count: int, seed: int) -> list[tuple[str, float]]:
     env = gym.make("MolEdit-v0", **ENV_KWARGS)
-    agent = RandomAgent(seed)
+    agent = RandomAgent(seed=seed)
     results = [agent.run_episode(env, seed=seed + i) for i in range(count)]
     return [(r.smiles, r.final_terms["qed"]) for r in results]
 

@@ -1,11 +1,17 @@
-"""Uniformly random legal actions, read from the env's exact action mask."""
+"""Uniformly random legal actions, read from the env's exact action mask: the floor every agent should beat."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
+
+from agents.base import Agent
+from molgym.oracle import BudgetExhausted, Oracle
+from molgym.tasks import Task
 
 
 @dataclass
@@ -24,11 +30,19 @@ class EpisodeResult:
     truncated: bool
 
 
-class RandomAgent:
-    """Picks one of the legal flat actions (``env.unwrapped.action_masks()``) uniformly at random."""
+class RandomAgent(Agent):
+    """Picks one of the legal flat actions (``env.unwrapped.action_masks()``) uniformly at random.
 
-    def __init__(self, seed: int | None = None):
+    Config: ``patience`` (stop training after that many episodes in a row that paid for nothing
+    new: the agent keeps finding molecules the oracle has already scored).
+    """
+
+    name = "random"
+
+    def __init__(self, task: Task | None = None, seed: int = 0, device: str = "cpu", patience: int = 1000):
+        super().__init__(task, seed, device, patience=patience)
         self.rng = np.random.default_rng(seed)
+        self.patience = patience
 
     def act(self, mask: np.ndarray) -> int:
         """A flat action index drawn uniformly from the ``True`` entries of ``mask`` (shape ``(K,)``)."""
@@ -50,4 +64,26 @@ class RandomAgent:
             if terminated or truncated:
                 terms = info["reward_terms"]
                 score = sum(terms[name] for name in base.reward.names)
-                return EpisodeResult(info["smiles"], score, total, terms, steps, truncated)
+                return EpisodeResult(base.smiles, score, total, terms, steps, truncated)
+
+    def train(self, oracle: Oracle) -> None:
+        env = self.task.make_env(oracle)
+        idle = 0
+        env.reset(seed=self.seed)
+        while idle < self.patience:
+            before = oracle.calls
+            try:
+                self.run_episode(env)
+            except BudgetExhausted:
+                return
+            idle = 0 if oracle.calls > before else idle + 1
+
+    def propose(self, n: int) -> list[str]:
+        env = self.task.make_env(reward=[])
+        return [self.run_episode(env, seed=self.seed if i == 0 else None).smiles for i in range(n)]
+
+    def _save_state(self, path: Path) -> None:
+        (path / "rng.json").write_text(json.dumps(self.rng.bit_generator.state))
+
+    def _load_state(self, path: Path) -> None:
+        self.rng.bit_generator.state = json.loads((path / "rng.json").read_text())

@@ -1,7 +1,7 @@
 """Composable reward terms; see :mod:`molgym.rewards.base` for how they combine."""
 
 from molgym.rewards.adversarial import Adversarial, graph_batch
-from molgym.rewards.base import Context, FunctionTerm, Reward, RewardError, Term, as_reward
+from molgym.rewards.base import Context, FunctionTerm, Interrupt, Reward, RewardError, Term, as_reward
 from molgym.rewards.properties import (
     QED,
     SA,
@@ -23,6 +23,7 @@ __all__ = [
     "ConstrainedImprovement",
     "Context",
     "FunctionTerm",
+    "Interrupt",
     "LogP",
     "MolWt",
     "PenalizedLogP",

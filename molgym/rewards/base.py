@@ -22,11 +22,15 @@ from rdkit import Chem
 
 from molgym.chem.graph import MolGraph, canonical_smiles
 
-__all__ = ["Context", "Term", "FunctionTerm", "Reward", "RewardError", "as_reward"]
+__all__ = ["Context", "Term", "FunctionTerm", "Interrupt", "Reward", "RewardError", "as_reward"]
 
 
 class RewardError(ValueError):
     """A reward term failed on a molecule (it raised, or returned NaN, inf or a non-number)."""
+
+
+class Interrupt(Exception):
+    """Raised by a term to stop the caller's loop (an oracle whose budget is spent); passes through unchanged."""
 
 
 class Context:
@@ -51,6 +55,13 @@ class Context:
         """Context of a SMILES (handy for scoring molecules outside an env)."""
         start = MolGraph.from_smiles(start_smiles, vocab, max_atoms) if start_smiles else None
         return cls(MolGraph.from_smiles(smiles, vocab, max_atoms), True, start)
+
+    @classmethod
+    def of_mol(cls, mol: Chem.Mol) -> Context:
+        """Context around an RDKit molecule that has no state (to score molecules from elsewhere)."""
+        ctx = cls(None)  # type: ignore[arg-type]
+        ctx._mol, ctx._smiles = mol, canonical_smiles(mol)
+        return ctx
 
     @property
     def max_atoms(self) -> int:
@@ -131,7 +142,7 @@ class Term:
     def _checked(self, ctx: Context) -> float:
         try:
             raw = self.value(ctx)
-        except RewardError:
+        except (RewardError, Interrupt):
             raise
         except Exception as err:
             raise RewardError(f"reward term {self.name!r} raised {err!r} on molecule {_describe(ctx)}") from err

@@ -1,0 +1,62 @@
+"""The protocol every agent implements, so that one command trains, samples and compares them all."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+from molgym.oracle import Oracle
+from molgym.tasks import Task
+
+__all__ = ["Agent"]
+
+
+class Agent(ABC):
+    """An agent for one task.
+
+    Built as ``Agent(task, seed=0, device="cpu", **config)``; :meth:`train` improves it while
+    scoring molecules with an oracle until the budget is spent (the oracle raises
+    ``BudgetExhausted``: the agent returns) or it is done; :meth:`propose` makes molecules without
+    scoring them; :meth:`save` / :meth:`load` write and read a directory that resumes it exactly.
+
+    Class attributes:
+        name: the registry name (``molgym compare --agents NAME``).
+    """
+
+    name: ClassVar[str] = "agent"
+
+    def __init__(self, task: Task, seed: int = 0, device: str = "cpu", **config: Any):
+        self.task, self.seed, self.device, self.config = task, seed, device, config
+
+    @abstractmethod
+    def train(self, oracle: Oracle) -> None:
+        """Learn from the oracle's scores until its budget is spent (or the agent has nothing left to try)."""
+
+    @abstractmethod
+    def propose(self, n: int) -> list[str]:
+        """``n`` molecules (SMILES) from the current agent, not scored by any oracle."""
+
+    def save(self, path: str | Path) -> None:
+        """Write the agent to the directory ``path`` (``agent.json`` plus whatever the agent needs)."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        meta = {"agent": self.name, "task": self.task.name, "seed": self.seed, "config": self.config}
+        (path / "agent.json").write_text(json.dumps(meta, indent=2))
+        self._save_state(path)
+
+    @classmethod
+    def load(cls, path: str | Path, task: Task, device: str = "cpu") -> Agent:
+        """Read an agent written by :meth:`save`."""
+        path = Path(path)
+        meta = json.loads((path / "agent.json").read_text())
+        agent = cls(task, seed=meta["seed"], device=device, **meta["config"])
+        agent._load_state(path)
+        return agent
+
+    def _save_state(self, path: Path) -> None:
+        """Agent-specific state (weights, optimizer, RNG); nothing by default."""
+
+    def _load_state(self, path: Path) -> None:
+        """Inverse of :meth:`_save_state`."""

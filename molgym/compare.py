@@ -1,0 +1,262 @@
+"""``molgym compare``: agents under equal oracle budgets, with tables, curves and molecule pictures.
+
+Each (agent, seed) pair is one run in ``OUT/<agent>/seed<k>/``: ``oracle_log.csv`` (every paid
+call), ``result.json`` (metrics, wall time, device, or the error) and ``proposed.csv``. A pair
+whose ``result.json`` says it finished is not run again, so a repeated command resumes. The
+report (``results.md``, ``results.csv``, ``results.json``, ``curves.png``, ``top_<agent>.png``)
+is written from the run directories.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["RunSpec", "run_one", "compare", "write_report"]
+
+#: Metrics where smaller is better (the rest: larger is better).
+LOWER_IS_BETTER = {"sa_top100"}
+#: Columns of the results table, in order.
+COLUMNS = ["auc_top10", "auc_top1", "auc_top100", "top1", "top10", "top100", "diversity_top100", "sa_top100",
+           "validity", "uniqueness", "novelty", "pains_pass_top100", "zinc_pass_top100", "calls", "wall_time"]
+
+
+@dataclass
+class RunSpec:
+    """One (agent, seed) run of a comparison."""
+
+    agent: str
+    seed: int
+    task: str
+    budget: int
+    out: str
+    device: str = "cpu"
+    propose: int = 100
+    task_params: dict[str, Any] = field(default_factory=dict)
+    training_set: str | None = "nci"
+    position: int = 0
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.out) / self.agent.replace(":", "_").replace("/", "_") / f"seed{self.seed}"
+
+
+def _training_smiles(source: str | None) -> set[str] | None:
+    if source is None:
+        return None
+    from molgym.chem import canonical_smiles
+    from molgym.chem.graph import parse_smiles
+    from molgym.data import load_smiles
+
+    out = set()
+    for s in load_smiles(source):
+        try:
+            out.add(canonical_smiles(parse_smiles(s)))
+        except ValueError:
+            continue
+    return out
+
+
+def run_one(spec: RunSpec) -> dict[str, Any]:
+    """Run one (agent, seed) pair (or read its finished result); never raises for an agent's failure."""
+    from tqdm.auto import tqdm
+
+    from agents.registry import agent_class
+    from molgym.metrics import run_metrics
+    from molgym.tasks import make_task
+
+    directory = spec.directory
+    done = directory / "result.json"
+    if done.is_file():
+        previous = json.loads(done.read_text())
+        if previous.get("status") == "ok":
+            return previous
+    directory.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {"agent": spec.agent, "seed": spec.seed, "task": spec.task, "budget": spec.budget,
+                              "device": spec.device, "status": "ok", "error": None}
+    began = time.perf_counter()
+    bar = tqdm(total=spec.budget, desc=f"{spec.agent} seed {spec.seed}", unit="call", position=spec.position, leave=True)
+    oracle = None
+    try:
+        task = make_task(spec.task, **spec.task_params)
+
+        def progress(call, smiles, score, best=[float("-inf")]):  # noqa: B006 - a running maximum
+            best[0] = max(best[0], score)
+            bar.update(1)
+            bar.set_postfix(best=f"{best[0]:.3f}", refresh=False)
+
+        oracle = task.oracle(spec.budget, on_call=progress)
+        agent = agent_class(spec.agent)(task, seed=spec.seed, device=spec.device)
+        agent.train(oracle)
+        proposed = agent.propose(spec.propose) if spec.propose else None
+        if proposed is not None:
+            with open(directory / "proposed.csv", "w", newline="") as f:
+                csv.writer(f).writerows([["smiles"], *([s] for s in proposed)])
+        result["metrics"] = run_metrics(oracle.log, spec.budget, proposed, _training_smiles(spec.training_set))
+    except Exception as err:  # noqa: BLE001 - a failing agent is reported, the others go on
+        result.update(status="error", error=f"{type(err).__name__}: {err}")
+        (directory / "traceback.txt").write_text(traceback.format_exc())
+    finally:
+        bar.close()
+        if oracle is not None:
+            oracle.write_log(directory / "oracle_log.csv")
+    result["wall_time"] = time.perf_counter() - began
+    tmp = done.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2))
+    tmp.replace(done)  # a result is there entirely or not at all
+    return result
+
+
+def compare(task: str, agents: list[str], budget: int, seeds: int, out: str | Path, workers: int = 1,
+            device: str = "cpu", propose: int = 100, task_params: dict | None = None,
+            training_set: str | None = "nci") -> list[dict[str, Any]]:
+    """Run every (agent, seed) pair, ``workers`` at a time in separate processes, and write the report."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    specs = [RunSpec(a, s, task, budget, str(out), device, propose, task_params or {}, training_set, position=i)
+             for i, (a, s) in enumerate((a, s) for a in agents for s in range(seeds))]
+    began = time.perf_counter()
+    if workers <= 1:
+        results = [run_one(spec) for spec in specs]
+    else:
+        import multiprocessing
+
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = list(pool.map(run_one, specs))
+    write_report(results, out, task=task, budget=budget, wall_time=time.perf_counter() - began, device=device)
+    return results
+
+
+def _summary(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    table: dict[str, dict[str, Any]] = {}
+    for agent in dict.fromkeys(r["agent"] for r in results):
+        runs = [r for r in results if r["agent"] == agent]
+        ok = [r for r in runs if r["status"] == "ok"]
+        row: dict[str, Any] = {"runs": len(runs), "failed": len(runs) - len(ok),
+                               "errors": sorted({r["error"] for r in runs if r["error"]})}
+        for column in COLUMNS:
+            values = [r["wall_time"] if column == "wall_time" else r["metrics"].get(column) for r in ok]
+            values = [v for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))]
+            if values:
+                row[column] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
+        table[agent] = row
+    return table
+
+
+def write_report(results: list[dict[str, Any]], out: Path, task: str, budget: int, wall_time: float, device: str) -> None:
+    """``results.md`` / ``.csv`` / ``.json``, ``curves.png`` and ``top_<agent>.png`` from finished runs."""
+    out = Path(out)
+    summary = _summary(results)
+    (out / "results.json").write_text(json.dumps(
+        {"task": task, "budget": budget, "device": device, "wall_time": wall_time, "cpus": os.cpu_count(),
+         "summary": summary, "runs": results}, indent=2))
+    with open(out / "results.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["agent", "seed", "status", "error", *COLUMNS])
+        for r in results:
+            metrics = r.get("metrics", {})
+            writer.writerow([r["agent"], r["seed"], r["status"], r["error"] or "",
+                             *[r["wall_time"] if c == "wall_time" else metrics.get(c, "") for c in COLUMNS]])
+    best = {}
+    for column in COLUMNS:
+        means = {a: row[column]["mean"] for a, row in summary.items() if column in row}
+        if means and column not in ("calls", "wall_time"):
+            best[column] = (min if column in LOWER_IS_BETTER else max)(means.values())
+    lines = [f"# {task}: {len({r['seed'] for r in results})} seeds, budget {budget} oracle calls",
+             "",
+             f"Mean +- std over seeds; best of each column in bold (SA: lower is better). Device {device}, "
+             f"wall time {wall_time:.0f} s.",
+             "",
+             "| agent | " + " | ".join(COLUMNS) + " |",
+             "| --- | " + " | ".join("---" for _ in COLUMNS) + " |"]
+    for agent, row in summary.items():
+        cells = []
+        for column in COLUMNS:
+            if column not in row:
+                cells.append("-")
+                continue
+            mean, std = row[column]["mean"], row[column]["std"]
+            text = f"{mean:.3f} +- {std:.3f}" if column not in ("calls", "wall_time") else f"{mean:.0f}"
+            cells.append(f"**{text}**" if best.get(column) == mean and row["failed"] < row["runs"] else text)
+        lines.append(f"| {agent} | " + " | ".join(cells) + " |")
+    failures = [(a, e) for a, row in summary.items() for e in row["errors"]]
+    if failures:
+        lines += ["", "Failed runs:", ""] + [f"- {a}: {e}" for a, e in failures]
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+    _plot_curves(results, out, budget, task)
+    for agent in summary:
+        _plot_top(results, out, agent)
+
+
+def _read_log(result: dict[str, Any], out: Path) -> list[tuple[int, str, float]]:
+    spec = RunSpec(result["agent"], result["seed"], result["task"], result["budget"], str(out))
+    path = spec.directory / "oracle_log.csv"
+    if not path.is_file():
+        return []
+    with open(path) as f:
+        return [(int(r["call"]), r["smiles"], float(r["score"])) for r in csv.DictReader(f)]
+
+
+def _plot_curves(results, out: Path, budget: int, task: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from molgym.metrics import top_k_curve
+
+    every = max(1, budget // 100)  # about 100 points per curve, whatever the budget
+    grid = np.arange(every, budget + 1, every)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for agent in dict.fromkeys(r["agent"] for r in results):
+        curves = []
+        for r in results:
+            if r["agent"] != agent or r["status"] != "ok":
+                continue
+            scores = [s for _, _, s in _read_log(r, out)]
+            if not scores:
+                continue
+            calls, values = top_k_curve(scores, 10, every)
+            # value at each grid point: the last checkpoint at or before it; an early stop carries on
+            idx = np.searchsorted(calls, grid, side="right") - 1
+            curves.append(np.where(idx >= 0, values[np.clip(idx, 0, None)], np.nan))
+        if not curves:
+            continue
+        curves = np.array(curves)
+        mean, std = np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
+        ax.plot(grid, mean, label=f"{agent} ({len(curves)} seeds)")
+        ax.fill_between(grid, mean - std, mean + std, alpha=0.2)
+    ax.set_xlabel("oracle calls")
+    ax.set_ylabel("mean of the top-10 scores so far")
+    ax.set_title(f"{task}: top-10 vs oracle calls")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "curves.png", dpi=120)
+    plt.close(fig)
+
+
+def _plot_top(results, out: Path, agent: str, count: int = 12) -> None:
+    from rdkit import Chem
+    from rdkit.Chem import Draw
+
+    best: dict[str, float] = {}
+    for r in results:
+        if r["agent"] == agent:
+            for _, smiles, score in _read_log(r, out):
+                best[smiles] = max(score, best.get(smiles, float("-inf")))
+    ranked = sorted(best.items(), key=lambda item: -item[1])[:count]
+    if not ranked:
+        return
+    image = Draw.MolsToGridImage([Chem.MolFromSmiles(s) for s, _ in ranked], molsPerRow=min(4, len(ranked)),
+                                 subImgSize=(250, 200), legends=[f"{score:.3f}" for _, score in ranked])
+    image.save(out / f"top_{agent.replace(':', '_').replace('/', '_')}.png")

@@ -1,0 +1,96 @@
+"""Tasks: an objective (what the oracle scores) and the environment agents build molecules in."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+
+import molgym  # noqa: F401 - registers the environments
+from molgym.oracle import Oracle, OracleTerm
+from molgym.rewards import (
+    QED,
+    ConstrainedImprovement,
+    FunctionTerm,
+    LogP,
+    MolWt,
+    PenalizedLogP,
+    RangeTarget,
+    Term,
+)
+
+__all__ = ["TASKS", "Task", "make_task"]
+
+
+@dataclass
+class Task:
+    """A named objective and the environment in which agents are scored by it.
+
+    Attributes:
+        name: the task's name (``qed``, ``plogp``, ...).
+        objective: the :class:`~molgym.rewards.Term` the oracle scores.
+        env_id: the registered environment agents act in.
+        env_kwargs: its arguments. By default there is no step reward (with masks every action is
+            legal, and a per-step bonus only pays for longer episodes) and SMILES only at the end.
+    """
+
+    name: str
+    objective: Term
+    env_id: str = "MolEdit-v0"
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def make_env(self, oracle: Oracle | None = None, **overrides) -> gym.Env:
+        """The task's env; its final reward is the oracle, or ``reward=...`` from ``overrides``
+        (e.g. ``reward=[]`` to build molecules without scoring them)."""
+        reward = overrides.pop("reward", OracleTerm(oracle, self.name) if oracle is not None else self.objective)
+        kwargs = {"step_reward": None, "info_smiles": "end", **self.env_kwargs, **overrides}
+        return gym.make(self.env_id, reward=reward, **kwargs)
+
+    def oracle(self, budget: int, on_call=None) -> Oracle:
+        return Oracle(self.objective, budget, on_call=on_call)
+
+
+def _custom(reward: str) -> Term:
+    module, _, attr = reward.partition(":")
+    if not module or not attr:
+        raise ValueError(f"a custom reward is given as module:function, got {reward!r}")
+    try:
+        fn = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"cannot load reward {reward!r}: {err}") from None
+    return FunctionTerm(fn, name=attr)
+
+
+def make_task(name: str, start_smiles: Sequence[str] | None = None, threshold: float = 0.4, reward: str | None = None) -> Task:
+    """A task by name: ``qed``, ``plogp``, ``logp_target``, ``mw_target``, ``constrained`` (needs
+    ``start_smiles``; ``threshold`` is the similarity threshold) or ``custom`` (``reward`` is a
+    ``module:function`` taking an RDKit molecule)."""
+    if name == "qed":
+        return Task("qed", QED())
+    if name == "plogp":
+        return Task("plogp", PenalizedLogP(), "MolEdit-PLogP-v0")
+    if name == "logp_target":
+        return Task("logp_target", RangeTarget(LogP(), -2.5, -2.0), "MolEdit-LogPTarget-v0")
+    if name == "mw_target":
+        return Task("mw_target", RangeTarget(MolWt(), 500.0, 550.0), "MolEdit-MWTarget-v0")
+    if name == "constrained":
+        if not start_smiles:
+            raise ValueError("the constrained task needs start molecules (e.g. the 800 of zinc_low_plogp_800.txt)")
+        return Task(
+            "constrained",
+            ConstrainedImprovement(threshold),
+            "MolOpt-v0",
+            {"start_smiles": list(start_smiles), "threshold": threshold},
+        )
+    if name == "custom":
+        if reward is None:
+            raise ValueError("the custom task needs reward='module:function'")
+        return Task("custom", _custom(reward))
+    raise ValueError(f"unknown task {name!r}; known: {', '.join(TASKS)}")
+
+
+#: Task names, for command-line choices.
+TASKS = ("qed", "plogp", "logp_target", "mw_target", "constrained", "custom")

@@ -1,0 +1,69 @@
+"""`molgym compare` end to end on a tiny budget: every output, resumption, a failing agent."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from PIL import Image
+
+from molgym.cli import main
+
+
+def test_compare_writes_every_output_and_resumes(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    argv = ["compare", "--task", "qed", "--agents", "random,tests.agents_for_tests:ListAgent,tests.agents_for_tests:BrokenAgent",
+            "--budget", "5", "--seeds", "2", "--propose", "5", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "4 of 6 runs finished" in printed
+
+    for name in ("results.md", "results.csv", "results.json", "curves.png", "top_random.png",
+                 "top_tests.agents_for_tests_ListAgent.png"):
+        assert (out / name).is_file(), name
+    assert Image.open(out / "curves.png").size[0] > 400
+
+    for seed in (0, 1):
+        log = list(csv.DictReader(open(out / "random" / f"seed{seed}" / "oracle_log.csv")))
+        assert [r["call"] for r in log] == ["1", "2", "3", "4", "5"]
+        listed = list(csv.DictReader(open(out / "tests.agents_for_tests_ListAgent" / f"seed{seed}" / "oracle_log.csv")))
+        assert [r["smiles"] for r in listed] == ["CCO", "Oc1ccccc1", "CC(=O)Nc1ccc(O)cc1", "CCN", "CCCl"]
+
+    report = json.loads((out / "results.json").read_text())
+    assert report["task"] == "qed" and report["budget"] == 5 and report["device"] == "cpu" and report["wall_time"] > 0
+    summary = report["summary"]
+    assert summary["tests.agents_for_tests:BrokenAgent"]["failed"] == 2
+    assert summary["tests.agents_for_tests:BrokenAgent"]["errors"] == ["RuntimeError: the policy diverged"]
+    listed = summary["tests.agents_for_tests:ListAgent"]
+    assert listed["calls"]["mean"] == 5 and listed["uniqueness"]["mean"] == 0.2  # it proposes one molecule 5 times
+    best = max(float(r["score"]) for r in csv.DictReader(open(out / "tests.agents_for_tests_ListAgent" / "seed0" / "oracle_log.csv")))
+    assert listed["top1"]["mean"] == best
+
+    md = (out / "results.md").read_text()
+    assert "RuntimeError: the policy diverged" in md and "**" in md
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert len(rows) == 6 and {r["status"] for r in rows} == {"ok", "error"}
+
+    # a repeated command does not rerun finished pairs (their results stay byte for byte), and retries failed ones
+    before = (out / "random" / "seed0" / "result.json").read_text()
+    assert main(argv) == 0
+    assert (out / "random" / "seed0" / "result.json").read_text() == before
+
+
+def test_compare_reports_bad_input_without_a_traceback(tmp_path, capsys):
+    assert main(["compare", "--agents", "nonexistent", "--budget", "5", "--out", str(tmp_path)]) == 2
+    assert "unknown agent 'nonexistent'" in capsys.readouterr().err
+    assert main(["compare", "--task", "constrained", "--budget", "5", "--out", str(tmp_path)]) == 2
+    assert "needs start molecules" in capsys.readouterr().err
+
+
+def test_train_then_sample(tmp_path, capsys):
+    out = tmp_path / "trained"
+    assert main(["train", "random", "--task", "qed", "--budget", "12", "--seed", "1", "--out", str(out)]) == 0
+    assert (out / "agent.json").is_file() and len(list(csv.DictReader(open(out / "oracle_log.csv")))) == 12
+    samples = tmp_path / "samples.csv"
+    assert main(["sample", "--checkpoint", str(out), "-n", "7", "--out", str(samples)]) == 0
+    rows = list(csv.DictReader(open(samples)))
+    assert len(rows) == 7 and all(0 <= float(r["qed"]) <= 1 for r in rows)
+    assert main(["sample", "--checkpoint", str(tmp_path / "nowhere"), "--out", str(samples)]) == 2
+    assert "cannot read the checkpoint" in capsys.readouterr().err
