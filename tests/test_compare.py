@@ -67,3 +67,13 @@ def test_train_then_sample(tmp_path, capsys):
     assert len(rows) == 7 and all(0 <= float(r["qed"]) <= 1 for r in rows)
     assert main(["sample", "--checkpoint", str(tmp_path / "nowhere"), "--out", str(samples)]) == 2
     assert "cannot read the checkpoint" in capsys.readouterr().err
+
+
+def test_compare_on_a_process_pool(tmp_path):
+    out = tmp_path / "pool"
+    argv = ["compare", "--agents", "random,tests.agents_for_tests:ListAgent", "--budget", "4", "--seeds", "1",
+            "--propose", "2", "--workers", "2", "--out", str(out)]
+    assert main(argv) == 0
+    report = json.loads((out / "results.json").read_text())
+    assert [(r["agent"], r["status"]) for r in report["runs"]] == [("random", "ok"), ("tests.agents_for_tests:ListAgent", "ok")]
+    assert all(r["metrics"]["calls"] == 4 for r in report["runs"])
