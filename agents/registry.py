@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
-
 from agents.base import Agent
+from molgym.plugins import load_object
 
 __all__ = ["AGENTS", "agent_class"]
 
@@ -18,13 +17,9 @@ AGENTS = {
 def agent_class(name: str) -> type[Agent]:
     """The agent class for a registered name or a ``module:Class`` path."""
     target = AGENTS.get(name, name)
-    module, _, attr = target.partition(":")
-    if not module or not attr:
+    if ":" not in target:
         raise ValueError(f"unknown agent {name!r}: registered agents are {', '.join(AGENTS)}, or give module:Class")
-    try:
-        cls = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as err:
-        raise ValueError(f"cannot load agent {name!r} ({target}): {err}") from None
+    cls = load_object(target, "agent")
     if not (isinstance(cls, type) and issubclass(cls, Agent)):
         raise ValueError(f"{target} is not an agents.base.Agent subclass")
     return cls

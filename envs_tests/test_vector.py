@@ -122,7 +122,7 @@ def test_batched_env_rejects_malformed_actions():
 
 def test_final_rewards_scored_by_worker_processes_match_in_process():
     kwargs = {"min_steps": 2, "max_steps": 12}
-    one = MolEditVectorEnv(molgym.envs.MolEditPLogPEnv, num_envs=6, n_workers=1, **kwargs)
+    one = MolEditVectorEnv(molgym.envs.MolEditPLogPEnv, num_envs=6, n_workers=0, **kwargs)
     two = MolEditVectorEnv(molgym.envs.MolEditPLogPEnv, num_envs=6, n_workers=2, **kwargs)
     try:
         one.reset(seed=1)
@@ -144,4 +144,4 @@ def test_final_rewards_scored_by_worker_processes_match_in_process():
 
 def test_worker_pool_needs_picklable_rewards():
     with pytest.raises(ValueError, match="pickled"):
-        MolEditVectorEnv(num_envs=2, n_workers=2, reward=lambda mol: 1.0)
+        MolEditVectorEnv(num_envs=2, n_workers=1, reward=lambda mol: 1.0)

@@ -89,10 +89,13 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     try:
         task = make_task(spec.task, **spec.task_params)
 
-        def progress(call, smiles, score, best=[float("-inf")]):  # noqa: B006 - a running maximum
-            best[0] = max(best[0], score)
+        best = float("-inf")
+
+        def progress(call, smiles, score):
+            nonlocal best
+            best = max(best, score)
             bar.update(1)
-            bar.set_postfix(best=f"{best[0]:.3f}", refresh=False)
+            bar.set_postfix(best=f"{best:.3f}", refresh=False)
 
         oracle = task.oracle(spec.budget, on_call=progress)
         agent = agent_class(spec.agent)(task, seed=spec.seed, device=spec.device)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +10,7 @@ import gymnasium as gym
 
 import molgym  # noqa: F401 - registers the environments
 from molgym.oracle import Oracle, OracleTerm
+from molgym.plugins import load_object
 from molgym.rewards import (
     QED,
     ConstrainedImprovement,
@@ -54,14 +54,7 @@ class Task:
 
 
 def _custom(reward: str) -> Term:
-    module, _, attr = reward.partition(":")
-    if not module or not attr:
-        raise ValueError(f"a custom reward is given as module:function, got {reward!r}")
-    try:
-        fn = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as err:
-        raise ValueError(f"cannot load reward {reward!r}: {err}") from None
-    return FunctionTerm(fn, name=attr)
+    return FunctionTerm(load_object(reward, "reward"), name=reward.partition(":")[2])
 
 
 def make_task(name: str, start_smiles: Sequence[str] | None = None, threshold: float = 0.4, reward: str | None = None) -> Task:

@@ -34,8 +34,9 @@ class MolEditVectorEnv(VectorEnv):
 
     ``env_cls`` (the single environment's class, e.g. ``MolEditEnv``), ``num_envs``, ``device``
     (``None`` for NumPy outputs; ``"cpu"`` or ``"cuda"`` for observations and masks as torch
-    tensors on that device), ``n_workers`` (processes that score final rewards the cache does not
-    hold; 1 scores in this process), and every argument of the single environment.
+    tensors on that device), ``n_workers`` (processes that score the final rewards the cache does
+    not hold, while this process computes the next masks; 0 scores in this process), and every
+    argument of the single environment.
 
     ``gym.make_vec(id, num_envs=B, vectorization_mode="vector_entry_point")`` builds it.
     """
@@ -47,7 +48,7 @@ class MolEditVectorEnv(VectorEnv):
         env_cls: type[MolEditEnv] = MolEditEnv,
         num_envs: int = 1,
         device: str | None = None,
-        n_workers: int = 1,
+        n_workers: int = 0,
         **kwargs,
     ):
         if num_envs < 1:
@@ -84,6 +85,7 @@ class MolEditVectorEnv(VectorEnv):
         self._option_start: MolGraph | None = None
         self._rngs = [seeding.np_random()[0] for _ in range(B)]
         self._smiles = np.full(B, None, dtype=object)  # canonical SMILES cache of the current states
+        self._step_contexts: dict[int, Context] = {}  # contexts built during the current step
 
     # Gymnasium API ----------------------------------------------------------------------------
     def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
@@ -105,6 +107,7 @@ class MolEditVectorEnv(VectorEnv):
     def step(self, actions):
         a = self._check_actions(actions)
         B, L = self.num_envs, self.layout
+        self._step_contexts = {}
         resetting = np.flatnonzero(self._autoreset)
         active = ~self._autoreset
         k = np.where(a[:, 3] == 1, L.stop, (a[:, 2] * L.max_atoms + a[:, 0]) * L.num_seconds + a[:, 1])
@@ -123,6 +126,9 @@ class MolEditVectorEnv(VectorEnv):
             self._smiles[edit] = None
         truncated = active & ~terminated & (self.steps >= self.max_steps)
         done = terminated | truncated
+        finals = np.flatnonzero(done)
+        # final rewards start now (on the workers, if any) while this process computes the masks
+        pending = self.scorer.start_finals(self._contexts(finals)) if finals.size and self.scorer.has_finals else None
         changed = edit
         if resetting.size:
             self._reset_rows(resetting)
@@ -134,11 +140,10 @@ class MolEditVectorEnv(VectorEnv):
         info: dict[str, Any] = {}
         acting = np.flatnonzero(active)
         if acting.size:
-            finals = np.flatnonzero(done)
-            terms = self.scorer.score(self._contexts, acting, valid[acting], finals, B, self.max_atoms)
+            terms = self.scorer.score(self._contexts, acting, valid[acting], finals, pending, B, self.max_atoms)
             rewards = terms.pop("__total__")
             info["reward_terms"] = terms
-        smiles_rows = {"step": acting, "end": np.flatnonzero(done), "none": acting[:0]}[self.info_smiles]
+        smiles_rows = {"step": acting, "end": finals, "none": acting[:0]}[self.info_smiles]
         info = self._merge_step_info(info, valid, smiles_rows, acting)
         if resetting.size:
             info = self._reset_info(resetting, info)
@@ -171,7 +176,8 @@ class MolEditVectorEnv(VectorEnv):
         out = []
         for i in rows.tolist():
             if self._smiles[i] is None:
-                self._smiles[i] = self._context(i).smiles
+                ctx = self._step_contexts.get(i) or self._context(i)
+                self._smiles[i] = ctx.smiles
             out.append(self._smiles[i])
         return out
 
@@ -211,17 +217,25 @@ class MolEditVectorEnv(VectorEnv):
             self.start_index[rows] = picks
         self.steps[rows] = 0
         self._smiles[rows] = None
+        for i in rows.tolist():
+            self._step_contexts.pop(i, None)
         self._refresh(rows)
         self._refresh_stop()
 
     def _refresh(self, rows: np.ndarray) -> None:
         if rows.size == 0:
             return
+        rows = np.sort(rows)
         edits = batch_edit_mask(
             self.types[rows], self.bonds[rows], self.num_atoms[rows], self.free[rows], self.vocab, self.layout
         ).reshape(rows.size, -1)
-        self.mask[rows, :-1] = edits
-        self._edit_any[rows] = edits.any(axis=1)
+        if rows.size == self.num_envs:
+            self.mask[:, :-1] = edits
+        else:
+            self.mask[rows, :-1] = edits
+        # "any legal edit" per molecule, 8 mask bytes at a time when the row length allows it
+        words = edits.view(np.uint64) if edits.shape[1] % 8 == 0 else edits
+        self._edit_any[rows] = words.any(axis=1)
 
     def _refresh_stop(self) -> None:
         self.mask[:, -1] = (self.steps >= self.min_steps) | ~self._edit_any
@@ -231,11 +245,14 @@ class MolEditVectorEnv(VectorEnv):
         return Context(self.graph(i), True, start)
 
     def _contexts(self, rows: np.ndarray) -> list[Context]:
+        """Contexts of molecules ``rows``, shared within a step (rewards and SMILES reuse one molecule)."""
         out = []
         for i in rows.tolist():
-            ctx = self._context(i)
-            if self._smiles[i] is not None:
-                ctx._smiles = self._smiles[i]
+            ctx = self._step_contexts.get(i)
+            if ctx is None:
+                ctx = self._step_contexts[i] = self._context(i)
+                if self._smiles[i] is not None:
+                    ctx._smiles = self._smiles[i]
             out.append(ctx)
         return out
 

@@ -11,7 +11,7 @@ import numpy as np
 from molgym.chem import MolGraph
 from molgym.rewards.base import Context, Reward
 
-__all__ = ["BatchScorer"]
+__all__ = ["BatchScorer", "PendingFinals"]
 
 _WORKER_REWARD: Reward | None = None
 
@@ -28,73 +28,58 @@ def _score_in_worker(job):
     return [_WORKER_REWARD.terms[i][1](ctx) for i in indices]
 
 
+class PendingFinals:
+    """Final-term values of the molecules that finished in a step, possibly still being computed."""
+
+    def __init__(self, ctxs: list[Context], values: dict[int, np.ndarray], jobs: dict[int, list[int]], handle, scorer):
+        self.ctxs, self.values, self.jobs, self._handle, self._scorer = ctxs, values, jobs, handle, scorer
+
+    def result(self) -> dict[int, np.ndarray]:
+        """Term index -> values per finished molecule (waits for the workers if they are still at it)."""
+        if self._handle is not None:
+            for m, results in zip(self.jobs, self._handle.get()):
+                for index, value in zip(self.jobs[m], results):
+                    self.values[index][m] = value
+                    self._scorer._remember(index, self.ctxs[m], value)
+            self._handle = None
+        return self.values
+
+
 class BatchScorer:
     """The env's reward for many molecules per step.
 
     Step terms are scored for every acting molecule with :meth:`Term.batch` (vectorized where the
     term allows it). Final terms are scored for the molecules that finished: each cached term's
-    value is taken from its canonical-SMILES cache when there, and the misses are computed in
-    this process (``n_workers=1``) or on a pool of ``n_workers`` processes. Workers rebuild each
-    molecule from its arrays, in the same atom order, so the values are the same as in-process.
+    value is taken from its canonical-SMILES cache when there; the misses are computed in this
+    process (``n_workers=0``) or on a pool of ``n_workers`` processes, asynchronously, so that the
+    caller can compute the next action masks meanwhile (:meth:`start_finals`, then :meth:`score`).
+    Workers rebuild each molecule from its arrays, in the same atom order, so the values are the
+    same as in-process.
     """
 
-    def __init__(self, reward: Reward, n_workers: int = 1):
-        if n_workers < 1:
-            raise ValueError(f"n_workers must be at least 1, got {n_workers}")
+    def __init__(self, reward: Reward, n_workers: int = 0):
+        if n_workers < 0:
+            raise ValueError(f"n_workers must be 0 (score in this process) or more, got {n_workers}")
         self.reward = reward
         self.n_workers = n_workers
         self._pool = None
-        if n_workers > 1:
+        if n_workers > 0:
             try:
                 payload = pickle.dumps(reward)
             except Exception as err:  # noqa: BLE001 - lambdas, local functions, open handles...
                 raise ValueError(
                     f"n_workers={n_workers} needs reward terms that can be pickled ({err}); "
-                    "define reward functions at module level, or use n_workers=1"
+                    "define reward functions at module level, or use n_workers=0"
                 ) from err
             method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
             self._pool = multiprocessing.get_context(method).Pool(n_workers, _init_worker, (payload,))
 
-    def score(
-        self,
-        contexts: Callable[[np.ndarray], list[Context]],
-        acting: np.ndarray,
-        valid: np.ndarray,
-        finals: np.ndarray,
-        num_envs: int,
-        max_atoms: int,
-    ) -> dict[str, np.ndarray]:
-        """Per-term contributions as vector-env info arrays (``name`` and ``_name`` masks), plus
-        ``"__total__"``: each molecule's reward, summed in the same order as the single env does."""
-        out: dict[str, np.ndarray] = {}
-        total = np.zeros(num_envs, dtype=np.float64)
-        acting_ctx: list[Context] | None = None
+    @property
+    def has_finals(self) -> bool:
+        return any(term.final for _, _, term in self.reward._every)
 
-        def acting_contexts() -> list[Context]:
-            nonlocal acting_ctx
-            if acting_ctx is None:
-                acting_ctx = contexts(acting)
-            return acting_ctx
-
-        final_ctx = contexts(finals) if finals.size else []
-        final_values = self._final_values(final_ctx) if finals.size else {}
-        for index, (name, weight, term) in enumerate(self.reward._every):
-            values = np.zeros(num_envs, dtype=np.float64)
-            present = np.zeros(num_envs, dtype=bool)
-            if term.final:
-                if not finals.size:
-                    continue
-                values[finals] = weight * final_values[index]
-                present[finals] = True
-            else:
-                values[acting] = weight * term.batch(valid, acting_contexts, max_atoms)
-                present[acting] = True
-            total[present] += values[present]
-            out[name], out[f"_{name}"] = values, present
-        out["__total__"] = total
-        return out
-
-    def _final_values(self, ctxs: list[Context]) -> dict[int, np.ndarray]:
+    def start_finals(self, ctxs: list[Context]) -> PendingFinals:
+        """Begin scoring the final terms of these finished molecules: cache hits now, misses on the pool."""
         values: dict[int, np.ndarray] = {}
         jobs: dict[int, list[int]] = {}  # molecule -> indices of the terms to compute remotely
         for index, (_, _, term) in enumerate(self.reward._every):
@@ -111,18 +96,59 @@ class BatchScorer:
                 else:
                     column[m] = hit
             values[index] = column
+        handle = None
         if jobs:
-            order = list(jobs)
-            payload = [(_arrays(ctxs[m].graph), _arrays(ctxs[m].start) if ctxs[m].start is not None else None, jobs[m]) for m in order]
-            for m, results in zip(order, self._pool.map(_score_in_worker, payload)):
-                for index, value in zip(jobs[m], results):
-                    term = self.reward._every[index][2]
-                    values[index][m] = value
-                    cache = term.__dict__["_cache"]
-                    if len(cache) >= term.cache_size:
-                        del cache[next(iter(cache))]
-                    cache[term.cache_key(ctxs[m])] = value
-        return values
+            payload = [(_arrays(ctxs[m].graph), _arrays(ctxs[m].start) if ctxs[m].start is not None else None, jobs[m])
+                       for m in jobs]
+            handle = self._pool.map_async(_score_in_worker, payload)
+        return PendingFinals(ctxs, values, jobs, handle, self)
+
+    def _remember(self, index: int, ctx: Context, value: float) -> None:
+        term = self.reward._every[index][2]
+        cache = term.__dict__["_cache"]
+        if len(cache) >= term.cache_size:
+            del cache[next(iter(cache))]
+        cache[term.cache_key(ctx)] = value
+
+    def score(
+        self,
+        contexts: Callable[[np.ndarray], list[Context]],
+        acting: np.ndarray,
+        valid: np.ndarray,
+        finals: np.ndarray,
+        pending: PendingFinals | None,
+        num_envs: int,
+        max_atoms: int,
+    ) -> dict[str, np.ndarray]:
+        """Per-term contributions as vector-env info arrays (``name`` and ``_name`` masks), plus
+        ``"__total__"``: each molecule's reward, summed in the same order as the single env does.
+        ``pending`` is :meth:`start_finals` of the contexts of ``finals``."""
+        out: dict[str, np.ndarray] = {}
+        total = np.zeros(num_envs, dtype=np.float64)
+        acting_ctx: list[Context] | None = None
+
+        def acting_contexts() -> list[Context]:
+            nonlocal acting_ctx
+            if acting_ctx is None:
+                acting_ctx = contexts(acting)
+            return acting_ctx
+
+        final_values = pending.result() if pending is not None else {}
+        for index, (name, weight, term) in enumerate(self.reward._every):
+            values = np.zeros(num_envs, dtype=np.float64)
+            present = np.zeros(num_envs, dtype=bool)
+            if term.final:
+                if not finals.size:
+                    continue
+                values[finals] = weight * final_values[index]
+                present[finals] = True
+            else:
+                values[acting] = weight * term.batch(valid, acting_contexts, max_atoms)
+                present[acting] = True
+            total[present] += values[present]
+            out[name], out[f"_{name}"] = values, present
+        out["__total__"] = total
+        return out
 
     def close(self) -> None:
         if self._pool is not None:
