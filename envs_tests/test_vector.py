@@ -145,3 +145,21 @@ def test_final_rewards_scored_by_worker_processes_match_in_process():
 def test_worker_pool_needs_picklable_rewards():
     with pytest.raises(ValueError, match="pickled"):
         MolEditVectorEnv(num_envs=2, n_workers=1, reward=lambda mol: 1.0)
+
+
+def test_batched_sampler_is_uniform_over_legal_actions():
+    from molgym.chem import ActionLayout
+
+    layout = ActionLayout(4, 2)
+    masks = np.zeros((3, layout.size), dtype=bool)
+    masks[0, [3, 40, layout.stop]] = True  # few legal actions: mostly the exact fallback
+    masks[1, :] = True  # all legal: rejection sampling always hits
+    masks[2, [7]] = True
+    rng = np.random.default_rng(0)
+    draws = np.stack([[layout.from_multidiscrete(a) for a in layout.sample(masks, rng)] for _ in range(3000)])
+    assert set(draws[:, 0]) == {3, 40, layout.stop} and set(draws[:, 2]) == {7}
+    counts = np.bincount(draws[:, 0], minlength=layout.size)[[3, 40, layout.stop]]
+    assert counts.min() > 900  # about 1000 each
+    assert len(set(draws[:, 1])) > layout.size * 0.9  # the full row is covered
+    with pytest.raises(ValueError, match="no legal action"):
+        layout.sample(np.zeros((1, layout.size), dtype=bool), rng)

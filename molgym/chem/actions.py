@@ -89,16 +89,25 @@ class ActionLayout:
     def to_multidiscrete(self, k: int) -> np.ndarray:
         return np.array(self.decode(k), dtype=np.int64)
 
-    def sample(self, masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """``(B, 4)`` actions drawn uniformly from the legal actions of each row of ``masks (B, K)``."""
+    def sample(self, masks: np.ndarray, rng: np.random.Generator, tries: int = 32) -> np.ndarray:
+        """``(B, 4)`` actions drawn uniformly from the legal actions of each row of ``masks (B, K)``.
+
+        Rejection sampling: ``tries`` uniform candidates per row, the first legal one kept (still
+        exactly uniform over the legal actions); rows where none was legal are drawn exactly.
+        """
         masks = np.asarray(masks, dtype=bool)
-        legal = np.flatnonzero(masks)  # sorted by row
-        counts = np.count_nonzero(masks, axis=1)
-        if np.any(counts == 0):
-            raise ValueError("a mask row has no legal action")
-        offsets = np.cumsum(counts) - counts
-        picks = legal[offsets + (rng.random(len(masks)) * counts).astype(np.int64)]
-        return self.to_multidiscrete_many(picks - np.arange(len(masks)) * self.size)
+        B = len(masks)
+        candidates = rng.integers(0, self.size, size=(B, tries))
+        hits = masks[np.arange(B)[:, None], candidates]
+        first = hits.argmax(axis=1)
+        picks = candidates[np.arange(B), first]
+        missed = np.flatnonzero(~hits[np.arange(B), first])
+        for row in missed.tolist():
+            legal = np.flatnonzero(masks[row])
+            if legal.size == 0:
+                raise ValueError(f"mask row {row} has no legal action")
+            picks[row] = legal[rng.integers(legal.size)]
+        return self.to_multidiscrete_many(picks)
 
     def to_multidiscrete_many(self, k: np.ndarray) -> np.ndarray:
         """``(B, 4)`` MultiDiscrete actions of flat indices ``k`` (``(B,)``), as :meth:`decode` each."""
