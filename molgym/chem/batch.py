@@ -173,7 +173,6 @@ def batch_apply_edits(
     Same transitions as :func:`~molgym.chem.apply_edit`, including the removal rule (an atom left
     with no bond is dropped; of a lone pair, the higher index).
     """
-    N = types.shape[1]
     n = num_atoms[rows]
     add = bond < 3
     grown = add & (second >= n)
