@@ -208,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--agents", default="random,sb3-ppo", help="comma-separated names, or module:Class")
     comp.add_argument("--budget", type=int, default=10000, help="oracle calls per run")
     comp.add_argument("--seeds", type=int, default=3)
-    comp.add_argument("--workers", type=int, default=1, help="runs at a time, in separate processes")
+    comp.add_argument("--workers", type=int, default=None,
+                      help="runs at a time, in separate processes (default: one per core; 1: in this process)")
     comp.add_argument("--propose", type=int, default=100, help="molecules proposed after training (validity etc.)")
     comp.add_argument("--training-set", default="nci", help="reference set for novelty: 'nci' or a SMILES file")
     comp.add_argument("--out", default="runs/compare")

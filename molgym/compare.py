@@ -119,21 +119,33 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     return result
 
 
-def compare(task: str, agents: list[str], budget: int, seeds: int, out: str | Path, workers: int = 1,
+def _init_worker(threads: int) -> None:
+    """Pool workers share the cores: each gets its part of torch's threads."""
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def compare(task: str, agents: list[str], budget: int, seeds: int, out: str | Path, workers: int | None = None,
             device: str = "cpu", propose: int = 100, task_params: dict | None = None,
             training_set: str | None = "nci") -> list[dict[str, Any]]:
-    """Run every (agent, seed) pair, ``workers`` at a time in separate processes, and write the report."""
+    """Run every (agent, seed) pair, ``workers`` at a time in separate processes (default: one per
+    core), and write the report. ``workers=1`` runs them one after another in this process."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     specs = [RunSpec(a, s, task, budget, str(out), device, propose, task_params or {}, training_set, position=i)
              for i, (a, s) in enumerate((a, s) for a in agents for s in range(seeds))]
+    cores = os.cpu_count() or 1
+    workers = min(workers or cores, len(specs))
     began = time.perf_counter()
     if workers <= 1:
         results = [run_one(spec) for spec in specs]
     else:
         import multiprocessing
 
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        context = multiprocessing.get_context("spawn")
+        threads = max(1, cores // workers)
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:
             results = list(pool.map(run_one, specs))
     write_report(results, out, task=task, budget=budget, wall_time=time.perf_counter() - began, device=device)
     return results
