@@ -1,0 +1,104 @@
+"""The GCPN policy: one exact distribution over legal flat actions, for sampling and training alike."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from agents.gcpn import GCPNPolicy
+from molgym.envs.vector import MolEditVectorEnv
+
+
+def _batch(env_kwargs=None, steps=5, num_envs=6, seed=0):
+    env = MolEditVectorEnv(num_envs=num_envs, info_smiles="none", **(env_kwargs or {"min_steps": 3}))
+    obs, _ = env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        obs, *_ = env.step(env.sample_actions(rng))
+    tensors = {k: torch.as_tensor(v) for k, v in obs.items()}
+    return env, tensors, torch.as_tensor(env.action_masks())
+
+
+def _policy(env, **kwargs):
+    torch.manual_seed(0)
+    return GCPNPolicy(len(env.vocab), env.max_atoms, env.layout.num_bond_choices,
+                      max_free=int(env.vocab.max_valence.max()), hidden=32, rank=8, **kwargs)
+
+
+def test_probabilities_sum_to_one_over_exactly_the_legal_actions():
+    env, obs, mask = _batch()
+    policy = _policy(env)
+    logits, values = policy(obs, mask)
+    assert logits.shape == mask.shape == (6, env.layout.size) and values.shape == (6,)
+    probs = logits.exp()
+    assert torch.allclose(probs.sum(dim=1), torch.ones(6, dtype=probs.dtype), atol=1e-5)
+    assert torch.all(probs[~mask] == 0) and torch.all(probs[mask] > 0)
+
+
+def test_sampled_actions_are_always_legal_and_logprob_is_the_sampling_distribution():
+    env, obs, mask = _batch(steps=3)
+    policy = _policy(env)
+    dist, _ = policy.distribution(obs, mask)
+    draws = torch.stack([dist.sample() for _ in range(4000)])  # (4000, B)
+    assert torch.all(mask.gather(1, draws.T))
+    # empirical frequency of the most likely action matches its probability
+    top = dist.probs.argmax(dim=1)
+    freq = (draws == top).float().mean(dim=0)
+    assert torch.allclose(freq, dist.probs.gather(1, top[:, None]).squeeze(1), atol=0.03)
+    assert torch.equal(policy.act(obs, mask, greedy=True), top)
+
+
+def test_stop_only_and_edit_only_states():
+    env, obs, mask = _batch()
+    policy = _policy(env)
+    only_stop = torch.zeros_like(mask)
+    only_stop[:, -1] = True
+    logits, _ = policy(obs, only_stop)
+    assert torch.allclose(logits[:, -1], torch.zeros(6))
+    no_stop = mask.clone()
+    no_stop[:, -1] = False
+    logits, _ = policy(obs, no_stop)
+    assert torch.all(logits[:, -1] == float("-inf"))
+    assert torch.allclose(logits.exp().sum(dim=1), torch.ones(6), atol=1e-5)
+
+
+def test_gradients_are_finite_and_reach_every_head():
+    env, obs, mask = _batch(env_kwargs={"allow_removal": True, "min_steps": 0})
+    policy = _policy(env)
+    dist, values = policy.distribution(obs, mask)
+    actions = dist.sample()
+    loss = -dist.log_prob(actions).mean() - 0.01 * dist.entropy().mean() + values.pow(2).mean()
+    loss.backward()
+    grads = {name: p.grad for name, p in policy.named_parameters()}
+    assert all(g is not None and torch.isfinite(g).all() for g in grads.values())
+    for head in ("first_head", "second_query", "bond_query", "stop_head", "value_head"):
+        assert any(g.abs().sum() > 0 for name, g in grads.items() if name.startswith(head)), head
+
+
+def test_padding_does_not_matter_and_the_device_is_a_choice():
+    env, obs, mask = _batch()
+    policy = _policy(env)
+    logits, _ = policy(obs, mask)
+    shuffled = {k: v.clone() for k, v in obs.items()}
+    n = int(obs["num_atoms"][0, 0])
+    shuffled["free_valence"][0, n:] = 0
+    again, _ = policy(shuffled, mask)
+    assert torch.allclose(logits[0], again[0])
+    if torch.cuda.is_available():  # pragma: no cover - only on a machine with a GPU
+        cuda = policy.to("cuda")
+        out, _ = cuda({k: v.cuda() for k, v in obs.items()}, mask.cuda())
+        assert torch.allclose(out.cpu(), logits, atol=1e-4)
+
+
+@pytest.mark.parametrize("greedy", [False, True])
+def test_policy_drives_the_batched_env(greedy):
+    env, obs, mask = _batch(steps=0)
+    policy = _policy(env)
+    rng_env = env
+    for _ in range(30):
+        actions = policy.act(obs, mask, greedy=greedy).numpy()
+        obs_np, _, _, _, info = rng_env.step(env.layout.to_multidiscrete_many(actions))
+        assert info["valid"][info["_valid"]].all()
+        obs = {k: torch.as_tensor(v) for k, v in obs_np.items()}
+        mask = torch.as_tensor(env.action_masks())
