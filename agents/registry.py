@@ -11,6 +11,7 @@ __all__ = ["AGENTS", "agent_class"]
 AGENTS = {
     "random": "agents.random:RandomAgent",
     "sb3-ppo": "agents.sb3.agent:SB3PPOAgent",
+    "gcpn": "agents.gcpn.agent:GCPNAgent",
 }
 
 

@@ -134,8 +134,8 @@ def _train(args: argparse.Namespace) -> int:
     try:
         params = _task_params(args)
         task = make_task(args.task, **params)
-        agent = agent_class(args.agent)(task, seed=args.seed, device=args.device)
-    except (ValueError, FileNotFoundError) as err:
+        agent = agent_class(args.agent)(task, seed=args.seed, device=args.device, **_parse_config(args.config))
+    except (ValueError, FileNotFoundError, TypeError) as err:
         print(f"molgym train: {err}", file=sys.stderr)
         return 2
     out = Path(args.out)
@@ -180,6 +180,68 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pretrain(args: argparse.Namespace) -> int:
+    import shlex
+
+    import torch
+
+    from agents.gcpn import GCPNPolicy
+    from agents.gcpn.expert import behaviour_cloning, expert_data
+    from molgym.chem import ActionLayout, AtomVocab
+    from molgym.data import encode_smiles, load_smiles
+
+    if args.agent != "gcpn":
+        print(f"molgym pretrain: only 'gcpn' has expert pretraining, not {args.agent!r}", file=sys.stderr)
+        return 2
+    source = args.data
+    if source == "moses":
+        source = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "moses_train.csv.gz"
+        if not source.is_file():
+            print("molgym pretrain: --data moses needs ../shared/data/moses_train.csv.gz; give --data PATH", file=sys.stderr)
+            return 2
+    try:
+        smiles = load_smiles(source, limit=args.molecules)
+    except (OSError, ValueError) as err:
+        print(f"molgym pretrain: {err}", file=sys.stderr)
+        return 2
+    vocab = AtomVocab.default()
+    encoded = encode_smiles(smiles, vocab, args.max_atoms, progress=True)
+    print(encoded.summary())
+    if not encoded.graphs:
+        print(f"molgym pretrain: no usable molecule in {args.data}", file=sys.stderr)
+        return 2
+    layout = ActionLayout(args.max_atoms, len(vocab))
+    data = expert_data(encoded.graphs, layout, seed=args.seed, progress=True)
+    torch.manual_seed(args.seed)
+    sizes = {"hidden": args.hidden, "layers": args.layers, "rank": args.rank}
+    policy = GCPNPolicy(len(vocab), args.max_atoms, 3, max_free=int(vocab.max_valence.max()), **sizes)
+    losses = behaviour_cloning(policy, data, layout, vocab, epochs=args.epochs, batch_size=args.batch_size,
+                               lr=args.lr, device=args.device, seed=args.seed, progress=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"policy": policy.cpu().state_dict(), "vocab": vocab.names, "max_atoms": args.max_atoms, "sizes": sizes,
+                "molecules": len(encoded.graphs), "pairs": len(data), "losses": losses,
+                "command": "molgym " + " ".join(shlex.quote(a) for a in args.argv)}, out)
+    print(f"behaviour cloning on {len(encoded.graphs)} molecules ({len(data)} expert steps): loss "
+          f"{losses[0]:.3f} -> {losses[-1]:.3f}; wrote {out}")
+    return 0
+
+
+def _parse_config(pairs: list[str]) -> dict:
+    import json
+
+    config = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--config takes key=value, got {pair!r}")
+        try:
+            config[key] = json.loads(value)
+        except json.JSONDecodeError:
+            config[key] = value
+    return config
+
+
 def _add_task_arguments(parser: argparse.ArgumentParser) -> None:
     from molgym.tasks import TASKS
 
@@ -221,8 +283,26 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--budget", type=int, default=10000)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", default="runs/train")
+    train.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
+                       help="agent settings, e.g. init=gcpn.pt num_envs=64 (values read as JSON when they parse)")
     _add_task_arguments(train)
     train.set_defaults(func=_train)
+
+    pre = sub.add_parser("pretrain", help="expert pretraining (behaviour cloning) on real molecules")
+    pre.add_argument("agent", help="gcpn")
+    pre.add_argument("--data", default="nci", help="'nci', 'moses', 'zinc250k' or a SMILES file")
+    pre.add_argument("--molecules", type=int, default=5000, help="at most this many molecules")
+    pre.add_argument("--max-atoms", type=int, default=38)
+    pre.add_argument("--epochs", type=int, default=3)
+    pre.add_argument("--batch-size", type=int, default=256)
+    pre.add_argument("--lr", type=float, default=1e-3)
+    pre.add_argument("--hidden", type=int, default=128)
+    pre.add_argument("--layers", type=int, default=3)
+    pre.add_argument("--rank", type=int, default=32)
+    pre.add_argument("--seed", type=int, default=0)
+    pre.add_argument("--device", default="cpu")
+    pre.add_argument("--out", default="runs/gcpn_pretrained.pt")
+    pre.set_defaults(func=_pretrain)
 
     sample = sub.add_parser("sample", help="molecules from a saved agent")
     sample.add_argument("--checkpoint", required=True, help="directory written by molgym train")
@@ -234,8 +314,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(argv) if argv is not None else sys.argv[1:]
     args = build_parser().parse_args(argv)
-    for name in ("episodes", "budget", "seeds", "n"):
+    args.argv = argv  # what was asked, recorded with checkpoints
+    for name in ("episodes", "budget", "seeds", "n", "molecules", "epochs"):
         if getattr(args, name, 1) < 1:
             print(f"molgym: --{name} must be at least 1", file=sys.stderr)
             return 2

@@ -49,6 +49,15 @@ class Task:
         kwargs = {"step_reward": None, "info_smiles": "end", **self.env_kwargs, **overrides}
         return gym.make(self.env_id, reward=reward, **kwargs)
 
+    def make_vector_env(self, oracle: Oracle | None = None, num_envs: int = 32, **overrides):
+        """The task's env as a native batched env of ``num_envs`` molecules (same defaults as :meth:`make_env`)."""
+        from molgym.envs import ENV_IDS
+        from molgym.envs.vector import MolEditVectorEnv
+
+        reward = overrides.pop("reward", OracleTerm(oracle, self.name) if oracle is not None else self.objective)
+        kwargs = {"step_reward": None, "info_smiles": "end", **self.env_kwargs, **overrides}
+        return MolEditVectorEnv(ENV_IDS[self.env_id], num_envs=num_envs, reward=reward, **kwargs)
+
     def oracle(self, budget: int, on_call=None) -> Oracle:
         return Oracle(self.objective, budget, on_call=on_call)
 

@@ -48,3 +48,29 @@ def test_autoreset_steps_are_left_out():
     stats = ppo.update()
     assert stats.transitions == 0
     assert all(torch.equal(a, b) for a, b in zip(before, ppo.policy.parameters()))  # nothing learned from them
+
+
+def test_gcpn_agent_under_an_oracle_budget_saves_and_reloads(tmp_path):
+    import pytest
+
+    from agents.gcpn.agent import GCPNAgent
+    from agents.registry import agent_class
+    from molgym.tasks import make_task
+
+    assert agent_class("gcpn") is GCPNAgent
+    task = make_task("qed")
+    task.env_kwargs = {"max_atoms": 10, "min_steps": 2, "max_steps": 12}
+    agent = GCPNAgent(task, seed=0, num_envs=8, hidden=32, rank=8, num_steps=8, minibatch_size=32)
+    oracle = task.oracle(30)
+    agent.train(oracle)
+    assert oracle.calls == 30
+    agent.save(tmp_path / "gcpn")
+    loaded = GCPNAgent.load(tmp_path / "gcpn", task)
+    assert all(torch.equal(a, b) for a, b in zip(agent.policy.state_dict().values(), loaded.policy.state_dict().values()))
+    assert loaded.optimizer_state is not None and len(loaded.propose(5)) == 5
+    other = make_task("qed")
+    other.env_kwargs = {"max_atoms": 12}
+    with pytest.raises(ValueError, match="max_atoms 10"):
+        GCPNAgent(other, num_envs=2, hidden=32, rank=8, init=str(tmp_path / "gcpn" / "gcpn.pt"))
+    with pytest.raises(ValueError, match="cannot read GCPN checkpoint"):
+        GCPNAgent(task, num_envs=2, hidden=32, rank=8, init=str(tmp_path / "missing.pt"))

@@ -99,10 +99,12 @@ def behaviour_cloning(policy, data: ExpertData, layout: ActionLayout, vocab: Ato
     optimizer = optimizer or torch.optim.Adam(policy.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
     losses = []
+    batches = -(-len(data) // batch_size)
+    bar = tqdm(total=epochs * batches, desc="behaviour cloning", unit="batch", disable=not progress)
     for _ in range(epochs):
         order = rng.permutation(len(data))
         total, seen = 0.0, 0
-        for start in tqdm(range(0, len(order), batch_size), desc="behaviour cloning", disable=not progress):
+        for start in range(0, len(order), batch_size):
             index = order[start : start + batch_size]
             obs, mask, actions = expert_batch(data, index, layout, vocab, device)
             dist, _ = policy.distribution(obs, mask)
@@ -113,5 +115,8 @@ def behaviour_cloning(policy, data: ExpertData, layout: ActionLayout, vocab: Ato
             optimizer.step()
             total += loss.item() * len(index)
             seen += len(index)
+            bar.update(1)
         losses.append(total / seen)
+        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+    bar.close()
     return losses
