@@ -51,9 +51,15 @@ class Agent(ABC):
         """Read an agent written by :meth:`save`."""
         path = Path(path)
         meta = json.loads((path / "agent.json").read_text())
-        agent = cls(task, seed=meta["seed"], device=device, **meta["config"])
+        agent = cls(task, seed=meta["seed"], device=device, **cls._config_for_load(meta["config"]))
+        agent.config = meta["config"]
         agent._load_state(path)
         return agent
+
+    @classmethod
+    def _config_for_load(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """The constructor arguments when loading (the saved state supersedes e.g. initial weights)."""
+        return config
 
     def _save_state(self, path: Path) -> None:
         """Agent-specific state (weights, optimizer, RNG); nothing by default."""

@@ -55,16 +55,19 @@ def _actions(rng, masks, layout, n_atoms):
     return np.array(out, dtype=np.int64)
 
 
-@pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.parametrize("name", sorted(CONFIGS) + ["reset-options"])
 def test_native_batched_env_matches_sync_vector_env(name):
+    reset_options = None
+    if name == "reset-options":  # the first episodes start from this molecule, autoresets from the start set
+        name, reset_options = "molopt-removal", {"smiles": "CC(=O)Nc1ccc(O)cc1"}
     env_id, kwargs = CONFIGS[name]
     num_envs, steps = 8, 400
     native = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)
     sync = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", **kwargs)
     assert isinstance(native, MolEditVectorEnv)
     assert native.metadata["autoreset_mode"] == sync.metadata["autoreset_mode"]
-    obs_n, info_n = native.reset(seed=11)
-    obs_s, info_s = sync.reset(seed=11)
+    obs_n, info_n = native.reset(seed=11, options=reset_options)
+    obs_s, info_s = sync.reset(seed=11, options=reset_options)
     _compare_info(info_n, info_s, "reset")
     rng = np.random.default_rng(5)
     seen = {"rejected": 0, "done": 0, "stop": 0}

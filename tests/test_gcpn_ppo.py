@@ -60,7 +60,7 @@ def test_gcpn_agent_under_an_oracle_budget_saves_and_reloads(tmp_path):
     assert agent_class("gcpn") is GCPNAgent
     task = make_task("qed")
     task.env_kwargs = {"max_atoms": 10, "min_steps": 2, "max_steps": 12}
-    agent = GCPNAgent(task, seed=0, num_envs=8, hidden=32, rank=8, num_steps=8, minibatch_size=32)
+    agent = GCPNAgent(task, seed=0, num_envs=8, hidden=32, rank=8, num_steps=8, minibatch_size=32, init=None)
     oracle = task.oracle(30)
     agent.train(oracle)
     assert oracle.calls == 30
@@ -74,3 +74,19 @@ def test_gcpn_agent_under_an_oracle_budget_saves_and_reloads(tmp_path):
         GCPNAgent(other, num_envs=2, hidden=32, rank=8, init=str(tmp_path / "gcpn" / "gcpn.pt"))
     with pytest.raises(ValueError, match="cannot read GCPN checkpoint"):
         GCPNAgent(task, num_envs=2, hidden=32, rank=8, init=str(tmp_path / "missing.pt"))
+
+
+def test_a_saved_gcpn_agent_loads_without_its_initial_checkpoint(tmp_path):
+    from agents.gcpn.agent import GCPNAgent
+    from molgym.tasks import make_task
+
+    task = make_task("qed")
+    task.env_kwargs = {"max_atoms": 10}
+    start = GCPNAgent(task, num_envs=2, hidden=32, rank=8, init=None)
+    start.save(tmp_path / "start")
+    agent = GCPNAgent(task, num_envs=2, hidden=32, rank=8, init=str(tmp_path / "start" / "gcpn.pt"))
+    agent.save(tmp_path / "run")
+    (tmp_path / "start" / "gcpn.pt").unlink()
+    loaded = GCPNAgent.load(tmp_path / "run", task)
+    assert loaded.config["init"] == str(tmp_path / "start" / "gcpn.pt")
+    assert all(torch.equal(a, b) for a, b in zip(agent.policy.state_dict().values(), loaded.policy.state_dict().values()))

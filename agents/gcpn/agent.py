@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -17,14 +18,20 @@ from molgym.tasks import Task
 __all__ = ["GCPNAgent"]
 
 
+#: The checkpoint shipped with the package (see ``checkpoints/README.md`` for how it was made).
+PRETRAINED = Path(__file__).with_name("checkpoints") / "gcpn_moses.pt"
+
+
 class GCPNAgent(Agent):
     """Config: ``num_envs`` (molecules per batch), ``hidden``, ``layers``, ``rank`` (policy size),
-    ``init`` (a pretrained checkpoint to start from) and the :class:`PPOConfig` fields."""
+    ``init`` (checkpoint to start from: ``"pretrained"``, the shipped one and the default, used
+    when the task has its vocabulary and ``max_atoms``; a path; or ``None`` for random weights)
+    and the :class:`PPOConfig` fields."""
 
     name = "gcpn"
 
     def __init__(self, task: Task, seed: int = 0, device: str = "cpu", num_envs: int = 32, hidden: int = 128,
-                 layers: int = 3, rank: int = 32, init: str | None = None, **ppo):
+                 layers: int = 3, rank: int = 32, init: str | None = "pretrained", **ppo):
         config = {**asdict(PPOConfig(num_steps=32, minibatch_size=256)), **ppo}
         super().__init__(task, seed, device, num_envs=num_envs, hidden=hidden, layers=layers, rank=rank, init=init, **config)
         self.ppo_config = PPOConfig(**config)
@@ -35,8 +42,17 @@ class GCPNAgent(Agent):
                                  max_free=int(self.vocab.max_valence.max()), hidden=hidden, layers=layers, rank=rank)
         self.optimizer_state = None
         self.rng = np.random.default_rng(seed)
-        if init is not None:
+        if init == "pretrained":
+            sizes = {"hidden": hidden, "layers": layers, "rank": rank}
+            fits = PRETRAINED.is_file() and sizes == {"hidden": 128, "layers": 3, "rank": 32}
+            if fits and self.vocab.names == _pretrained_meta()[0] and self.layout.max_atoms == _pretrained_meta()[1]:
+                self._load_policy(PRETRAINED)
+        elif init is not None:
             self._load_policy(Path(init))
+
+    @classmethod
+    def _config_for_load(cls, config: dict) -> dict:
+        return {**config, "init": None}  # the saved weights replace whatever the run started from
 
     def train(self, oracle: Oracle) -> None:
         env = self.task.make_vector_env(oracle, num_envs=self.config["num_envs"])
@@ -92,3 +108,10 @@ class GCPNAgent(Agent):
             )
         self.policy.load_state_dict(state["policy"])
         return state
+
+
+@lru_cache(maxsize=1)
+def _pretrained_meta() -> tuple[list[str], int]:
+    """Atom types and max_atoms of the shipped checkpoint."""
+    state = torch.load(PRETRAINED, map_location="cpu", weights_only=False)
+    return state["vocab"], state["max_atoms"]

@@ -99,7 +99,9 @@ class MolEditVectorEnv(VectorEnv):
         if options.get("smiles") is not None:
             self._option_start = MolGraph.from_smiles(options["smiles"], self.vocab, self.max_atoms)
         everyone = np.arange(self.num_envs)
-        self._reset_rows(everyone)
+        self._reset_rows(everyone, self._option_start)
+        self._refresh(everyone)
+        self._refresh_stop()
         self._autoreset[:] = False
         info = self._reset_info(everyone, {})
         return self._observations(), info
@@ -130,8 +132,8 @@ class MolEditVectorEnv(VectorEnv):
         # final rewards start now (on the workers, if any) while this process computes the masks
         pending = self.scorer.start_finals(self._contexts(finals)) if finals.size and self.scorer.has_finals else None
         changed = edit
-        if resetting.size:
-            self._reset_rows(resetting)
+        if resetting.size:  # autoresets start from the env's start set, as a single env's reset() does
+            self._reset_rows(resetting, None)
             changed = np.concatenate([edit, resetting])
         self._refresh(changed)
         self._refresh_stop()
@@ -200,9 +202,11 @@ class MolEditVectorEnv(VectorEnv):
             raise ValueError(f"action of env {i} out of range: {name}={int(a[i, d])} not in [0, {int(self.layout.nvec[d])})")
         return a.astype(np.int64)
 
-    def _reset_rows(self, rows: np.ndarray) -> None:
-        if self._option_start is not None:
-            g = self._option_start
+    def _reset_rows(self, rows: np.ndarray, start: MolGraph | None) -> None:
+        """Put molecules ``rows`` at ``start``, or at a start molecule drawn with each one's generator
+        (the caller refreshes the masks)."""
+        if start is not None:
+            g = start
             self.types[rows], self.bonds[rows], self.num_atoms[rows] = g.atom_types, g.bonds, g.num_atoms
             self.free[rows] = batch_free_valence(g.atom_types[None], g.bonds[None], np.array([g.num_atoms]), self.vocab)
             self.start_index[rows] = -1
@@ -219,8 +223,6 @@ class MolEditVectorEnv(VectorEnv):
         self._smiles[rows] = None
         for i in rows.tolist():
             self._step_contexts.pop(i, None)
-        self._refresh(rows)
-        self._refresh_stop()
 
     def _refresh(self, rows: np.ndarray) -> None:
         if rows.size == 0:
