@@ -16,6 +16,7 @@ import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,9 @@ class RunSpec:
         return Path(self.out) / self.agent.replace(":", "_").replace("/", "_") / f"seed{self.seed}"
 
 
-def _training_smiles(source: str | None) -> set[str] | None:
+@lru_cache(maxsize=4)
+def _training_smiles(source: str | None) -> frozenset[str] | None:
+    """Canonical SMILES of the novelty reference set (once per process)."""
     if source is None:
         return None
     from molgym.chem import canonical_smiles
@@ -63,7 +66,7 @@ def _training_smiles(source: str | None) -> set[str] | None:
             out.add(canonical_smiles(parse_smiles(s)))
         except ValueError:
             continue
-    return out
+    return frozenset(out)
 
 
 def run_one(spec: RunSpec) -> dict[str, Any]:
