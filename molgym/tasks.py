@@ -45,18 +45,18 @@ class Task:
     def make_env(self, oracle: Oracle | None = None, **overrides) -> gym.Env:
         """The task's env; its final reward is the oracle, or ``reward=...`` from ``overrides``
         (e.g. ``reward=[]`` to build molecules without scoring them)."""
-        reward = overrides.pop("reward", OracleTerm(oracle, self.name) if oracle is not None else self.objective)
-        kwargs = {"step_reward": None, "info_smiles": "end", **self.env_kwargs, **overrides}
-        return gym.make(self.env_id, reward=reward, **kwargs)
+        return gym.make(self.env_id, **self._env_arguments(oracle, overrides))
 
     def make_vector_env(self, oracle: Oracle | None = None, num_envs: int = 32, **overrides):
-        """The task's env as a native batched env of ``num_envs`` molecules (same defaults as :meth:`make_env`)."""
+        """The task's env as a native batched env of ``num_envs`` molecules (same arguments as :meth:`make_env`)."""
         from molgym.envs import ENV_IDS
         from molgym.envs.vector import MolEditVectorEnv
 
+        return MolEditVectorEnv(ENV_IDS[self.env_id], num_envs=num_envs, **self._env_arguments(oracle, overrides))
+
+    def _env_arguments(self, oracle: Oracle | None, overrides: dict[str, Any]) -> dict[str, Any]:
         reward = overrides.pop("reward", OracleTerm(oracle, self.name) if oracle is not None else self.objective)
-        kwargs = {"step_reward": None, "info_smiles": "end", **self.env_kwargs, **overrides}
-        return MolEditVectorEnv(ENV_IDS[self.env_id], num_envs=num_envs, reward=reward, **kwargs)
+        return {"step_reward": None, "info_smiles": "end", **self.env_kwargs, **overrides, "reward": reward}
 
     def oracle(self, budget: int, on_call=None) -> Oracle:
         return Oracle(self.objective, budget, on_call=on_call)

@@ -11,7 +11,7 @@ import torch
 
 from agents.base import Agent
 from agents.gcpn.policy import GCPNPolicy
-from agents.gcpn.ppo import PPO, PPOConfig
+from agents.gcpn.ppo import PPO, PPOConfig, obs_tensors
 from molgym.oracle import BudgetExhausted, Oracle
 from molgym.tasks import Task
 
@@ -74,8 +74,8 @@ class GCPNAgent(Agent):
         obs, _ = env.reset(seed=int(self.rng.integers(2**31)))
         out: list[str] = []
         while len(out) < n:
-            tensors = {k: torch.as_tensor(obs[k], device=self.device) for k in ("atom_types", "bonds", "free_valence")}
-            actions = self.policy.act(tensors, torch.as_tensor(env.mask, device=self.device)).cpu().numpy()
+            actions = self.policy.act(obs_tensors(obs, self.device), torch.as_tensor(env.mask, device=self.device))
+            actions = actions.cpu().numpy()
             obs, _, terminated, truncated, _ = env.step(env.layout.to_multidiscrete_many(actions))
             out.extend(env.smiles_of(np.flatnonzero(terminated | truncated)))
         env.close()

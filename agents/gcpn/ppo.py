@@ -50,7 +50,8 @@ class UpdateStats:
     transitions: int = 0  # transitions learned from (autoreset steps excluded)
 
 
-def _obs_tensors(obs: dict[str, np.ndarray], device) -> dict[str, torch.Tensor]:
+def obs_tensors(obs: dict[str, np.ndarray], device) -> dict[str, torch.Tensor]:
+    """The policy's inputs from an env observation, as tensors on ``device``."""
     return {k: torch.as_tensor(obs[k], device=device) for k in ("atom_types", "bonds", "free_valence")}
 
 
@@ -87,7 +88,7 @@ class PPO:
             masks[t] = env.mask
             valid[t] = ~self.ended
             with torch.no_grad():
-                dist, value = self.policy.distribution(_obs_tensors(self.obs, device), torch.as_tensor(masks[t], device=device))
+                dist, value = self.policy.distribution(obs_tensors(self.obs, device), torch.as_tensor(masks[t], device=device))
                 action = dist.sample()
             actions[t] = action.cpu().numpy()
             logprobs[t] = dist.log_prob(action).cpu().numpy()
@@ -98,7 +99,7 @@ class PPO:
             finished.extend(reward[done].tolist())
             self.ended = done
         with torch.no_grad():
-            _, last = self.policy.distribution(_obs_tensors(self.obs, device), torch.as_tensor(env.mask, device=device))
+            _, last = self.policy.distribution(obs_tensors(self.obs, device), torch.as_tensor(env.mask, device=device))
         values[T] = last.cpu().numpy()
 
         # 2. GAE; an autoreset step has advantage 0, which also stops the sum at episode ends

@@ -1,6 +1,6 @@
 """Chemistry core: atom vocabularies, the molecule state and the edit actions."""
 
-from molgym.chem.actions import BOND_CHOICES, ActionLayout, apply_edit, edit_mask, removable_bonds
+from molgym.chem.actions import ActionLayout, apply_edit, edit_mask, removable_bonds
 from molgym.chem.graph import (
     MoleculeError,
     MolGraph,
@@ -15,7 +15,6 @@ from molgym.chem.rewrites import rewritten_atoms
 from molgym.chem.vocab import DEFAULT_TYPES, GCPN_ZINC_TYPES, AtomVocab, format_type, rdkit_max_valence
 
 __all__ = [
-    "BOND_CHOICES",
     "DEFAULT_TYPES",
     "GCPN_ZINC_TYPES",
     "ActionLayout",

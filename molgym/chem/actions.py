@@ -29,10 +29,8 @@ import numpy as np
 from molgym.chem.graph import MolGraph
 from molgym.chem.rewrites import forbid_rewriting_edits
 
-__all__ = ["ActionLayout", "edit_mask", "apply_edit", "removable_bonds", "BOND_CHOICES"]
+__all__ = ["ActionLayout", "edit_mask", "apply_edit", "removable_bonds"]
 
-#: Names of the bond choices, by index.
-BOND_CHOICES = ("single", "double", "triple", "remove")
 _ORDERS = np.array([1, 2, 3], dtype=np.int64)
 _ORDER_PLANES = _ORDERS[:, None, None]
 
