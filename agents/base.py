@@ -7,10 +7,10 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
-from molgym.oracle import Oracle
+from molgym.oracle import BudgetExhausted, Oracle
 from molgym.tasks import Task
 
-__all__ = ["Agent"]
+__all__ = ["Agent", "UpdatingAgent"]
 
 
 class Agent(ABC):
@@ -66,3 +66,31 @@ class Agent(ABC):
 
     def _load_state(self, path: Path) -> None:
         """Inverse of :meth:`_save_state`."""
+
+
+class UpdatingAgent(Agent):
+    """An agent that learns in updates (a PPO round, a GAN step, ...).
+
+    It implements :meth:`update`; :meth:`train` repeats it until the oracle's budget is spent, and
+    ``molgym train`` (:func:`agents.training.run_training`) adds a step limit, logs, progress,
+    periodic checkpoints and an exact ``--resume``: :meth:`save` between two updates must hold
+    everything the next update depends on (weights, optimizer, generators, env state).
+
+    Attributes:
+        steps: environment steps (or molecules, for one-shot generators) consumed so far.
+        updates: updates done so far.
+    """
+
+    steps: int = 0
+    updates: int = 0
+
+    @abstractmethod
+    def update(self, oracle: Oracle) -> dict[str, float]:
+        """One update; returns its statistics for the logs (floats, e.g. ``reward``, ``loss``)."""
+
+    def train(self, oracle: Oracle) -> None:
+        try:
+            while True:
+                self.update(oracle)
+        except BudgetExhausted:
+            pass

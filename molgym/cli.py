@@ -127,27 +127,50 @@ def _compare(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     import json
 
+    from agents.base import UpdatingAgent
     from agents.registry import agent_class
+    from agents.training import load_checkpoint, run_training
     from molgym.metrics import run_metrics
     from molgym.tasks import make_task
 
+    out = Path(args.out)
     try:
-        params = _task_params(args)
-        task = make_task(args.task, **params)
-        agent = agent_class(args.agent)(task, seed=args.seed, device=args.device, **_parse_config(args.config))
-    except (ValueError, FileNotFoundError, TypeError) as err:
+        cls = agent_class(args.agent)
+        if args.resume:
+            saved = json.loads((out / "task.json").read_text()) if (out / "task.json").is_file() else None
+            if saved is None:
+                raise FileNotFoundError(f"nothing to resume: {out / 'task.json'} does not exist")
+            params, task = saved["params"], make_task(saved["task"], **saved["params"])
+            agent, oracle_state, loop = load_checkpoint(out, cls, task, device=args.device)
+            oracle = task.oracle(oracle_state["budget"])
+            oracle.load_state_dict(oracle_state)
+        else:
+            params = _task_params(args)
+            task = make_task(args.task, **params)
+            config = _parse_config(args.config)
+            if args.init is not None:
+                config["init"] = args.init
+            agent = cls(task, seed=args.seed, device=args.device, **config)
+            oracle, loop = task.oracle(args.budget), None
+        if (args.steps is not None or args.resume) and not isinstance(agent, UpdatingAgent):
+            raise ValueError(f"agent {args.agent!r} does not train in updates: --steps and --resume need one that does")
+    except (ValueError, FileNotFoundError, TypeError, KeyError) as err:
         print(f"molgym train: {err}", file=sys.stderr)
         return 2
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    oracle = task.oracle(args.budget)
-    agent.train(oracle)
+    (out / "task.json").write_text(json.dumps({"task": task.name, "params": params}))
+    if isinstance(agent, UpdatingAgent):
+        if args.resume:
+            print(f"resuming {args.agent} on {task.name} at update {agent.updates}, step {agent.steps}, "
+                  f"{oracle.calls} oracle calls")
+        run_training(agent, oracle, out, steps=args.steps, checkpoint_every=args.checkpoint_every, loop=loop)
+    else:
+        agent.train(oracle)
     agent.save(out)
-    (out / "task.json").write_text(json.dumps({"task": args.task, "params": params}))
     oracle.write_log(out / "oracle_log.csv")
-    metrics = run_metrics(oracle.log, args.budget)
+    metrics = run_metrics(oracle.log, oracle.budget)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    print(f"{args.agent} on {args.task}: {oracle.calls} oracle calls, top-1 {metrics['top1']:.3f}, "
+    print(f"{args.agent} on {task.name}: {oracle.calls} oracle calls, top-1 {metrics['top1']:.3f}, "
           f"top-10 {metrics['top10']:.3f}, AUC top-10 {metrics['auc_top10']:.3f}; saved to {out}")
     return 0
 
@@ -193,14 +216,8 @@ def _pretrain(args: argparse.Namespace) -> int:
     if args.agent != "gcpn":
         print(f"molgym pretrain: only 'gcpn' has expert pretraining, not {args.agent!r}", file=sys.stderr)
         return 2
-    source = args.data
-    if source == "moses":
-        source = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "moses_train.csv.gz"
-        if not source.is_file():
-            print("molgym pretrain: --data moses needs ../shared/data/moses_train.csv.gz; give --data PATH", file=sys.stderr)
-            return 2
     try:
-        smiles = load_smiles(source, limit=args.molecules)
+        smiles = load_smiles(args.data, limit=args.molecules)
     except (OSError, ValueError) as err:
         print(f"molgym pretrain: {err}", file=sys.stderr)
         return 2
@@ -283,8 +300,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--budget", type=int, default=10000)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", default="runs/train")
+    train.add_argument("--steps", type=int, default=None,
+                       help="stop after this many env steps (agents that train in updates; default: the budget decides)")
+    train.add_argument("--init", default=None, help="checkpoint to start from (gcpn: a pretrained .pt; default: shipped)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    train.add_argument("--checkpoint-every", type=int, default=10, help="updates between checkpoints")
     train.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
-                       help="agent settings, e.g. init=gcpn.pt num_envs=64 (values read as JSON when they parse)")
+                       help="agent settings, e.g. num_envs=64 adversarial=both (values read as JSON when they parse)")
     _add_task_arguments(train)
     train.set_defaults(func=_train)
 
@@ -317,8 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(argv) if argv is not None else sys.argv[1:]
     args = build_parser().parse_args(argv)
     args.argv = argv  # what was asked, recorded with checkpoints
-    for name in ("episodes", "budget", "seeds", "n", "molecules", "epochs"):
-        if getattr(args, name, 1) < 1:
+    for name in ("episodes", "budget", "seeds", "n", "molecules", "epochs", "steps", "checkpoint_every"):
+        if getattr(args, name, None) is not None and getattr(args, name) < 1:
             print(f"molgym: --{name} must be at least 1", file=sys.stderr)
             return 2
     return args.func(args)

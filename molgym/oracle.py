@@ -69,6 +69,13 @@ class Oracle:
             return 0.0
         return self.score(Context.of_mol(mol))
 
+    def state_dict(self) -> dict:
+        """The calls paid so far and their scores (a checkpoint; :meth:`load_state_dict` restores it)."""
+        return {"budget": self.budget, "log": list(self.log), "scores": dict(self._scores)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.log, self._scores = list(state["log"]), dict(state["scores"])
+
     def write_log(self, path: str | Path) -> None:
         """``oracle_log.csv``: one row per paid call, in order."""
         with open(path, "w", newline="") as f:

@@ -67,7 +67,7 @@ def test_gcpn_agent_under_an_oracle_budget_saves_and_reloads(tmp_path):
     agent.save(tmp_path / "gcpn")
     loaded = GCPNAgent.load(tmp_path / "gcpn", task)
     assert all(torch.equal(a, b) for a, b in zip(agent.policy.state_dict().values(), loaded.policy.state_dict().values()))
-    assert loaded.optimizer_state is not None and len(loaded.propose(5)) == 5
+    assert loaded._saved_ppo["optimizer"] is not None and len(loaded.propose(5)) == 5
     other = make_task("qed")
     other.env_kwargs = {"max_atoms": 12}
     with pytest.raises(ValueError, match="max_atoms 10"):

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from agents.base import Agent
+from agents.base import UpdatingAgent
+from agents.gcpn.discriminator import OnlineDiscriminator
 from agents.gcpn.policy import GCPNPolicy
 from agents.gcpn.ppo import PPO, PPOConfig, obs_tensors
-from molgym.oracle import BudgetExhausted, Oracle
+from molgym.oracle import Oracle, OracleTerm
+from molgym.rewards import Adversarial
 from molgym.tasks import Task
 
 __all__ = ["GCPNAgent"]
@@ -22,26 +24,44 @@ __all__ = ["GCPNAgent"]
 PRETRAINED = Path(__file__).with_name("checkpoints") / "gcpn_moses.pt"
 
 
-class GCPNAgent(Agent):
+class GCPNAgent(UpdatingAgent):
     """Config: ``num_envs`` (molecules per batch), ``hidden``, ``layers``, ``rank`` (policy size),
     ``init`` (checkpoint to start from: ``"pretrained"``, the shipped one and the default, used
-    when the task has its vocabulary and ``max_atoms``; a path; or ``None`` for random weights)
-    and the :class:`PPOConfig` fields."""
+    when the task has its vocabulary and ``max_atoms``; a path; or ``None`` for random weights),
+    ``adversarial`` (GCPN's adversarial reward: ``"none"``, the default, ``"final"``, ``"step"`` or
+    ``"both"``), ``adversarial_coef`` (its weight on the final reward; ``coef / max_atoms`` per
+    step, the scale of the step-validity reward), ``real`` and ``real_molecules`` (the
+    discriminator's real molecules: ``"nci"``, ``"moses"`` or a SMILES file, and how many) and
+    the :class:`PPOConfig` fields."""
 
     name = "gcpn"
 
     def __init__(self, task: Task, seed: int = 0, device: str = "cpu", num_envs: int = 32, hidden: int = 128,
-                 layers: int = 3, rank: int = 32, init: str | None = "pretrained", **ppo):
+                 layers: int = 3, rank: int = 32, init: str | None = "pretrained", adversarial: str = "none",
+                 adversarial_coef: float = 1.0, real: str = "nci", real_molecules: int = 5000, **ppo):
+        if adversarial not in ADVERSARIAL:
+            raise ValueError(f"adversarial must be one of {', '.join(ADVERSARIAL)}, got {adversarial!r}")
+        unknown = set(ppo) - {f.name for f in fields(PPOConfig)}
+        if unknown:
+            raise TypeError(f"unknown gcpn settings: {', '.join(sorted(unknown))}")
         config = {**asdict(PPOConfig(num_steps=32, minibatch_size=256)), **ppo}
-        super().__init__(task, seed, device, num_envs=num_envs, hidden=hidden, layers=layers, rank=rank, init=init, **config)
+        super().__init__(task, seed, device, num_envs=num_envs, hidden=hidden, layers=layers, rank=rank, init=init,
+                         adversarial=adversarial, adversarial_coef=adversarial_coef, real=real,
+                         real_molecules=real_molecules, **config)
         self.ppo_config = PPOConfig(**config)
         probe = task.make_vector_env(None, num_envs=1, reward=[])
         self.vocab, self.layout = probe.vocab, probe.layout
         torch.manual_seed(seed)
         self.policy = GCPNPolicy(len(self.vocab), self.layout.max_atoms, self.layout.num_bond_choices,
                                  max_free=int(self.vocab.max_valence.max()), hidden=hidden, layers=layers, rank=rank)
-        self.optimizer_state = None
         self.rng = np.random.default_rng(seed)
+        self.discriminator = None
+        if adversarial != "none":
+            real_graphs = _real_molecules(real, real_molecules, self.vocab, self.layout.max_atoms)
+            self.discriminator = OnlineDiscriminator(real_graphs, len(self.vocab), device=device, seed=seed)
+        self._ppo: PPO | None = None
+        self._oracle: Oracle | None = None
+        self._saved_ppo: dict | None = None  # a loaded run's PPO state, applied when training resumes
         if init == "pretrained":
             sizes = {"hidden": hidden, "layers": layers, "rank": rank}
             fits = PRETRAINED.is_file() and sizes == {"hidden": 128, "layers": 3, "rank": 32}
@@ -54,19 +74,35 @@ class GCPNAgent(Agent):
     def _config_for_load(cls, config: dict) -> dict:
         return {**config, "init": None}  # the saved weights replace whatever the run started from
 
-    def train(self, oracle: Oracle) -> None:
-        env = self.task.make_vector_env(oracle, num_envs=self.config["num_envs"])
-        ppo = PPO(self.policy, env, self.ppo_config, device=self.device, seed=int(self.rng.integers(2**31)))
-        if self.optimizer_state is not None:
-            ppo.optimizer.load_state_dict(self.optimizer_state)
-        try:
-            while True:
-                ppo.update()
-        except BudgetExhausted:
-            pass
-        finally:
-            self.optimizer_state = ppo.optimizer.state_dict()
-            env.close()
+    def update(self, oracle: Oracle) -> dict[str, float]:
+        """One PPO round (``num_steps`` steps of ``num_envs`` molecules), then the discriminator's steps."""
+        if self._ppo is None or self._oracle is not oracle:
+            self._start(oracle)
+        stats = self._ppo.update()
+        self.steps += self.ppo_config.num_steps * self.config["num_envs"]
+        out = {"reward": float(np.mean(stats.finished)) if stats.finished else float("nan"),
+               "episodes": float(len(stats.finished)), "policy_loss": stats.policy_loss,
+               "value_loss": stats.value_loss, "entropy": stats.entropy, "approx_kl": stats.approx_kl,
+               "clip_fraction": stats.clip_fraction}
+        if self.discriminator is not None:
+            out["discriminator_loss"] = self.discriminator.update(stats.final_types, stats.final_bonds)
+        return out
+
+    def _start(self, oracle: Oracle) -> None:
+        reward, step = OracleTerm(oracle, self.task.name), None
+        mode, coef = self.config["adversarial"], self.config["adversarial_coef"]
+        if mode in ("final", "both"):
+            reward = reward + Adversarial(self.discriminator, final=True) * coef
+        if mode in ("step", "both"):
+            step = Adversarial(self.discriminator, final=False) * (coef / self.layout.max_atoms)
+        if self._ppo is not None:
+            self._ppo.env.close()
+        env = self.task.make_vector_env(None, num_envs=self.config["num_envs"], reward=reward, step_reward=step)
+        self._ppo = PPO(self.policy, env, self.ppo_config, device=self.device, seed=int(self.rng.integers(2**31)))
+        self._oracle = oracle
+        if self._saved_ppo is not None:
+            self._ppo.load_state_dict(self._saved_ppo)
+            self._saved_ppo = None
 
     @torch.no_grad()
     def propose(self, n: int) -> list[str]:
@@ -83,20 +119,30 @@ class GCPNAgent(Agent):
 
     def _save_state(self, path: Path) -> None:
         sizes = {k: self.config[k] for k in ("hidden", "layers", "rank")}
-        torch.save({"policy": self.policy.state_dict(), "optimizer": self.optimizer_state, "sizes": sizes,
+        ppo = self._ppo.state_dict() if self._ppo is not None else self._saved_ppo
+        torch.save({"policy": self.policy.state_dict(), "ppo": ppo, "sizes": sizes,
                     "vocab": self.vocab.names, "max_atoms": self.layout.max_atoms,
+                    "steps": self.steps, "updates": self.updates,
+                    "discriminator": self.discriminator.state_dict() if self.discriminator else None,
                     "torch_rng": torch.get_rng_state(), "numpy_rng": self.rng.bit_generator.state}, path / "gcpn.pt")
 
     def _load_state(self, path: Path) -> None:
         state = self._load_policy(path / "gcpn.pt")
-        self.optimizer_state = state.get("optimizer")
+        self._saved_ppo, self._ppo = state.get("ppo"), None
+        self.steps, self.updates = state.get("steps", 0), state.get("updates", 0)
+        if self.discriminator is not None and state.get("discriminator"):
+            self.discriminator.load_state_dict(state["discriminator"])
         torch.set_rng_state(state["torch_rng"])
         self.rng.bit_generator.state = state["numpy_rng"]
 
     def _load_policy(self, file: Path) -> dict:
+        if not Path(file).is_file():
+            raise ValueError(f"cannot read GCPN checkpoint {file}: no such file")
         try:
             state = torch.load(file, map_location=self.device, weights_only=False)
-        except (OSError, RuntimeError, EOFError) as err:
+            if not isinstance(state, dict) or "policy" not in state:
+                raise ValueError("no policy weights in it")
+        except Exception as err:  # noqa: BLE001 - any unreadable file gets the same clear message
             raise ValueError(f"cannot read GCPN checkpoint {file}: {err}") from None
         sizes = {k: self.config[k] for k in ("hidden", "layers", "rank")}
         if state.get("sizes", sizes) != sizes:
@@ -108,6 +154,20 @@ class GCPNAgent(Agent):
             )
         self.policy.load_state_dict(state["policy"])
         return state
+
+
+#: Values of the ``adversarial`` setting.
+ADVERSARIAL = ("none", "final", "step", "both")
+
+
+def _real_molecules(source: str, limit: int, vocab, max_atoms: int):
+    """The discriminator's real molecules, encoded for the env (those that fit)."""
+    from molgym.data import encode_smiles, load_smiles
+
+    encoded = encode_smiles(load_smiles(source, limit=limit), vocab, max_atoms)
+    if not encoded.graphs:
+        raise ValueError(f"no molecule of {source!r} fits this task's atom types and max_atoms {max_atoms}")
+    return encoded.graphs
 
 
 @lru_cache(maxsize=1)

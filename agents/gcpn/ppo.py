@@ -48,6 +48,8 @@ class UpdateStats:
     clip_fraction: float
     finished: list[float] = field(default_factory=list)  # final rewards of the episodes that ended
     transitions: int = 0  # transitions learned from (autoreset steps excluded)
+    final_types: np.ndarray | None = None  # (M, N) the molecules the episodes ended with
+    final_bonds: np.ndarray | None = None  # (M, N, N)
 
 
 def obs_tensors(obs: dict[str, np.ndarray], device) -> dict[str, torch.Tensor]:
@@ -80,6 +82,7 @@ class PPO:
         terminated = np.zeros((T, B), dtype=bool)
         valid = np.zeros((T, B), dtype=bool)  # False: the autoreset step, whose action did nothing
         finished: list[float] = []
+        final_types, final_bonds = [], []
 
         # 1. collect with the current policy (its log-probabilities are the frozen old policy)
         for t in range(T):
@@ -97,10 +100,13 @@ class PPO:
             rewards[t], terminated[t] = reward, term
             done = term | trunc
             finished.extend(reward[done].tolist())
+            final_types.append(self.obs["atom_types"][done])
+            final_bonds.append(self.obs["bonds"][done])
             self.ended = done
         with torch.no_grad():
             _, last = self.policy.distribution(obs_tensors(self.obs, device), torch.as_tensor(env.mask, device=device))
         values[T] = last.cpu().numpy()
+        ends = {"final_types": np.concatenate(final_types), "final_bonds": np.concatenate(final_bonds)}
 
         # 2. GAE; an autoreset step has advantage 0, which also stops the sum at episode ends
         advantages = np.zeros((T, B), dtype=np.float32)
@@ -114,7 +120,7 @@ class PPO:
         # 3. learn on the valid transitions
         index = np.flatnonzero(valid.reshape(-1))
         if index.size == 0:
-            return UpdateStats(*[float("nan")] * 5, finished, 0)
+            return UpdateStats(*[float("nan")] * 5, finished, 0, **ends)
         flat = {k: v.reshape(T * B, *v.shape[2:]) for k, v in store.items()}
         stats = {"policy": [], "value": [], "entropy": [], "kl": [], "clipped": []}
         for _ in range(cfg.epochs):
@@ -144,7 +150,19 @@ class PPO:
                     stats["kl"].append(((ratio - 1) - ratio.log()).mean().item())
                     stats["clipped"].append(((ratio - 1).abs() > cfg.clip).float().mean().item())
         means = (float(np.mean(stats[k])) for k in ("policy", "value", "entropy", "kl", "clipped"))
-        return UpdateStats(*means, finished, int(index.size))
+        return UpdateStats(*means, finished, int(index.size), **ends)
+
+    def state_dict(self) -> dict:
+        """Everything the next update depends on besides the policy: optimizer, generator, env state."""
+        return {"optimizer": self.optimizer.state_dict(), "rng": self.rng.bit_generator.state,
+                "obs": {k: v.copy() for k, v in self.obs.items()}, "ended": self.ended.copy(),
+                "env": self.env.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.rng.bit_generator.state = state["rng"]
+        self.env.set_state(state["env"])
+        self.obs, self.ended = {k: v.copy() for k, v in state["obs"].items()}, state["ended"].copy()
 
     def _expert_loss(self, size: int) -> torch.Tensor:
         from agents.gcpn.expert import expert_batch

@@ -8,10 +8,15 @@ from pathlib import Path
 from molgym.data.download import cache_dir, download
 from molgym.data.files import read_smiles
 
-__all__ = ["NCI_PATH", "ZINC250K", "load_smiles", "nci_smiles", "zinc250k_smiles"]
+__all__ = ["MOSES_PATH", "NCI_PATH", "ZINC250K", "load_smiles", "nci_smiles", "zinc250k_smiles"]
 
 #: RDKit ships the NCI open database's `first_5K.smi` (4,999 molecules): a default that needs no download.
 NCI_PATH = Path(os.path.join(__import__("rdkit").RDConfig.RDDataDir, "NCI", "first_5K.smi"))
+
+#: The MOSES training set (1.58M ZINC-derived SMILES), where the project keeps it: ``../shared/data`` beside the
+#: checkout (override with ``MOLGYM_MOSES``).
+MOSES_PATH = Path(os.environ.get(
+    "MOLGYM_MOSES", Path(__file__).resolve().parents[3] / "shared" / "data" / "moses_train.csv.gz"))
 
 #: ZINC250k as used by the chemical VAE, JT-VAE and GCPN (249,455 molecules).
 ZINC250K = {
@@ -44,13 +49,17 @@ def zinc250k_smiles(
 
 
 def load_smiles(source: str | Path, limit: int | None = None) -> list[str]:
-    """SMILES from a name (``"nci"``, ``"zinc250k"``) or a file path (``.smi``, ``.txt``, ``.csv``, ``.gz``)."""
+    """SMILES from a name (``"nci"``, ``"zinc250k"``, ``"moses"``) or a file path (``.smi``, ``.txt``, ``.csv``, ``.gz``)."""
     name = str(source).lower()
     if name == "nci":
         return nci_smiles(limit)
     if name == "zinc250k":
         return zinc250k_smiles(limit=limit)
+    if name == "moses":
+        if not MOSES_PATH.is_file():
+            raise FileNotFoundError(f"'moses' is read from {MOSES_PATH}, which does not exist here; give a file path")
+        return read_smiles(MOSES_PATH, limit=limit)
     path = Path(source)
     if not path.exists():
-        raise FileNotFoundError(f"{source!r} is neither a known dataset ('nci', 'zinc250k') nor an existing file")
+        raise FileNotFoundError(f"{source!r} is neither a known dataset ('nci', 'zinc250k', 'moses') nor an existing file")
     return read_smiles(path, limit=limit)

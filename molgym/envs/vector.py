@@ -17,6 +17,9 @@ from molgym.rewards.scoring import BatchScorer
 
 __all__ = ["MolEditVectorEnv"]
 
+#: The per-molecule arrays of :meth:`MolEditVectorEnv.get_state`.
+_STATE_ARRAYS = ("types", "bonds", "num_atoms", "free", "steps", "start_index", "mask", "_edit_any", "_autoreset")
+
 
 class MolEditVectorEnv(VectorEnv):
     """
@@ -182,6 +185,27 @@ class MolEditVectorEnv(VectorEnv):
                 self._smiles[i] = ctx.smiles
             out.append(self._smiles[i])
         return out
+
+    def get_state(self) -> dict[str, Any]:
+        """Everything that decides the env's future (molecules, counters, masks, generators), to
+        checkpoint a run mid-episode; :meth:`set_state` restores it exactly."""
+        arrays = {key: getattr(self, key).copy() for key in _STATE_ARRAYS}
+        return {**arrays, "rngs": [rng.bit_generator.state for rng in self._rngs], "option_start": self._option_start}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`get_state` of an env with the same ``num_envs``, ``max_atoms`` and vocabulary."""
+        if state["types"].shape != self.types.shape or state["mask"].shape != self.mask.shape:
+            raise ValueError(
+                f"saved env state is for {state['types'].shape[0]} molecules of {state['types'].shape[1]} atoms and "
+                f"{state['mask'].shape[1]} actions; this env has {self.num_envs}, {self.max_atoms} and {self.layout.size}"
+            )
+        for key in _STATE_ARRAYS:
+            getattr(self, key)[...] = state[key]
+        for rng, saved in zip(self._rngs, state["rngs"], strict=True):
+            rng.bit_generator.state = saved
+        self._option_start = state["option_start"]
+        self._smiles[:] = None
+        self._step_contexts = {}
 
     def state_bytes(self) -> int:
         """Bytes of the per-molecule state arrays (graph, counters and action mask), all molecules."""

@@ -1,0 +1,144 @@
+"""``molgym train``'s loop for agents that learn in updates: step limit, logs, progress bar,
+periodic checkpoints and an exact resume.
+
+A run directory holds ``task.json`` (what is trained), ``log.csv`` (one row per update; also
+TensorBoard event files under ``tb/`` when ``tensorboard`` is installed), ``checkpoint/`` (the
+agent after the last checkpointed update, with the oracle's paid calls and the loop's counters)
+and, once finished, the agent itself (``agent.json`` and its state) with ``oracle_log.csv``.
+``resume=True`` reloads ``checkpoint/`` and continues: the same step counter, weights, optimizer,
+generators and env state, so the resumed run equals an uninterrupted one, update for update.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from agents.base import UpdatingAgent
+from molgym.oracle import BudgetExhausted, Oracle
+
+__all__ = ["run_training", "load_checkpoint"]
+
+CHECKPOINT = "checkpoint"
+
+
+def load_checkpoint(out: str | Path, agent_cls: type[UpdatingAgent], task, device: str = "cpu"):
+    """The agent, the oracle state and the loop counters saved in ``out/checkpoint``."""
+    directory = Path(out) / CHECKPOINT
+    if not (directory / "agent.json").is_file():
+        raise FileNotFoundError(f"nothing to resume: {directory} holds no checkpoint (run without --resume first)")
+    agent = agent_cls.load(directory, task, device=device)
+    loop = json.loads((directory / "loop.json").read_text())
+    oracle_state = torch.load(directory / "oracle.pt", weights_only=False)
+    return agent, oracle_state, loop
+
+
+def run_training(agent: UpdatingAgent, oracle: Oracle, out: str | Path, steps: int | None = None,
+                 checkpoint_every: int = 10, loop: dict[str, Any] | None = None, progress: bool = True) -> dict[str, Any]:
+    """Update ``agent`` until ``steps`` env steps are done or the oracle's budget is spent,
+    logging every update and checkpointing every ``checkpoint_every`` updates (and at the end).
+
+    ``loop`` is the counters of a checkpoint being resumed (:func:`load_checkpoint`); the
+    oracle must then hold that checkpoint's state. Returns the final counters.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    loop = dict(loop or {"wall_time": 0.0, "best": None})
+    log_path = out / "log.csv"
+    rows = _read_rows(log_path) if loop.get("updates") else []
+    rows = [r for r in rows if int(r["update"]) <= agent.updates]  # updates after the checkpoint are redone
+    writer = _Writer(log_path, rows, out / "tb")
+    total = steps if steps is not None else oracle.budget
+    unit = "step" if steps is not None else "call"
+    bar = tqdm(total=total, initial=min(total, agent.steps if steps is not None else oracle.calls), unit=unit,
+               desc=f"{agent.name} on {agent.task.name}", disable=not progress)
+    began = time.perf_counter() - loop["wall_time"]
+    try:
+        while steps is None or agent.steps < steps:
+            before = agent.steps if steps is not None else oracle.calls
+            try:
+                stats = agent.update(oracle)
+            except BudgetExhausted:
+                break
+            agent.updates += 1
+            scores = [score for _, _, score in oracle.log]
+            loop.update(updates=agent.updates, steps=agent.steps, wall_time=time.perf_counter() - began,
+                        best=max(scores) if scores else None)
+            row = {"update": agent.updates, "steps": agent.steps, "oracle_calls": oracle.calls,
+                   "wall_time": round(loop["wall_time"], 3), "best": loop["best"], **stats}
+            writer.write(row)
+            bar.update((agent.steps if steps is not None else oracle.calls) - before)
+            bar.set_postfix({k: f"{v:.3f}" for k, v in (("reward", stats.get("reward")), ("best", loop["best"]))
+                             if v is not None}, refresh=False)
+            if agent.updates % checkpoint_every == 0:
+                save_checkpoint(agent, oracle, out, loop)
+    finally:
+        bar.close()
+        writer.close()
+    save_checkpoint(agent, oracle, out, loop)
+    return loop
+
+
+def save_checkpoint(agent: UpdatingAgent, oracle: Oracle, out: Path, loop: dict[str, Any]) -> None:
+    """Write ``out/checkpoint`` whole or not at all (a new one replaces the old only once complete)."""
+    tmp = out / f"{CHECKPOINT}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    agent.save(tmp)
+    torch.save(oracle.state_dict(), tmp / "oracle.pt")
+    (tmp / "loop.json").write_text(json.dumps(loop, indent=2))
+    final = out / CHECKPOINT
+    old = out / f"{CHECKPOINT}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _read_rows(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+class _Writer:
+    """``log.csv`` (rewritten with the kept rows, then appended) and TensorBoard when installed."""
+
+    def __init__(self, path: Path, rows: list[dict[str, str]], tb_dir: Path):
+        self.path, self.columns = path, list(rows[0]) if rows else None
+        self.file = open(path, "w", newline="")
+        if self.columns:
+            self._writer = csv.DictWriter(self.file, self.columns, extrasaction="ignore")
+            self._writer.writeheader()
+            self._writer.writerows(rows)
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:  # tensorboard is optional
+            self.tb = None
+        else:
+            self.tb = SummaryWriter(str(tb_dir))
+
+    def write(self, row: dict[str, Any]) -> None:
+        if self.columns is None:
+            self.columns = list(row)
+            self._writer = csv.DictWriter(self.file, self.columns, extrasaction="ignore")
+            self._writer.writeheader()
+        self._writer.writerow(row)
+        self.file.flush()
+        if self.tb is not None:
+            for key, value in row.items():
+                if key not in ("update", "steps") and isinstance(value, (int, float)):
+                    self.tb.add_scalar(key, value, row["steps"])
+
+    def close(self) -> None:
+        self.file.close()
+        if self.tb is not None:
+            self.tb.close()
