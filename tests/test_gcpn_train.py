@@ -54,14 +54,28 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
     assert all(float(r["discriminator_loss"]) > 0 for r in rows[0][1:])
 
 
-def test_an_interrupted_run_redoes_only_the_updates_after_its_checkpoint(tmp_path):
+def test_an_interrupted_run_redoes_only_the_updates_after_its_checkpoint(tmp_path, monkeypatch):
     task = _task()
     agent = _agent(task, adversarial="none")
-    run_training(agent, task.oracle(1000), tmp_path, steps=96, checkpoint_every=2, progress=False)
-    # the last update (3) was checkpointed only at the end; pretend the process died before that
+    real_update = GCPNAgent.update
+
+    def dies_at_the_fourth(self, oracle):
+        if self.updates == 3:
+            raise KeyboardInterrupt
+        return real_update(self, oracle)
+
+    monkeypatch.setattr(GCPNAgent, "update", dies_at_the_fourth)
+    with pytest.raises(KeyboardInterrupt):
+        run_training(agent, task.oracle(1000), tmp_path, steps=160, checkpoint_every=2, progress=False)
+    monkeypatch.setattr(GCPNAgent, "update", real_update)
+    assert len(list(csv.DictReader(open(tmp_path / "log.csv")))) == 3  # update 3 was logged, not checkpointed
     resumed, state, loop = load_checkpoint(tmp_path, GCPNAgent, task)
-    assert resumed.updates == 3
-    assert len(list(csv.DictReader(open(tmp_path / "log.csv")))) == 3
+    assert resumed.updates == 2 and resumed.steps == 64
+    oracle = task.oracle(1000)
+    oracle.load_state_dict(state)
+    run_training(resumed, oracle, tmp_path, steps=96, checkpoint_every=2, loop=loop, progress=False)
+    rows = list(csv.DictReader(open(tmp_path / "log.csv")))
+    assert [int(r["update"]) for r in rows] == [1, 2, 3] and int(rows[-1]["oracle_calls"]) == oracle.calls
 
 
 def test_the_discriminator_learns_to_tell_real_from_generated():

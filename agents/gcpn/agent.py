@@ -104,16 +104,26 @@ class GCPNAgent(UpdatingAgent):
             self._ppo.load_state_dict(self._saved_ppo)
             self._saved_ppo = None
 
-    @torch.no_grad()
     def propose(self, n: int) -> list[str]:
-        env = self.task.make_vector_env(None, num_envs=min(n, self.config["num_envs"]), reward=[])
-        obs, _ = env.reset(seed=int(self.rng.integers(2**31)))
+        return self.rollouts(n)
+
+    @torch.no_grad()
+    def rollouts(self, n: int, start: str | None = None, greedy: bool = False) -> list[str]:
+        """The final molecules of ``n`` episodes of the policy, from the task's start molecules or
+        from ``start`` (a SMILES: constrained optimisation of one molecule)."""
+        width = n if start is not None else min(n, self.config["num_envs"])
+        env = self.task.make_vector_env(None, num_envs=width, reward=[])
+        obs, _ = env.reset(seed=int(self.rng.integers(2**31)), options={"smiles": start})
         out: list[str] = []
-        while len(out) < n:
-            actions = self.policy.act(obs_tensors(obs, self.device), torch.as_tensor(env.mask, device=self.device))
-            actions = actions.cpu().numpy()
-            obs, _, terminated, truncated, _ = env.step(env.layout.to_multidiscrete_many(actions))
-            out.extend(env.smiles_of(np.flatnonzero(terminated | truncated)))
+        fresh = np.ones(env.num_envs, dtype=bool)  # from `start`: autoresets would sample the start set
+        while len(out) < n and (start is None or fresh.any()):
+            actions = self.policy.act(obs_tensors(obs, self.device), torch.as_tensor(env.mask, device=self.device),
+                                      greedy=greedy)
+            obs, _, terminated, truncated, _ = env.step(env.layout.to_multidiscrete_many(actions.cpu().numpy()))
+            ended = np.flatnonzero((terminated | truncated) & fresh)
+            out.extend(env.smiles_of(ended))
+            if start is not None:
+                fresh[ended] = False
         env.close()
         return out[:n]
 
@@ -152,8 +162,22 @@ class GCPNAgent(UpdatingAgent):
                 f"checkpoint {file} is for atom types {state.get('vocab')} and max_atoms {state.get('max_atoms')}; "
                 f"this task uses {self.vocab.names} and {self.layout.max_atoms}"
             )
-        self.policy.load_state_dict(state["policy"])
+        weights = state["policy"]
+        saved_choices = weights["bond_query.weight"].shape[0] // self.config["rank"]
+        if saved_choices < self.policy.C:  # e.g. the shipped checkpoint on a task with bond removal
+            weights = _extend_bond_choices(weights, self.policy.state_dict(), saved_choices)
+        self.policy.load_state_dict(weights)
         return state
+
+
+def _extend_bond_choices(saved: dict, current: dict, choices: int) -> dict:
+    """Weights of a policy with fewer bond choices (no removal) in a policy with more: the bond
+    heads keep the saved choices' slices; the new choices keep their fresh initialisation."""
+    out = dict(saved)
+    for key in ("bond_query.weight", "bond_query.bias", "bond_key.weight", "bond_key.bias"):
+        rows = saved[key].shape[0]
+        out[key] = torch.cat([saved[key], current[key][rows:]])
+    return out
 
 
 #: Values of the ``adversarial`` setting.
