@@ -12,6 +12,8 @@ AGENTS = {
     "random": "agents.random:RandomAgent",
     "sb3-ppo": "agents.sb3.agent:SB3PPOAgent",
     "gcpn": "agents.gcpn.agent:GCPNAgent",
+    "molgan": "agents.molgan:MolGANAgent",
+    "graphrnn": "agents.graphrnn:GraphRNNAgent",
 }
 
 

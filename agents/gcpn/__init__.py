@@ -1,8 +1,8 @@
 """GCPN (You et al., NeurIPS 2018): graph convolutional policy network.
 
-Built so far: the policy (``GCPNPolicy``: exact joint distribution over the env's flat actions)
-and expert behaviour cloning from construction sequences (``expert``). PPO training, the
-adversarial discriminator and the ``gcpn`` agent of the registry come next (issue 5).
+``policy`` (the exact joint distribution over the env's flat actions), ``expert`` (construction
+sequences and behaviour cloning), ``ppo`` (PPO on the native batched env), ``discriminator`` (the
+online adversarial reward) and ``agent`` (``gcpn`` in the registry).
 """
 
 from agents.gcpn.policy import GCPNPolicy

@@ -1,6 +1,7 @@
 """Composable reward terms; see :mod:`molgym.rewards.base` for how they combine."""
 
-from molgym.rewards.adversarial import Adversarial, graph_batch
+from molgym.rewards.adversarial import Adversarial
+from molgym.rewards.learned import ModelTerm, Surrogate, graph_batch
 from molgym.rewards.base import Context, FunctionTerm, Interrupt, Reward, RewardError, Term, as_reward
 from molgym.rewards.properties import (
     QED,
@@ -20,6 +21,8 @@ from molgym.rewards.validity import StepValidity
 
 __all__ = [
     "Adversarial",
+    "ModelTerm",
+    "Surrogate",
     "ConstrainedImprovement",
     "Context",
     "FunctionTerm",
