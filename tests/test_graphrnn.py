@@ -35,13 +35,14 @@ def test_bfs_sequences_hold_every_bond_within_the_bandwidth():
 
 def test_pretraining_fits_the_data_and_samples_are_legal():
     task = make_task("qed")
-    agent = GraphRNNAgent(task, seed=0, hidden=64, edge_hidden=32, pretrain_molecules=300, pretrain_epochs=4)
+    task.env_kwargs = {"max_atoms": 12}  # short sequences: a fast test
+    agent = GraphRNNAgent(task, seed=0, hidden=64, edge_hidden=32, pretrain_molecules=600, pretrain_epochs=4)
     losses = agent.pretrain()
     assert losses[-1] < 0.7 * losses[0], losses
     env = task.make_vector_env(None, num_envs=64, reward=[])
     episodes, logp, _ = agent._sample(env, grad=False)
     assert episodes.rejected == 0  # the valence masks agree with the env on every edit
-    assert torch.isfinite(logp).all() and len(set(episodes.smiles)) > 40
+    assert torch.isfinite(logp).all() and len(set(episodes.smiles)) > 30
 
 
 def test_policy_gradient_moves_toward_a_simple_reward():

@@ -83,7 +83,7 @@ class MolGANAgent(UpdatingAgent):
     name = "molgan"
 
     def __init__(self, task: Task, seed: int = 0, device: str = "cpu", max_atoms: int = 9, data: str = "nci",
-                 real_scored: int = 128, batch_size: int = 32, z_dim: int = 32, lr: float = 1e-3, n_critic: int = 5,
+                 real_scored: int = 64, batch_size: int = 32, z_dim: int = 32, lr: float = 1e-3, n_critic: int = 5,
                  gp_weight: float = 10.0, lambda_wgan: float = 0.0, tau: float = 1.0, limit: int = 20000):
         super().__init__(task, seed, device, max_atoms=max_atoms, data=data, real_scored=real_scored,
                          batch_size=batch_size, z_dim=z_dim, lr=lr, n_critic=n_critic, gp_weight=gp_weight,
