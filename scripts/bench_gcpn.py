@@ -34,7 +34,6 @@ from rdkit import Chem
 from tqdm.auto import tqdm
 
 from agents.gcpn.agent import GCPNAgent
-from molgym.data import load_smiles
 from molgym.data.datasets import MOSES_PATH
 from molgym.metrics import diversity
 from molgym.rewards import Context, PenalizedLogP
