@@ -10,7 +10,22 @@ from typing import Any, ClassVar
 from molgym.oracle import BudgetExhausted, Oracle
 from molgym.tasks import Task
 
-__all__ = ["Agent", "UpdatingAgent"]
+__all__ = ["Agent", "UpdatingAgent", "read_checkpoint"]
+
+
+def read_checkpoint(file: str | Path, what: str, device: str = "cpu") -> dict:
+    """A torch checkpoint as a dict; a missing or unreadable file is a ``ValueError`` naming ``what`` and the file."""
+    import torch
+
+    if not Path(file).is_file():
+        raise ValueError(f"cannot read {what} checkpoint {file}: no such file")
+    try:
+        state = torch.load(file, map_location=device, weights_only=False)
+    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same clear message
+        raise ValueError(f"cannot read {what} checkpoint {file}: {err}") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"cannot read {what} checkpoint {file}: not a checkpoint dictionary")
+    return state
 
 
 class Agent(ABC):

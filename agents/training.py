@@ -63,14 +63,15 @@ def run_training(agent: UpdatingAgent, oracle: Oracle, out: str | Path, steps: i
     try:
         while steps is None or agent.steps < steps:
             before = agent.steps if steps is not None else oracle.calls
+            calls_before = oracle.calls
             try:
                 stats = agent.update(oracle)
             except BudgetExhausted:
                 break
             agent.updates += 1
-            scores = [score for _, _, score in oracle.log]
-            loop.update(updates=agent.updates, steps=agent.steps, wall_time=time.perf_counter() - began,
-                        best=max(scores) if scores else None)
+            new = [score for _, _, score in oracle.log[calls_before:]]  # only this update's paid calls
+            best = max([*new, *([] if loop["best"] is None else [loop["best"]])], default=None)
+            loop.update(updates=agent.updates, steps=agent.steps, wall_time=time.perf_counter() - began, best=best)
             row = {"update": agent.updates, "steps": agent.steps, "oracle_calls": oracle.calls,
                    "wall_time": round(loop["wall_time"], 3), "best": loop["best"], **stats}
             writer.write(row)

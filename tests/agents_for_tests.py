@@ -42,3 +42,18 @@ class BrokenAgent(Agent):
 def nitrogen_share(mol):
     """A simple reward with a known optimum: the share of nitrogen atoms."""
     return sum(a.GetSymbol() == "N" for a in mol.GetAtoms()) / mol.GetNumAtoms()
+
+
+def whole_and_resumed(make_agent, agent_cls, task, tmp_path, steps: int = 96, stop_at: int = 64):
+    """The same run twice: uninterrupted to ``steps``, and stopped at ``stop_at`` then resumed from
+    its checkpoint to ``steps``. Returns ``(whole, resumed)`` agents."""
+    from agents.training import load_checkpoint, run_training
+
+    whole = make_agent()
+    run_training(whole, task.oracle(1000), tmp_path / "whole", steps=steps, checkpoint_every=1, progress=False)
+    run_training(make_agent(), task.oracle(1000), tmp_path / "split", steps=stop_at, checkpoint_every=1, progress=False)
+    resumed, state, loop = load_checkpoint(tmp_path / "split", agent_cls, task)
+    oracle = task.oracle(1000)
+    oracle.load_state_dict(state)
+    run_training(resumed, oracle, tmp_path / "split", steps=steps, loop=loop, progress=False)
+    return whole, resumed

@@ -7,9 +7,9 @@ import torch
 
 from agents.graphrnn import GraphRNNAgent
 from agents.graphrnn.model import bfs_sequence
-from agents.training import load_checkpoint, run_training
 from molgym.chem import AtomVocab, MolGraph
 from molgym.tasks import make_task
+from tests.agents_for_tests import whole_and_resumed
 
 
 def _task():
@@ -55,14 +55,7 @@ def test_policy_gradient_moves_toward_a_simple_reward():
 
 def test_graphrnn_resumes_exactly(tmp_path):
     task = _task()
-    whole = _agent(task)
-    run_training(whole, task.oracle(1000), tmp_path / "whole", steps=96, checkpoint_every=1, progress=False)
-    part = _agent(task)
-    run_training(part, task.oracle(1000), tmp_path / "split", steps=64, checkpoint_every=1, progress=False)
-    resumed, state, loop = load_checkpoint(tmp_path / "split", GraphRNNAgent, task)
-    oracle = task.oracle(1000)
-    oracle.load_state_dict(state)
-    run_training(resumed, oracle, tmp_path / "split", steps=96, loop=loop, progress=False)
+    whole, resumed = whole_and_resumed(lambda: _agent(task), GraphRNNAgent, task, tmp_path)
     for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     assert resumed.baseline == whole.baseline and len(resumed.propose(3)) == 3

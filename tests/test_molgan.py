@@ -10,11 +10,11 @@ from agents.molgan import MolGANAgent
 from agents.molgan.agent import GraphPlan
 from agents.molgan.model import GraphCritic, one_hot_graphs
 from agents.replay import run_episodes
-from agents.training import load_checkpoint, run_training
 from molgym.chem import AtomVocab, MolGraph, canonical_smiles, parse_smiles
 from molgym.data import encode_smiles, load_smiles
 from molgym.rewards import QED, Context
 from molgym.tasks import make_task
+from tests.agents_for_tests import whole_and_resumed
 
 SMALL = ["CCO", "CCN", "CCC", "CNC", "COC", "CC(C)O", "NCCO", "CC=O", "CCCN", "OCCO", "NC=O", "CC#N", "CCOC", "NCC(N)C"]
 
@@ -87,14 +87,7 @@ def test_molgan_moves_toward_a_simple_reward(tmp_path):
 
 def test_molgan_resumes_exactly_and_its_reward_net_is_a_reward_term(tmp_path):
     task = _task(tmp_path)
-    whole = _agent(task, tmp_path)
-    run_training(whole, task.oracle(1000), tmp_path / "whole", steps=96, checkpoint_every=1, progress=False)
-    part = _agent(task, tmp_path)
-    run_training(part, task.oracle(1000), tmp_path / "split", steps=64, checkpoint_every=1, progress=False)
-    resumed, state, loop = load_checkpoint(tmp_path / "split", MolGANAgent, task)
-    oracle = task.oracle(1000)
-    oracle.load_state_dict(state)
-    run_training(resumed, oracle, tmp_path / "split", steps=96, loop=loop, progress=False)
+    whole, resumed = whole_and_resumed(lambda: _agent(task, tmp_path), MolGANAgent, task, tmp_path)
     for a, b in zip(whole.generator.state_dict().values(), resumed.generator.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     term = resumed.reward_term()

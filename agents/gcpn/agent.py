@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from agents.base import UpdatingAgent
+from agents.base import UpdatingAgent, read_checkpoint
 from agents.gcpn.discriminator import OnlineDiscriminator
 from agents.gcpn.policy import GCPNPolicy
 from agents.gcpn.ppo import PPO, PPOConfig, obs_tensors
@@ -146,14 +146,9 @@ class GCPNAgent(UpdatingAgent):
         self.rng.bit_generator.state = state["numpy_rng"]
 
     def _load_policy(self, file: Path) -> dict:
-        if not Path(file).is_file():
-            raise ValueError(f"cannot read GCPN checkpoint {file}: no such file")
-        try:
-            state = torch.load(file, map_location=self.device, weights_only=False)
-            if not isinstance(state, dict) or "policy" not in state:
-                raise ValueError("no policy weights in it")
-        except Exception as err:  # noqa: BLE001 - any unreadable file gets the same clear message
-            raise ValueError(f"cannot read GCPN checkpoint {file}: {err}") from None
+        state = read_checkpoint(file, "GCPN", self.device)
+        if "policy" not in state:
+            raise ValueError(f"cannot read GCPN checkpoint {file}: no policy weights in it")
         sizes = {k: self.config[k] for k in ("hidden", "layers", "rank")}
         if state.get("sizes", sizes) != sizes:
             raise ValueError(f"checkpoint {file} has policy sizes {state['sizes']}; this agent uses {sizes}")

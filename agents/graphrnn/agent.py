@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from agents.base import UpdatingAgent
+from agents.base import UpdatingAgent, read_checkpoint
 from agents.graphrnn.model import GraphRNN, make_sequences
 from agents.replay import STOP, Episodes, check_one_atom_start, run_episodes
 from molgym.oracle import Oracle
@@ -109,7 +109,7 @@ class GraphRNNAgent(UpdatingAgent):
 
     def _sample(self, env, grad: bool) -> tuple[Episodes, torch.Tensor, torch.Tensor]:
         """One episode per row of ``env``: the episodes, each one's log-probability and entropy (summed over its choices)."""
-        B, T, M, dev = env.num_envs, len(self.vocab), self.config["bandwidth"], self.device
+        B, M, dev = env.num_envs, self.config["bandwidth"], self.device
         model = self.model
         state = {
             "h": torch.zeros(B, model.node_gru.hidden_size, device=dev),
@@ -206,10 +206,7 @@ class GraphRNNAgent(UpdatingAgent):
 
     def _load_state(self, path: Path) -> None:
         file = path / "graphrnn.pt"
-        try:
-            state = torch.load(file, map_location=self.device, weights_only=False)
-        except Exception as err:  # noqa: BLE001 - any unreadable file gets the same clear message
-            raise ValueError(f"cannot read GraphRNN checkpoint {file}: {err}") from None
+        state = read_checkpoint(file, "GraphRNN", self.device)
         if state["vocab"] != self.vocab.names or state["max_atoms"] != self.max_atoms:
             raise ValueError(f"checkpoint {file} is for atom types {state['vocab']} and max_atoms {state['max_atoms']}; "
                              f"this task uses {self.vocab.names} and {self.max_atoms}")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from agents.base import UpdatingAgent
+from agents.base import UpdatingAgent, read_checkpoint
 from agents.molgan.model import Generator, GraphCritic, hard_graphs, one_hot_graphs
 from agents.replay import STOP, check_one_atom_start, run_episodes
 from molgym.oracle import Oracle
@@ -239,10 +239,7 @@ class MolGANAgent(UpdatingAgent):
 
     def _load_state(self, path: Path) -> None:
         file = path / "molgan.pt"
-        try:
-            state = torch.load(file, map_location=self.device, weights_only=False)
-        except Exception as err:  # noqa: BLE001 - any unreadable file gets the same clear message
-            raise ValueError(f"cannot read MolGAN checkpoint {file}: {err}") from None
+        state = read_checkpoint(file, "MolGAN", self.device)
         if state["vocab"] != self.vocab.names:
             raise ValueError(f"checkpoint {file} is for atom types {state['vocab']}; this task uses {self.vocab.names}")
         for key, module in (("generator", self.generator), ("critic", self.critic), ("reward_net", self.reward_net),
