@@ -155,8 +155,8 @@ def test_batched_sampler_is_uniform_over_legal_actions():
 
     layout = ActionLayout(4, 2)
     masks = np.zeros((3, layout.size), dtype=bool)
-    masks[0, [3, 40, layout.stop]] = True  # few legal actions: mostly the exact fallback
-    masks[1, :] = True  # all legal: rejection sampling always hits
+    masks[0, [3, 40, layout.stop]] = True  # few legal actions
+    masks[1, :] = True  # all legal
     masks[2, [7]] = True
     rng = np.random.default_rng(0)
     draws = np.stack([[layout.from_multidiscrete(a) for a in layout.sample(masks, rng)] for _ in range(3000)])
@@ -164,5 +164,49 @@ def test_batched_sampler_is_uniform_over_legal_actions():
     counts = np.bincount(draws[:, 0], minlength=layout.size)[[3, 40, layout.stop]]
     assert counts.min() > 900  # about 1000 each
     assert len(set(draws[:, 1])) > layout.size * 0.9  # the full row is covered
-    with pytest.raises(ValueError, match="no legal action"):
-        layout.sample(np.zeros((1, layout.size), dtype=bool), rng)
+    masks[1] = False
+    with pytest.raises(ValueError, match="mask row 1 has no legal action"):
+        layout.sample(masks, rng)
+
+
+@pytest.mark.parametrize("allow_removal", [False, True])
+def test_batched_masks_match_single_molecule_masks_on_thousands_of_states(allow_removal, monkeypatch):
+    """``batch_edit_mask`` against ``edit_mask`` on states where every rewrite rule is in play.
+
+    Random walks over C, N, O, O+, P, Cl and I (so P=O, P=C, I=O and halogens with only O neighbours are
+    frequent) give 1,600 states, masked as one batch and one by one; the rewrite rules must have
+    cleared edits in many of them (about 100 with additions only, 70 with removal), or this
+    test would not be testing them.
+    """
+    from molgym.chem import actions
+    from molgym.chem.actions import edit_mask
+    from molgym.chem.batch import batch_edit_mask, batch_free_valence
+    from molgym.envs import MolEditEnv
+
+    env = MolEditEnv(atom_types=["C", "N", "O", "O+", "P", "Cl", "I"], allow_removal=allow_removal, max_atoms=16,
+                     min_steps=30, max_steps=40, reward=[], info_smiles="none")
+    rng = np.random.default_rng(7)
+    graphs = []
+    env.reset(seed=7)
+    while len(graphs) < 1600:
+        legal = np.flatnonzero(env.action_masks()[:-1])
+        if legal.size == 0:
+            env.reset()
+            continue
+        _, _, terminated, truncated, _ = env.step(env.layout.to_multidiscrete(int(rng.choice(legal))))
+        if terminated or truncated:
+            env.reset()
+        else:
+            graphs.append(env.graph.copy())
+    types = np.stack([g.atom_types for g in graphs])
+    bonds = np.stack([g.bonds for g in graphs])
+    n = np.array([g.num_atoms for g in graphs])
+    batched = batch_edit_mask(types, bonds, n, batch_free_valence(types, bonds, n, env.vocab), env.vocab, env.layout)
+    rewritten = 0
+    for i, g in enumerate(graphs):
+        single = edit_mask(g, env.layout)
+        assert np.array_equal(batched[i], single), f"state {i}: {g.smiles()}"
+        with monkeypatch.context() as m:
+            m.setattr(actions, "forbid_rewriting_edits", lambda *args: None)
+            rewritten += int(not np.array_equal(edit_mask(g, env.layout), single))
+    assert rewritten > 50

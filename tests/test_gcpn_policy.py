@@ -60,7 +60,9 @@ def test_stop_only_and_edit_only_states():
     no_stop[:, -1] = False
     logits, _ = policy(obs, no_stop)
     assert torch.all(logits[:, -1] == float("-inf"))
-    assert torch.allclose(logits.exp().sum(dim=1), torch.ones(6), atol=1e-5)
+    has_edit = no_stop.any(dim=1)  # a saturated molecule (e.g. N#N) has stop as its only legal action
+    assert has_edit.sum() >= 4
+    assert torch.allclose(logits[has_edit].exp().sum(dim=1), torch.ones(int(has_edit.sum())), atol=1e-5)
 
 
 def test_gradients_are_finite_and_reach_every_head():

@@ -87,24 +87,20 @@ class ActionLayout:
     def to_multidiscrete(self, k: int) -> np.ndarray:
         return np.array(self.decode(k), dtype=np.int64)
 
-    def sample(self, masks: np.ndarray, rng: np.random.Generator, tries: int = 32) -> np.ndarray:
+    def sample(self, masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """``(B, 4)`` actions drawn uniformly from the legal actions of each row of ``masks (B, K)``.
 
-        Rejection sampling: ``tries`` uniform candidates per row, the first legal one kept (still
-        exactly uniform over the legal actions); rows where none was legal are drawn exactly.
+        One pass over the masks: the legal flat indices of all rows in order, then for each row
+        the ``r``-th of its own, ``r`` uniform below the row's count.
         """
-        masks = np.asarray(masks, dtype=bool)
-        B = len(masks)
-        candidates = rng.integers(0, self.size, size=(B, tries))
-        hits = masks[np.arange(B)[:, None], candidates]
-        first = hits.argmax(axis=1)
-        picks = candidates[np.arange(B), first]
-        missed = np.flatnonzero(~hits[np.arange(B), first])
-        for row in missed.tolist():
-            legal = np.flatnonzero(masks[row])
-            if legal.size == 0:
-                raise ValueError(f"mask row {row} has no legal action")
-            picks[row] = legal[rng.integers(legal.size)]
+        masks = np.ascontiguousarray(masks, dtype=bool)
+        B, K = masks.shape
+        legal = np.flatnonzero(masks)  # row-major: row b's entries lie in [b * K, (b + 1) * K)
+        counts = np.bincount(legal // K, minlength=B)
+        if (counts == 0).any():
+            raise ValueError(f"mask row {int(np.argmin(counts))} has no legal action")
+        starts = np.cumsum(counts) - counts
+        picks = legal[starts + rng.integers(0, counts)] - np.arange(B) * K
         return self.to_multidiscrete_many(picks)
 
     def to_multidiscrete_many(self, k: np.ndarray) -> np.ndarray:

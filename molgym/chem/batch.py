@@ -52,59 +52,69 @@ def bridges(bonds: np.ndarray, num_atoms: np.ndarray) -> np.ndarray:
 
 
 def batch_edit_mask(
-    types: np.ndarray, bonds: np.ndarray, num_atoms: np.ndarray, free: np.ndarray, vocab: AtomVocab, layout: ActionLayout
+    types: np.ndarray,
+    bonds: np.ndarray,
+    num_atoms: np.ndarray,
+    free: np.ndarray,
+    vocab: AtomVocab,
+    layout: ActionLayout,
 ) -> np.ndarray:
-    """``(B, C, N, N + T)`` bool edit masks (``C`` bond choices), as :func:`~molgym.chem.edit_mask` for each molecule."""
+    """``(B, C, N, N + T)`` bool edit masks (``C`` bond choices), as :func:`~molgym.chem.edit_mask` for each molecule.
+
+    ``free`` must be :func:`batch_free_valence` of the molecules. The bulk is a few int8 passes
+    over ``(B, N, N + T)``; the rewrite rules then touch only their candidate atoms' rows and columns.
+    """
     B, N = types.shape
     T, C = layout.num_types, layout.num_bond_choices
     S = N + T
     n = num_atoms.astype(np.int64)
-    J = np.arange(S)[None, :]
-    exists = np.arange(N)[None, :] < n[:, None]  # (B, N)
-    tt = np.where(exists, types, 0).astype(np.int64)
-    cap = vocab.max_valence
-    # partner j: an existing atom (j < n), a new-atom slot (n <= j < n + T, room left), or nothing
-    is_atom = J < n[:, None]
-    new_slot = (J >= n[:, None]) & (J < n[:, None] + T) & (n[:, None] < N)
-    kind = np.clip(J - n[:, None], 0, T - 1)
-    partner = np.where(is_atom, free[:, np.minimum(J[0], N - 1)], 0)
-    partner = np.where(new_slot, cap[kind], partner)
-    room = np.minimum(free[:, :, None], partner[:, None, :])  # (B, N, S)
-    closed = bonds != 0
-    closed[:, np.arange(N), np.arange(N)] = True
-    room[:, :, :N][closed] = 0
-    mask = np.zeros((B, C, N, S), dtype=bool)
-    mask[:, :3] = room[:, None] >= _ORDER_PLANES
-    f = TypeFlags.of(vocab)
-    adj = bonds > 0
+    mask = np.empty((B, C, N, S), dtype=bool)
+    # partner valence of column j: an existing atom's free valence (0 on padding), or a new-atom
+    # slot's type limit at n <= j < n + T while the molecule has room
+    partner = np.zeros((B, S), dtype=np.int8)
+    partner[:, :N] = free
+    grows = np.flatnonzero(n < N)
+    partner[grows[:, None], n[grows, None] + np.arange(T)] = vocab.max_valence
+    room = np.minimum(free[:, :, None], partner[:, None, :])  # (B, N, S): the highest order that fits
+    room[:, :, :N] *= bonds == 0  # a bonded pair takes no second bond
+    room[:, np.arange(N), np.arange(N)] = 0  # no self-loops
+    for c in range(3):
+        np.greater(room, c, out=mask[:, c])
     if C == 4:
+        adj = bonds > 0
         degree = adj.sum(axis=2)
         leaf = (degree == 1)[:, :, None] | (degree == 1)[:, None, :]
         mask[:, 3, :, :N] = adj & (~bridges(bonds, n) | leaf)
+        mask[:, 3, :, N:] = False
+    f = TypeFlags.of(vocab)
     if f.any:
-        _forbid_rewrites(f, mask, tt, bonds, adj, n, exists, is_atom, new_slot, kind)
+        _forbid_rewrites(f, mask, types, bonds, n, free, vocab)
     return mask
 
 
-def _forbid_rewrites(f: TypeFlags, mask, tt, bonds, adj, n, exists, is_atom, new_slot, kind) -> None:
+def _forbid_rewrites(f: TypeFlags, mask, types, bonds, n, free, vocab: AtomVocab) -> None:
     """:func:`molgym.chem.rewrites.forbid_rewriting_edits` for the batch.
 
-    Per-atom conditions are computed for the whole batch; the masks are then cleared only along
-    the rows (as first atom) and columns (as second atom) of the few candidate atoms, with fancy
+    The rules concern halogens, phosphorus and the atoms bonded to them, so their conditions are
+    computed on those atoms' bond rows only (``(M, N)`` for ``M`` candidate atoms), and the masks
+    are cleared along those atoms' rows (as first atom) and columns (as second atom), with fancy
     indexing over (molecule, atom) pairs.
     """
     B, C, N, S = mask.shape
+    exists = np.arange(N)[None, :] < n[:, None]
+    tt = np.where(exists, types, 0).astype(np.int64)
     cols = np.minimum(np.arange(S), N - 1)
+    J = np.arange(S)[None, :]
     oxygen = f.oxygen[tt] & exists
     neutral_o = f.neutral_oxygen[tt] & exists
     cn = f.carbon_or_nitrogen[tt] & exists
-    ev = bonds.sum(axis=2, dtype=np.int64)
-    deg = adj.sum(axis=2)
-    dbl = bonds == 2
-    has_dbl = dbl.any(axis=2)
-    halogen = f.halogen[tt] & exists
-    phosphorus = f.phosphorus[tt] & exists
-    grows = n < N
+    ev = np.where(exists, vocab.max_valence[tt] - free, 0).astype(np.int64)  # bond valence
+
+    def partners(mb, atom_flag, type_flag):
+        """``(M, S)``: column j of molecule ``mb`` is an existing atom with ``atom_flag``, or a new-atom slot of a type with ``type_flag``."""
+        nn = n[mb][:, None]
+        slot = (J >= nn) & (J < nn + T) & (nn < N)
+        return np.where(J < nn, atom_flag[mb][:, cols], slot & type_flag[np.clip(J - nn, 0, T - 1)])
 
     def clear(mb, ma, planes: slice, bad):
         """Clear ``bad`` (M, planes, S) along rows ``ma`` of molecules ``mb``, and its mirror."""
@@ -112,49 +122,71 @@ def _forbid_rewrites(f: TypeFlags, mask, tt, bonds, adj, n, exists, is_atom, new
         mirror = bad[..., :N] & exists[mb][:, None, :]
         mask[mb, planes, :N, ma] &= ~mirror
 
+    T = len(f.oxygen)
     # a new halogen double-bonded to an oxygen (total valence 3, only O neighbours)
+    mb, ma = _pairs(oxygen & (n < N)[:, None])
     for x in f.new_halogen_double:
-        rows = np.flatnonzero(grows)
-        mask[rows[:, None], 1, np.arange(N)[None, :], (n[rows] + x)[:, None]] &= ~oxygen[rows]
+        mask[mb, 1, ma, n[mb] + x] = False
     # halogens whose neighbours are all O: a new bond to an O can complete the pattern
-    mb, ma = np.nonzero(halogen & ~(adj & ~oxygen[:, None, :]).any(axis=2))
+    hb, ha = _pairs(f.halogen[tt] & exists)
+    h_rows = bonds[hb, ha]  # (M, N)
+    h_dbl = (h_rows == 2).any(axis=1)
+    all_o = ~((h_rows != 0) & ~oxygen[hb]).any(axis=1)
+    mb, ma = hb[all_o], ha[all_o]
     if mb.size:
-        base = f.odd_total[tt[mb, ma][:, None], ev[mb, ma][:, None] + _ORDERS] & (has_dbl[mb, ma][:, None] | _DOUBLE)
-        oxygen_partner = np.where(is_atom[mb], oxygen[mb][:, cols], new_slot[mb] & f.oxygen[kind[mb]])
-        clear(mb, ma, slice(0, 3), base[:, :, None] & oxygen_partner[:, None, :])
-    # phosphorus of degree 2 with a double bond: one bond away from the pattern
-    dbl_o = (dbl & neutral_o[:, None, :]).any(axis=2)
-    dbl_cn = (dbl & (cn & (deg >= 2))[:, None, :]).any(axis=2)
-    p2 = phosphorus & (deg == 2) & has_dbl
-    order = 5 - ev
-    mb, ma = np.nonzero(p2 & (order == 2) & (dbl_o | dbl_cn))
-    if mb.size:
-        neutral_o_partner = np.where(is_atom[mb], neutral_o[mb][:, cols], new_slot[mb] & f.neutral_oxygen[kind[mb]])
-        cn_partner = is_atom[mb] & cn[mb][:, cols] & (deg[mb][:, cols] >= 1)  # degree >= 2 once bonded
-        bad = (dbl_o[mb, ma][:, None] | neutral_o_partner) & (dbl_cn[mb, ma][:, None] | cn_partner)
-        clear(mb, ma, slice(1, 2), bad[:, None, :])
-    for o in (1, 3):
-        mb, ma = np.nonzero(p2 & (order == o) & dbl_o & dbl_cn)
-        if mb.size:
-            clear(mb, ma, slice(o - 1, o), (is_atom[mb] | new_slot[mb])[:, None, :])
-    # phosphorus at valence 5, degree 3 with P=O: its degree-1 =C / =N must not gain a bond
-    primed = phosphorus & (deg == 3) & (ev == 5) & dbl_o
-    if primed.any():
-        mb, ma = np.nonzero(cn & (deg == 1) & (dbl & primed[:, None, :]).any(axis=2))
+        base = f.odd_total[tt[mb, ma][:, None], ev[mb, ma][:, None] + _ORDERS] & (h_dbl[all_o][:, None] | _DOUBLE)
+        clear(mb, ma, slice(0, 3), base[:, :, None] & partners(mb, oxygen, f.oxygen)[:, None, :])
+    # phosphorus with a double bond, of degree 2 (one bond from the pattern) or 3 at valence 5
+    pb, pa = _pairs(f.phosphorus[tt] & exists)
+    p_rows = bonds[pb, pa]  # (M, N)
+    p_deg = (p_rows != 0).sum(axis=1)
+    keep = ((p_deg == 2) | ((p_deg == 3) & (ev[pb, pa] == 5))) & (p_rows == 2).any(axis=1)
+    pb, pa, p_rows, p_deg = pb[keep], pa[keep], p_rows[keep], p_deg[keep]
+    if pb.size:
+        molecules = np.zeros(B, dtype=bool)
+        molecules[pb] = True
+        deg = np.zeros((B, N), dtype=np.int64)
+        deg[molecules] = (bonds[molecules] != 0).sum(axis=2)
+        p_dbl = p_rows == 2
+        dbl_o = (p_dbl & neutral_o[pb]).any(axis=1)
+        dbl_cn = (p_dbl & cn[pb] & (deg[pb] >= 2)).any(axis=1)
+        order = 5 - ev[pb, pa]  # the bond order that brings P to valence 5 (2 or 1 at degree 2)
+        two = (p_deg == 2) & (order == 2) & (dbl_o | dbl_cn)
+        if two.any():
+            mb, ma = pb[two], pa[two]
+            neutral_o_partner = partners(mb, neutral_o, f.neutral_oxygen)
+            cn_partner = (J < n[mb][:, None]) & cn[mb][:, cols] & (deg[mb][:, cols] >= 1)  # degree >= 2 once bonded
+            bad = (dbl_o[two][:, None] | neutral_o_partner) & (dbl_cn[two][:, None] | cn_partner)
+            clear(mb, ma, slice(1, 2), bad[:, None, :])
+        hit = (p_deg == 2) & (order == 1) & dbl_o & dbl_cn  # any single bond completes it
+        if hit.any():
+            mb, ma = pb[hit], pa[hit]
+            nn = n[mb][:, None]
+            clear(mb, ma, slice(0, 1), ((J < nn) | ((J < nn + T) & (nn < N)))[:, None, :])
+        # at valence 5, degree 3 with P=O: its degree-1 =C / =N must not gain a bond
+        primed = (p_deg == 3) & dbl_o
+        which, atom = _pairs(p_dbl[primed] & cn[pb[primed]] & (deg[pb[primed]] == 1))
+        mb, ma = pb[primed][which], atom
         mask[mb, :3, ma, :] = False
         mask[mb, :3, :N, ma] = False
     if C == 4:
-        rows = np.flatnonzero(halogen.any(axis=1))
+        rows = np.unique(hb)
         if rows.size:
             # removing a bond from a halogen may leave it with only O neighbours and an odd total valence
-            a, b, h, t = adj[rows], bonds[rows], halogen[rows], tt[rows]
-            non_o_bond = a & ~oxygen[rows][:, None, :]
+            adj, dbl = bonds[rows] > 0, bonds[rows] == 2
+            b, h, t = bonds[rows], f.halogen[tt[rows]] & exists[rows], tt[rows]
+            non_o_bond = adj & ~oxygen[rows][:, None, :]
             left_non_o = non_o_bond.sum(axis=2)[:, :, None] - non_o_bond
-            left_doubles = dbl[rows].sum(axis=2)[:, :, None] - dbl[rows]
+            left_doubles = dbl.sum(axis=2)[:, :, None] - dbl
             left_ev = ev[rows][:, :, None] - b
             odd = f.odd_total[t[:, :, None], np.clip(left_ev, 0, f.odd_total.shape[1] - 1)]
-            bad = h[:, :, None] & a & (left_non_o == 0) & (left_doubles > 0) & odd
+            bad = h[:, :, None] & adj & (left_non_o == 0) & (left_doubles > 0) & odd
             mask[rows, 3, :, :N] &= ~(bad | np.swapaxes(bad, 1, 2))
+
+
+def _pairs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of the ``True`` entries of a 2-D array (``np.nonzero``, faster on small rows)."""
+    return np.divmod(np.flatnonzero(flags), flags.shape[1])
 
 
 def batch_apply_edits(

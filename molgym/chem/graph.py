@@ -182,8 +182,11 @@ def graph_to_mol(
     prototypes = vocab.atom_prototypes
     for t in atom_types[:num_atoms].tolist():
         mol.AddAtom(prototypes[t])  # RDKit copies the atom
-    ii, jj = np.nonzero(np.triu(bonds[:num_atoms, :num_atoms]))
-    for i, j, order in zip(ii.tolist(), jj.tolist(), bonds[ii, jj].tolist()):
+    block = bonds[:num_atoms, :num_atoms]
+    ii, jj = np.nonzero(block)
+    upper = ii < jj
+    ii, jj = ii[upper], jj[upper]
+    for i, j, order in zip(ii.tolist(), jj.tolist(), block[ii, jj].tolist()):
         mol.AddBond(i, j, BOND_TYPES[order])
     out = mol.GetMol()
     if sanitize:

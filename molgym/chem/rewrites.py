@@ -150,7 +150,7 @@ def _phosphorus_additions(f: TypeFlags, mask, r, row, neighbours, block, types, 
         partner_cn = f.carbon_or_nitrogen[t] & block.any(axis=1)  # degree >= 2 once bonded
         bad = (dbl_o | f.neutral_oxygen[t]) & (dbl_cn | partner_cn)
         bad_new = (dbl_o | f.neutral_oxygen) & dbl_cn
-    elif order in (1, 3) and dbl_o and dbl_cn:
+    elif order == 1 and dbl_o and dbl_cn:  # (a degree-2 P with a double bond has valence 3 to 5)
         bad, bad_new = np.ones(n, dtype=bool), np.ones(T, dtype=bool)
     else:
         return

@@ -148,6 +148,7 @@ class MolEditEnv(gym.Env):
             raise ValueError(f"info_smiles must be one of {INFO_SMILES}, got {info_smiles!r}")
         self.info_smiles = info_smiles
         self.start_graphs = self._parse_starts(start_smiles)
+        self._start_smiles: dict[int, str] = {}  # canonical SMILES of the start molecules, once each
 
         T = len(self.vocab)
         self.action_space = spaces.MultiDiscrete(self.layout.nvec)
@@ -186,10 +187,12 @@ class MolEditEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         options = options or {}
+        index = None
         if options.get("smiles") is not None:
             start = MolGraph.from_smiles(options["smiles"], self.vocab, self.max_atoms)
         else:
-            start = self.start_graphs[int(self.np_random.integers(len(self.start_graphs)))]
+            index = int(self.np_random.integers(len(self.start_graphs)))
+            start = self.start_graphs[index]
         self._start = start
         self._graph = start.copy()
         self._steps = 0
@@ -197,6 +200,10 @@ class MolEditEnv(gym.Env):
         self._free[: start.num_atoms] = start.free_valence()
         self._refresh()
         self._mask[-1] = self._stop_allowed()
+        if index is not None and self.info_smiles != "none":
+            if index not in self._start_smiles:
+                self._start_smiles[index] = self._ctx.smiles
+            self._ctx._smiles = self._start_smiles[index]
         return self._obs(), self._info(valid=True, terms={}, smiles=self.info_smiles != "none")
 
     def step(self, action):

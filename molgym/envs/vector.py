@@ -88,6 +88,7 @@ class MolEditVectorEnv(VectorEnv):
         self._option_start: MolGraph | None = None
         self._rngs = [seeding.np_random()[0] for _ in range(B)]
         self._smiles = np.full(B, None, dtype=object)  # canonical SMILES cache of the current states
+        self._start_smiles = np.full(len(starts) + 1, None, dtype=object)  # of each start; [-1]: the reset option's
         self._step_contexts: dict[int, Context] = {}  # contexts built during the current step
 
     # Gymnasium API ----------------------------------------------------------------------------
@@ -101,6 +102,7 @@ class MolEditVectorEnv(VectorEnv):
         self._option_start = None
         if options.get("smiles") is not None:
             self._option_start = MolGraph.from_smiles(options["smiles"], self.vocab, self.max_atoms)
+        self._start_smiles[-1] = None
         everyone = np.arange(self.num_envs)
         self._reset_rows(everyone, self._option_start)
         self._refresh(everyone)
@@ -183,6 +185,8 @@ class MolEditVectorEnv(VectorEnv):
             if self._smiles[i] is None:
                 ctx = self._step_contexts.get(i) or self._context(i)
                 self._smiles[i] = ctx.smiles
+                if self.steps[i] == 0:  # a start molecule: its SMILES serves every later reset to it
+                    self._start_smiles[self.start_index[i]] = ctx.smiles
             out.append(self._smiles[i])
         return out
 
@@ -205,6 +209,7 @@ class MolEditVectorEnv(VectorEnv):
             rng.bit_generator.state = saved
         self._option_start = state["option_start"]
         self._smiles[:] = None
+        self._start_smiles[-1] = None
         self._step_contexts = {}
 
     def state_bytes(self) -> int:
@@ -244,7 +249,7 @@ class MolEditVectorEnv(VectorEnv):
             self.free[rows] = self._start_free[picks]
             self.start_index[rows] = picks
         self.steps[rows] = 0
-        self._smiles[rows] = None
+        self._smiles[rows] = self._start_smiles[self.start_index[rows]]
         for i in rows.tolist():
             self._step_contexts.pop(i, None)
 
@@ -308,7 +313,8 @@ class MolEditVectorEnv(VectorEnv):
         info["num_atoms"], info["_num_atoms"] = np.where(present, self.num_atoms, 0), present.copy()
         if "reward_terms" in info:
             info["_reward_terms"] = present.copy()
-        info["action_mask"] = self.mask.copy() if present.all() else np.where(present[:, None], self.mask, False)
+        info["action_mask"] = self.mask.copy()
+        info["action_mask"][~present] = False
         info["_action_mask"] = present.copy()
         if smiles_rows.size:
             smiles = np.full(B, None, dtype=object)
