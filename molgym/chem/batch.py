@@ -17,7 +17,6 @@ from molgym.chem.vocab import AtomVocab
 __all__ = ["batch_edit_mask", "batch_apply_edits", "batch_free_valence", "bridges"]
 
 _ORDERS = np.array([1, 2, 3], dtype=np.int64)
-_ORDER_PLANES = _ORDERS.astype(np.int8)[None, :, None, None]
 _DOUBLE = _ORDERS == 2
 # On a connected graph the effective resistance across a bridge is exactly 1, and across a bond
 # on a ring of k atoms at most 1 - 1/k (k <= N); the threshold sits far from both.
@@ -101,6 +100,7 @@ def _forbid_rewrites(f: TypeFlags, mask, types, bonds, n, free, vocab: AtomVocab
     indexing over (molecule, atom) pairs.
     """
     B, C, N, S = mask.shape
+    T = S - N
     exists = np.arange(N)[None, :] < n[:, None]
     tt = np.where(exists, types, 0).astype(np.int64)
     cols = np.minimum(np.arange(S), N - 1)
@@ -122,7 +122,6 @@ def _forbid_rewrites(f: TypeFlags, mask, types, bonds, n, free, vocab: AtomVocab
         mirror = bad[..., :N] & exists[mb][:, None, :]
         mask[mb, planes, :N, ma] &= ~mirror
 
-    T = len(f.oxygen)
     # a new halogen double-bonded to an oxygen (total valence 3, only O neighbours)
     mb, ma = _pairs(oxygen & (n < N)[:, None])
     for x in f.new_halogen_double:
@@ -161,8 +160,7 @@ def _forbid_rewrites(f: TypeFlags, mask, types, bonds, n, free, vocab: AtomVocab
         hit = (p_deg == 2) & (order == 1) & dbl_o & dbl_cn  # any single bond completes it
         if hit.any():
             mb, ma = pb[hit], pa[hit]
-            nn = n[mb][:, None]
-            clear(mb, ma, slice(0, 1), ((J < nn) | ((J < nn + T) & (nn < N)))[:, None, :])
+            clear(mb, ma, slice(0, 1), partners(mb, exists, np.ones(T, dtype=bool))[:, None, :])
         # at valence 5, degree 3 with P=O: its degree-1 =C / =N must not gain a bond
         primed = (p_deg == 3) & dbl_o
         which, atom = _pairs(p_dbl[primed] & cn[pb[primed]] & (deg[pb[primed]] == 1))

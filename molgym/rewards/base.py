@@ -129,15 +129,22 @@ class Term:
     def __call__(self, ctx: Context) -> float:
         if not self.cached:
             return self._checked(ctx)
-        cache = self.__dict__.setdefault("_cache", {})
-        key = self.cache_key(ctx)
-        hit = cache.get(key)
+        hit = self.cached_value(ctx)
         if hit is None:
             hit = self._checked(ctx)
-            if len(cache) >= self.cache_size:
-                del cache[next(iter(cache))]
-            cache[key] = hit
+            self.remember(ctx, hit)
         return hit
+
+    def cached_value(self, ctx: Context) -> float | None:
+        """The value cached for this molecule, or ``None``."""
+        return self.__dict__.get("_cache", {}).get(self.cache_key(ctx))
+
+    def remember(self, ctx: Context, value: float) -> None:
+        """Cache ``value`` for this molecule (evicting the oldest entry when full)."""
+        cache = self.__dict__.setdefault("_cache", {})
+        if len(cache) >= self.cache_size:
+            del cache[next(iter(cache))]
+        cache[self.cache_key(ctx)] = value
 
     def _checked(self, ctx: Context) -> float:
         try:

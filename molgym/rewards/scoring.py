@@ -31,8 +31,8 @@ def _score_in_worker(job):
 class PendingFinals:
     """Final-term values of the molecules that finished in a step, possibly still being computed."""
 
-    def __init__(self, ctxs: list[Context], values: dict[int, np.ndarray], jobs: dict[int, list[int]], handle, scorer):
-        self.ctxs, self.values, self.jobs, self._handle, self._scorer = ctxs, values, jobs, handle, scorer
+    def __init__(self, ctxs: list[Context], values: dict[int, np.ndarray], jobs: dict[int, list[int]], handle, terms):
+        self.ctxs, self.values, self.jobs, self._handle, self._terms = ctxs, values, jobs, handle, terms
 
     def result(self) -> dict[int, np.ndarray]:
         """Term index -> values per finished molecule (waits for the workers if they are still at it)."""
@@ -40,7 +40,7 @@ class PendingFinals:
             for m, results in zip(self.jobs, self._handle.get()):
                 for index, value in zip(self.jobs[m], results):
                     self.values[index][m] = value
-                    self._scorer._remember(index, self.ctxs[m], value)
+                    self._terms[index].remember(self.ctxs[m], value)
             self._handle = None
         return self.values
 
@@ -90,7 +90,7 @@ class BatchScorer:
                 if self._pool is None or not term.cached:
                     column[m] = term(ctx)
                     continue
-                hit = term.__dict__.setdefault("_cache", {}).get(term.cache_key(ctx))
+                hit = term.cached_value(ctx)
                 if hit is None:
                     jobs.setdefault(m, []).append(index)
                 else:
@@ -101,14 +101,7 @@ class BatchScorer:
             payload = [(_arrays(ctxs[m].graph), _arrays(ctxs[m].start) if ctxs[m].start is not None else None, jobs[m])
                        for m in jobs]
             handle = self._pool.map_async(_score_in_worker, payload)
-        return PendingFinals(ctxs, values, jobs, handle, self)
-
-    def _remember(self, index: int, ctx: Context, value: float) -> None:
-        term = self.reward._every[index][2]
-        cache = term.__dict__["_cache"]
-        if len(cache) >= term.cache_size:
-            del cache[next(iter(cache))]
-        cache[term.cache_key(ctx)] = value
+        return PendingFinals(ctxs, values, jobs, handle, [term for _, _, term in self.reward._every])
 
     def score(
         self,

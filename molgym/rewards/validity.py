@@ -23,14 +23,17 @@ class StepValidity(Term):
         self.valid, self.invalid = valid, invalid
 
     def value(self, ctx: Context) -> float:
-        if ctx.valid:
-            return self.valid if self.valid is not None else 1.0 / ctx.max_atoms
-        return self.invalid if self.invalid is not None else -1.0 / ctx.max_atoms
+        good, bad = self._amounts(ctx.max_atoms)
+        return good if ctx.valid else bad
 
     def batch(self, valid: np.ndarray, contexts, max_atoms: int) -> np.ndarray:
+        return np.where(valid, *self._amounts(max_atoms)).astype(np.float64)
+
+    def _amounts(self, max_atoms: int) -> tuple[float, float]:
+        """What an accepted and a rejected edit pay with ``max_atoms`` atoms."""
         good = self.valid if self.valid is not None else 1.0 / max_atoms
         bad = self.invalid if self.invalid is not None else -1.0 / max_atoms
-        return np.where(valid, good, bad).astype(np.float64)
+        return good, bad
 
     def __repr__(self) -> str:
         return f"StepValidity(valid={self.valid}, invalid={self.invalid})"
