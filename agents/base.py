@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any, ClassVar
 from molgym.oracle import BudgetExhausted, Oracle
 from molgym.tasks import Task
 
-__all__ = ["Agent", "UpdatingAgent", "read_checkpoint"]
+__all__ = ["Agent", "UpdatingAgent", "read_checkpoint", "check_settings"]
 
 
 def read_checkpoint(file: str | Path, what: str, device: str = "cpu") -> dict:
@@ -51,13 +52,28 @@ class Agent(ABC):
 
     @abstractmethod
     def propose(self, n: int) -> list[str]:
-        """``n`` molecules (SMILES) from the current agent, not scored by any oracle."""
+        """``n`` molecules (SMILES) from the current agent, not scored by any oracle. Successive
+        calls continue one stream (they do not repeat the same molecules)."""
+
+    def propose_from(self, start: str, n: int) -> list[str]:
+        """``n`` molecules edited from the molecule ``start`` (tasks with start molecules, such as
+        constrained optimisation). Agents that build molecules from scratch do not have it."""
+        raise ValueError(f"agent {self.name!r} builds molecules from scratch; it cannot start from a given molecule")
+
+    @classmethod
+    def settings(cls) -> dict[str, Any]:
+        """The agent's settings (``molgym train --config KEY=VALUE``) and their defaults: the
+        constructor's keyword arguments after ``task``, ``seed`` and ``device``."""
+        parameters = inspect.signature(cls.__init__).parameters.values()
+        return {p.name: p.default for p in parameters
+                if p.name not in ("self", "task", "seed", "device") and p.kind is p.POSITIONAL_OR_KEYWORD}
 
     def save(self, path: str | Path) -> None:
         """Write the agent to the directory ``path`` (``agent.json`` plus whatever the agent needs)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        meta = {"agent": self.name, "task": self.task.name, "seed": self.seed, "config": self.config}
+        meta = {"agent": self.name, "class": f"{type(self).__module__}:{type(self).__qualname__}",
+                "task": self.task.name, "seed": self.seed, "config": self.config}
         (path / "agent.json").write_text(json.dumps(meta, indent=2))
         self._save_state(path)
 
@@ -81,6 +97,34 @@ class Agent(ABC):
 
     def _load_state(self, path: Path) -> None:
         """Inverse of :meth:`_save_state`."""
+
+
+def check_settings(cls: type[Agent], config: dict[str, Any]) -> None:
+    """``ValueError`` for a setting ``cls`` does not have, or a value not of its default's type
+    (an int where a float is expected is fine; ``None`` where the annotation allows it; a ``None``
+    default accepts anything). A class whose constructor takes ``**config`` and that does not
+    override :meth:`Agent.settings` accepts any setting name."""
+    known = cls.settings()
+    parameters = inspect.signature(cls.__init__).parameters.values()
+    optional = {p.name for p in parameters if "None" in str(p.annotation)}
+    # a constructor taking **config whose class does not list its settings accepts any name
+    open_ended = any(p.kind is p.VAR_KEYWORD for p in parameters) and cls.settings.__func__ is Agent.settings.__func__
+    for key, value in config.items():
+        if key not in known and open_ended:
+            continue
+        if key not in known:
+            raise ValueError(f"unknown {cls.name} setting {key!r}; its settings are {', '.join(known) or 'none'}")
+        default = known[key]
+        if default is None or default is inspect.Parameter.empty or (value is None and key in optional):
+            continue
+        kind = type(default)
+        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        if not ok:
+            what = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}
+            raise ValueError(f"{cls.name} setting {key} takes {what.get(kind.__name__, kind.__name__)} "
+                             f"(default {default!r}), got {value!r}")
 
 
 class UpdatingAgent(Agent):

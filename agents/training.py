@@ -7,6 +7,10 @@ agent after the last checkpointed update, with the oracle's paid calls and the l
 and, once finished, the agent itself (``agent.json`` and its state) with ``oracle_log.csv``.
 ``resume=True`` reloads ``checkpoint/`` and continues: the same step counter, weights, optimizer,
 generators and env state, so the resumed run equals an uninterrupted one, update for update.
+
+Ctrl-C (SIGINT) during :func:`run_training` lets the update in progress finish, writes a
+checkpoint and returns with ``loop["interrupted"]`` set; a second Ctrl-C stops at once (the last
+checkpoint stays).
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import signal
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import torch
 from tqdm.auto import tqdm
 
 from agents.base import UpdatingAgent
@@ -33,7 +39,10 @@ def load_checkpoint(out: str | Path, agent_cls: type[UpdatingAgent], task, devic
     """The agent, the oracle state and the loop counters saved in ``out/checkpoint``."""
     directory = Path(out) / CHECKPOINT
     if not (directory / "agent.json").is_file():
-        raise FileNotFoundError(f"nothing to resume: {directory} holds no checkpoint (run without --resume first)")
+        raise FileNotFoundError(f"nothing to resume: {directory} holds no checkpoint (one is written every "
+                                "--checkpoint-every updates, at the end of a run and on Ctrl-C)")
+    import torch
+
     agent = agent_cls.load(directory, task, device=device)
     loop = json.loads((directory / "loop.json").read_text())
     oracle_state = torch.load(directory / "oracle.pt", weights_only=False)
@@ -46,7 +55,8 @@ def run_training(agent: UpdatingAgent, oracle: Oracle, out: str | Path, steps: i
     logging every update and checkpointing every ``checkpoint_every`` updates (and at the end).
 
     ``loop`` is the counters of a checkpoint being resumed (:func:`load_checkpoint`); the
-    oracle must then hold that checkpoint's state. Returns the final counters.
+    oracle must then hold that checkpoint's state. Returns the final counters, with
+    ``interrupted`` true when Ctrl-C stopped the run (after a checkpoint).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -60,8 +70,10 @@ def run_training(agent: UpdatingAgent, oracle: Oracle, out: str | Path, steps: i
     bar = tqdm(total=total, initial=min(total, agent.steps if steps is not None else oracle.calls), unit=unit,
                desc=f"{agent.name} on {agent.task.name}", disable=not progress)
     began = time.perf_counter() - loop["wall_time"]
+    loop["interrupted"] = False
+    stop = _StopRequest()
     try:
-        while steps is None or agent.steps < steps:
+        while (steps is None or agent.steps < steps) and not stop.requested:
             before = agent.steps if steps is not None else oracle.calls
             calls_before = oracle.calls
             try:
@@ -81,14 +93,40 @@ def run_training(agent: UpdatingAgent, oracle: Oracle, out: str | Path, steps: i
             if agent.updates % checkpoint_every == 0:
                 save_checkpoint(agent, oracle, out, loop)
     finally:
+        stop.release()
         bar.close()
         writer.close()
+    loop["interrupted"] = stop.requested
     save_checkpoint(agent, oracle, out, loop)
     return loop
 
 
+class _StopRequest:
+    """The first Ctrl-C asks the loop to stop after the update in progress; a second one raises
+    ``KeyboardInterrupt`` at once. Only the main thread can own SIGINT; elsewhere nothing changes."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nCtrl-C: stopping after this update and writing a checkpoint (Ctrl-C again to stop at once)",
+              file=sys.stderr)
+
+    def release(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
 def save_checkpoint(agent: UpdatingAgent, oracle: Oracle, out: Path, loop: dict[str, Any]) -> None:
     """Write ``out/checkpoint`` whole or not at all (a new one replaces the old only once complete)."""
+    import torch
+
     tmp = out / f"{CHECKPOINT}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     agent.save(tmp)

@@ -11,7 +11,7 @@ from rdkit import Chem
 
 import molgym
 from envs_tests.conftest import make, masked_action, shared_file
-from molgym.chem import MolGraph, canonical_smiles, rdkit_accepts
+from molgym.chem import MolGraph, StereoDropped, canonical_smiles, rdkit_accepts
 from molgym.data import read_smiles
 from molgym.envs import MolEditEnv, MolOptEnv
 from molgym.wrappers import FlatAction
@@ -160,15 +160,19 @@ def test_removal_keeps_one_fragment_and_drops_lone_atoms():
 def test_all_800_charged_start_molecules_round_trip():
     smiles = read_smiles(shared_file("zinc_low_plogp_800.txt"))
     assert len(smiles) == 800
-    env = MolOptEnv(start_smiles=smiles)
-    charged = charged_in_rdkit = 0
-    for s in smiles:
-        _, info = env.reset(options={"smiles": s})
-        original = Chem.MolFromSmiles(s)
-        assert info["smiles"] == canonical_smiles(original)
-        charged += any(a.GetFormalCharge() for a in env.mol.GetAtoms())
-        charged_in_rdkit += any(a.GetFormalCharge() for a in original.GetAtoms())
+    with pytest.warns(StereoDropped) as dropped:  # stereochemistry is dropped, and said
+        env = MolOptEnv(start_smiles=smiles)
+        charged = charged_in_rdkit = 0
+        for s in smiles:
+            _, info = env.reset(options={"smiles": s})
+            original = Chem.MolFromSmiles(s)
+            assert info["smiles"] == canonical_smiles(original)
+            charged += any(a.GetFormalCharge() for a in env.mol.GetAtoms())
+            charged_in_rdkit += any(a.GetFormalCharge() for a in original.GetAtoms())
     assert charged == charged_in_rdkit > 600  # every charge kept (682 of the 800 are charged)
+    stereo = sum("@" in s or "/" in s or "\\" in s for s in smiles)
+    assert str(dropped[0].message).endswith(f"dropped from {stereo} of 800 start molecules (a state is a 2D graph)")
+    assert len(dropped) == 1 + stereo  # then one per reset to a molecule with stereo marks
 
 
 def test_start_molecules_are_sampled_with_the_env_rng():

@@ -1,20 +1,29 @@
 """``molgym compare``: agents under equal oracle budgets, with tables, curves and molecule pictures.
 
-Each (agent, seed) pair is one run in ``OUT/<agent>/seed<k>/``: ``oracle_log.csv`` (every paid
-call), ``result.json`` (metrics, wall time, device, or the error) and ``proposed.csv``. A pair
-whose ``result.json`` says it finished is not run again, so a repeated command resumes. The
-report (``results.md``, ``results.csv``, ``results.json``, ``curves.png``, ``top_<agent>.png``)
-is written from the run directories.
+Each (agent, seed) pair is one run in ``OUT/<agent>/seed<k>/``: ``run.json`` (everything that
+decides its result: :meth:`RunSpec.identity`), ``oracle_log.csv`` (every paid call),
+``result.json`` (metrics, wall time, device, or the error) and ``proposed.csv`` (the molecules
+the trained agent proposed, unscored, from which validity, uniqueness and novelty are computed).
+A pair whose ``result.json`` says it finished is not run again, so a repeated command resumes;
+a directory holding a run of other settings (another task, budget, agent config, start set,
+...) stops the command before any work (:func:`check_runs`), so a report never mixes settings.
+The report (``results.md``, ``results.csv``, ``results.json``, ``curves.png``,
+``top_<agent>.png``) is written from the run directories.
+
+Runs go to worker processes, ``workers`` at a time. Ctrl-C (or any exception in this process)
+terminates the workers within seconds; finished runs stay, an unfinished one is redone by the
+next command, and a worker whose parent dies ends itself.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
+import threading
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["RunSpec", "run_one", "compare", "write_report"]
+__all__ = ["RunSpec", "SettingsMismatch", "plan", "check_runs", "run_one", "compare", "write_report"]
 
 #: Metrics where smaller is better (the rest: larger is better).
 LOWER_IS_BETTER = {"sa_top100"}
@@ -31,9 +40,13 @@ COLUMNS = ["auc_top10", "auc_top1", "auc_top100", "top1", "top10", "top100", "di
            "validity", "uniqueness", "novelty", "pains_pass_top100", "zinc_pass_top100", "calls", "wall_time"]
 
 
+class SettingsMismatch(ValueError):
+    """An output directory holds runs made with other settings."""
+
+
 @dataclass
 class RunSpec:
-    """One (agent, seed) run of a comparison."""
+    """One (agent, seed) run of a comparison; ``config`` is the agent's settings."""
 
     agent: str
     seed: int
@@ -45,10 +58,59 @@ class RunSpec:
     task_params: dict[str, Any] = field(default_factory=dict)
     training_set: str | None = "nci"
     position: int = 0
+    config: dict[str, Any] = field(default_factory=dict)
 
     @property
     def directory(self) -> Path:
         return Path(self.out) / self.agent.replace(":", "_").replace("/", "_") / f"seed{self.seed}"
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that decides this run's result (as JSON values); a finished run is reused only
+        when its identity is this one. Start molecules and file training sets enter by content."""
+        from molgym import __version__
+
+        params = {k: _fingerprint(v) if k == "start_smiles" else v for k, v in self.task_params.items()}
+        return json.loads(json.dumps({
+            "agent": self.agent, "config": self.config, "task": self.task, "task_params": params,
+            "budget": self.budget, "seed": self.seed, "propose": self.propose,
+            "training_set": _set_identity(self.training_set), "molgym": __version__}))
+
+
+def _fingerprint(smiles: list[str]) -> dict[str, Any]:
+    return {"count": len(smiles), "sha256": hashlib.sha256("\n".join(smiles).encode()).hexdigest()}
+
+
+@lru_cache(maxsize=8)
+def _file_digest(path: str, mtime: float) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _set_identity(source: str | None) -> Any:
+    """A named training set by its name, a file by its content."""
+    if source is None or not Path(source).is_file():
+        return source
+    path = Path(source).resolve()
+    return {"file": str(path), "sha256": _file_digest(str(path), path.stat().st_mtime)}
+
+
+def check_runs(specs: list[RunSpec]) -> None:
+    """Raise :class:`SettingsMismatch` when a run's directory holds a run of other settings."""
+    problems = []
+    for spec in specs:
+        path = spec.directory / "run.json"
+        if path.is_file():
+            saved = json.loads(path.read_text())
+        elif (spec.directory / "result.json").is_file():
+            saved = {}  # written by a molgym that did not record its settings
+        else:
+            continue
+        wanted = spec.identity()
+        differ = [f"{key} {saved.get(key)!r} (now {wanted[key]!r})" for key in wanted if saved.get(key) != wanted[key]]
+        if differ:
+            problems.append(f"{spec.directory} holds a run with {'; '.join(differ)}")
+    if problems:
+        more = f" (and {len(problems) - 1} more runs)" if len(problems) > 1 else ""
+        raise SettingsMismatch(f"{problems[0]}{more}: choose another --out, or delete those runs to redo them")
 
 
 @lru_cache(maxsize=4)
@@ -70,7 +132,8 @@ def _training_smiles(source: str | None) -> frozenset[str] | None:
 
 
 def run_one(spec: RunSpec) -> dict[str, Any]:
-    """Run one (agent, seed) pair (or read its finished result); never raises for an agent's failure."""
+    """Run one (agent, seed) pair (or read its finished result); never raises for an agent's failure.
+    The caller has checked (:func:`check_runs`) that the directory holds no run of other settings."""
     from tqdm.auto import tqdm
 
     from agents.registry import agent_class
@@ -83,7 +146,9 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
         previous = json.loads(done.read_text())
         if previous.get("status") == "ok":
             return previous
+        done.unlink()  # a failed run is redone
     directory.mkdir(parents=True, exist_ok=True)
+    _write_whole(directory / "run.json", spec.identity())
     result: dict[str, Any] = {"agent": spec.agent, "seed": spec.seed, "task": spec.task, "budget": spec.budget,
                               "device": spec.device, "status": "ok", "error": None}
     began = time.perf_counter()
@@ -101,7 +166,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
             bar.set_postfix(best=f"{best:.3f}", refresh=False)
 
         oracle = task.oracle(spec.budget, on_call=progress)
-        agent = agent_class(spec.agent)(task, seed=spec.seed, device=spec.device)
+        agent = agent_class(spec.agent)(task, seed=spec.seed, device=spec.device, **spec.config)
         agent.train(oracle)
         proposed = agent.propose(spec.propose) if spec.propose else None
         if proposed is not None:
@@ -116,40 +181,105 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
         if oracle is not None:
             oracle.write_log(directory / "oracle_log.csv")
     result["wall_time"] = time.perf_counter() - began
-    tmp = done.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=2))
-    tmp.replace(done)  # a result is there entirely or not at all
+    _write_whole(done, result)  # a result is there entirely or not at all
     return result
 
 
-def _init_worker(threads: int) -> None:
-    """Pool workers share the cores: each gets its part of torch's threads."""
-    import torch
+def _write_whole(path: Path, value: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value, indent=2))
+    tmp.replace(path)
 
-    torch.set_num_threads(threads)
+
+def _worker(spec: RunSpec, threads: int, parent: int) -> None:
+    """A worker process: one run. Ctrl-C is the parent's to handle (it terminates the workers);
+    a worker whose parent died ends itself within a second."""
+    import signal
+
+    from tqdm.auto import tqdm
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # torch's threads, read when an agent first imports it
+    tqdm.set_lock(threading.RLock())  # not tqdm's default multiprocessing lock, which a terminated worker would leak
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+    run_one(spec)
+
+
+def _lost(spec: RunSpec, exitcode: int | None) -> dict[str, Any]:
+    """The result of a run whose worker ended without writing one (killed, out of memory, crashed)."""
+    result = {"agent": spec.agent, "seed": spec.seed, "task": spec.task, "budget": spec.budget,
+              "device": spec.device, "status": "error", "error": f"the worker process died (exit code {exitcode})",
+              "wall_time": 0.0}
+    _write_whole(spec.directory / "result.json", result)
+    return result
+
+
+def _run_in_processes(specs: list[RunSpec], workers: int, threads: int) -> list[dict[str, Any]]:
+    """Every run in its own process, ``workers`` at a time; on any exception (Ctrl-C) the running
+    workers are terminated (killed if they do not end within 5 s) before it propagates."""
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    context = multiprocessing.get_context("spawn")
+    results: list[dict[str, Any] | None] = [None] * len(specs)
+    waiting = list(range(len(specs)))
+    running: dict[int, tuple[int, Any]] = {}  # sentinel -> (spec index, process)
+    try:
+        while waiting or running:
+            while waiting and len(running) < workers:
+                i = waiting.pop(0)
+                process = context.Process(target=_worker, args=(specs[i], threads, os.getpid()), daemon=True)
+                process.start()
+                running[process.sentinel] = (i, process)
+            for sentinel in wait(list(running), timeout=1.0):
+                i, process = running.pop(sentinel)
+                process.join()
+                done = specs[i].directory / "result.json"
+                results[i] = json.loads(done.read_text()) if done.is_file() else _lost(specs[i], process.exitcode)
+    finally:
+        for _, process in running.values():
+            process.terminate()
+        for _, process in running.values():
+            process.join(5)
+            if process.is_alive():
+                process.kill()
+                process.join()
+    return results  # type: ignore[return-value]
+
+
+def plan(task: str, agents: list[str], budget: int, seeds: int, out: str | Path, device: str = "cpu",
+         propose: int = 100, task_params: dict | None = None, training_set: str | None = "nci",
+         configs: dict[str, dict] | None = None) -> list[RunSpec]:
+    """The runs of a comparison: every agent with seeds ``0 .. seeds - 1``."""
+    return [RunSpec(a, s, task, budget, str(out), device, propose, task_params or {}, training_set, position=i,
+                    config=(configs or {}).get(a, {}))
+            for i, (a, s) in enumerate((a, s) for a in agents for s in range(seeds))]
 
 
 def compare(task: str, agents: list[str], budget: int, seeds: int, out: str | Path, workers: int | None = None,
             device: str = "cpu", propose: int = 100, task_params: dict | None = None,
-            training_set: str | None = "nci") -> list[dict[str, Any]]:
+            training_set: str | None = "nci", configs: dict[str, dict] | None = None) -> list[dict[str, Any]]:
     """Run every (agent, seed) pair, ``workers`` at a time in separate processes (default: one per
-    core), and write the report. ``workers=1`` runs them one after another in this process."""
+    core), and write the report. ``workers=1`` runs them one after another in this process.
+    ``configs`` maps an agent to its settings. Raises :class:`SettingsMismatch`, before any run,
+    when ``out`` holds runs of other settings."""
     out = Path(out)
+    specs = plan(task, agents, budget, seeds, out, device, propose, task_params, training_set, configs)
+    check_runs(specs)
     out.mkdir(parents=True, exist_ok=True)
-    specs = [RunSpec(a, s, task, budget, str(out), device, propose, task_params or {}, training_set, position=i)
-             for i, (a, s) in enumerate((a, s) for a in agents for s in range(seeds))]
     cores = os.cpu_count() or 1
     workers = min(workers or cores, len(specs))
     began = time.perf_counter()
     if workers <= 1:
         results = [run_one(spec) for spec in specs]
     else:
-        import multiprocessing
-
-        context = multiprocessing.get_context("spawn")
-        threads = max(1, cores // workers)
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:
-            results = list(pool.map(run_one, specs))
+        results = _run_in_processes(specs, workers, threads=max(1, cores // workers))
     write_report(results, out, task=task, budget=budget, wall_time=time.perf_counter() - began, device=device)
     return results
 
@@ -189,7 +319,8 @@ def write_report(results: list[dict[str, Any]], out: Path, task: str, budget: in
         means = {a: row[column]["mean"] for a, row in summary.items() if column in row}
         if means and column not in ("calls", "wall_time"):
             best[column] = (min if column in LOWER_IS_BETTER else max)(means.values())
-    lines = [f"# {task}: {len({r['seed'] for r in results})} seeds, budget {budget} oracle calls",
+    seeds = len({r["seed"] for r in results})
+    lines = [f"# {task}: {seeds} seed{'s' if seeds != 1 else ''}, budget {budget} oracle calls",
              "",
              f"Mean +- std over seeds; best of each column in bold (SA: lower is better). Device {device}, "
              f"wall time {wall_time:.0f} s.",
@@ -212,7 +343,7 @@ def write_report(results: list[dict[str, Any]], out: Path, task: str, budget: in
     (out / "results.md").write_text("\n".join(lines) + "\n")
     _plot_curves(results, out, budget, task)
     for agent in summary:
-        _plot_top(results, out, agent)
+        _plot_top(results, out, agent, task)
 
 
 def _read_log(result: dict[str, Any], out: Path) -> list[tuple[int, str, float]]:
@@ -232,6 +363,7 @@ def _plot_curves(results, out: Path, budget: int, task: str) -> None:
 
     from molgym.metrics import top_k_curve
 
+    plotted = False
     every = max(1, budget // 100)  # about 100 points per curve, whatever the budget
     grid = np.arange(every, budget + 1, every)
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -249,10 +381,14 @@ def _plot_curves(results, out: Path, budget: int, task: str) -> None:
             curves.append(np.where(idx >= 0, values[np.clip(idx, 0, None)], np.nan))
         if not curves:
             continue
+        plotted = True
         curves = np.array(curves)
         mean, std = np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
         ax.plot(grid, mean, label=f"{agent} ({len(curves)} seeds)")
         ax.fill_between(grid, mean - std, mean + std, alpha=0.2)
+    if not plotted:  # no finished run: no empty picture
+        plt.close(fig)
+        return
     ax.set_xlabel("oracle calls")
     ax.set_ylabel("mean of the top-10 scores so far")
     ax.set_title(f"{task}: top-10 vs oracle calls")
@@ -263,18 +399,17 @@ def _plot_curves(results, out: Path, budget: int, task: str) -> None:
     plt.close(fig)
 
 
-def _plot_top(results, out: Path, agent: str, count: int = 12) -> None:
-    from rdkit import Chem
-    from rdkit.Chem import Draw
+def _plot_top(results, out: Path, agent: str, task: str, count: int = 12) -> None:
+    from molgym.pictures import molecule_grid
 
     best: dict[str, float] = {}
-    for r in results:
-        if r["agent"] == agent:
-            for _, smiles, score in _read_log(r, out):
-                best[smiles] = max(score, best.get(smiles, float("-inf")))
+    runs = [r for r in results if r["agent"] == agent]
+    for r in runs:
+        for _, smiles, score in _read_log(r, out):
+            best[smiles] = max(score, best.get(smiles, float("-inf")))
     ranked = sorted(best.items(), key=lambda item: -item[1])[:count]
     if not ranked:
         return
-    image = Draw.MolsToGridImage([Chem.MolFromSmiles(s) for s, _ in ranked], molsPerRow=min(4, len(ranked)),
-                                 subImgSize=(250, 200), legends=[f"{score:.3f}" for _, score in ranked])
-    image.save(out / f"top_{agent.replace(':', '_').replace('/', '_')}.png")
+    title = f"{agent} on {task}: best {len(ranked)} molecules scored, over {len(runs)} seed{'s' if len(runs) != 1 else ''}"
+    molecule_grid([s for s, _ in ranked], [f"{task} {score:.3f}" for _, score in ranked], title,
+                  out / f"top_{agent.replace(':', '_').replace('/', '_')}.png")

@@ -61,9 +61,25 @@ class Task:
     def oracle(self, budget: int, on_call=None) -> Oracle:
         return Oracle(self.objective, budget, on_call=on_call)
 
+    @property
+    def start_smiles(self) -> list[str] | None:
+        """The molecules episodes start from, for tasks that edit given molecules (``constrained``)."""
+        return self.env_kwargs.get("start_smiles")
+
 
 def _custom(reward: str) -> Term:
-    return FunctionTerm(load_object(reward, "reward"), name=reward.partition(":")[2])
+    """The user's ``module:function``, tried on ethanol so that a function that cannot score a
+    molecule is reported before any run spends its budget."""
+    from rdkit import Chem
+
+    from molgym.rewards import Context, RewardError
+
+    term = FunctionTerm(load_object(reward, "reward"), name=reward.partition(":")[2])
+    try:
+        term(Context.of_mol(Chem.MolFromSmiles("CCO")))
+    except RewardError as err:
+        raise ValueError(f"the custom reward {reward} cannot score ethanol (CCO): {err}") from None
+    return term
 
 
 def make_task(name: str, start_smiles: Sequence[str] | None = None, threshold: float = 0.4, reward: str | None = None) -> Task:

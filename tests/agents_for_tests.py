@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from agents.base import Agent
+import json
+import os
+import time
+from pathlib import Path
+
+from agents.base import Agent, UpdatingAgent
 from molgym.oracle import BudgetExhausted
 
 
@@ -57,3 +62,51 @@ def whole_and_resumed(make_agent, agent_cls, task, tmp_path, steps: int = 96, st
     oracle.load_state_dict(state)
     run_training(resumed, oracle, tmp_path / "split", steps=steps, loop=loop, progress=False)
     return whole, resumed
+
+
+class ChainAgent(UpdatingAgent):
+    """Each update scores one new molecule, a carbon chain one atom longer, after ``pause`` seconds.
+    No torch: a command running it starts fast."""
+
+    name = "chain"
+
+    def __init__(self, task, seed: int = 0, device: str = "cpu", pause: float = 0.0):
+        super().__init__(task, seed, device, pause=pause)
+
+    def update(self, oracle):
+        time.sleep(self.config["pause"])
+        self.steps += 1
+        return {"reward": oracle("C" * self.steps)}
+
+    def propose(self, n):
+        return ["C" * max(1, self.steps)] * n
+
+    def _save_state(self, path):
+        (path / "counters.json").write_text(json.dumps([self.steps, self.updates]))
+
+    def _load_state(self, path):
+        self.steps, self.updates = json.loads((path / "counters.json").read_text())
+
+
+class WaitingAgent(Agent):
+    """Writes its process id to ``$MOLGYM_TEST_DIR/pid`` and waits for ``$MOLGYM_TEST_DIR/go``
+    before scoring one molecule: a run that is still going when a test interrupts it."""
+
+    name = "waiting"
+
+    def train(self, oracle):
+        folder = Path(os.environ["MOLGYM_TEST_DIR"])
+        (folder / "pid").write_text(str(os.getpid()))
+        while not (folder / "go").exists():
+            time.sleep(0.05)
+        oracle("CCO")
+
+    def propose(self, n):
+        return ["CCO"] * n
+
+
+def no_benzene(mol):
+    """A user objective that raises on some molecules (not on ethanol)."""
+    if mol.GetRingInfo().NumRings():
+        raise ValueError("aromatic rings are not scored")
+    return mol.GetNumAtoms() / 10

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 from PIL import Image
 from rdkit import Chem
@@ -74,6 +75,13 @@ def test_pretrain_gcpn_then_train_from_the_checkpoint(tmp_path, capsys):
     assert main(["train", "gcpn", "--budget", "10", "--out", str(out), "--config", f"init={ckpt}", "hidden=32", "rank=8",
                  "num_envs=4", "num_steps=8", "minibatch_size=32"]) == 0
     assert (out / "gcpn.pt").is_file()
-    assert main(["train", "gcpn", "--budget", "10", "--out", str(out), "--config", f"init={ckpt}"]) == 2
+    assert main(["train", "gcpn", "--budget", "10", "--out", str(tmp_path / "other"), "--config", f"init={ckpt}"]) == 2
     assert "policy sizes" in capsys.readouterr().err
     assert main(["pretrain", "gcpn", "--data", str(tmp_path / "none.smi"), "--out", str(ckpt)]) == 2
+    # molgym sample reads both what pretrain wrote and what train wrote
+    for checkpoint, what in ((ckpt, "gcpn pretrained weights"), (out, "gcpn trained on qed")):
+        samples = tmp_path / f"{Path(checkpoint).stem}.csv"
+        assert main(["sample", "--checkpoint", str(checkpoint), "-n", "5", "--out", str(samples)]) == 0
+        assert what in capsys.readouterr().out
+        rows = list(csv.DictReader(open(samples)))
+        assert len(rows) == 5 and all(Chem.MolFromSmiles(r["smiles"]) is not None for r in rows)

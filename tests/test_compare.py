@@ -14,9 +14,10 @@ def test_compare_writes_every_output_and_resumes(tmp_path, capsys):
     out = tmp_path / "cmp"
     argv = ["compare", "--task", "qed", "--agents", "random,tests.agents_for_tests:ListAgent,tests.agents_for_tests:BrokenAgent",
             "--budget", "5", "--seeds", "2", "--propose", "5", "--out", str(out)]
-    assert main(argv) == 0
-    printed = capsys.readouterr().out
-    assert "4 of 6 runs finished" in printed
+    assert main(argv) == 1  # some runs failed: scripts and CI can tell
+    captured = capsys.readouterr()
+    assert "4 of 6 runs finished" in captured.out
+    assert captured.err.strip() == f"molgym compare: 2 of 6 runs failed (errors in {out}/results.md)"
 
     for name in ("results.md", "results.csv", "results.json", "curves.png", "top_random.png",
                  "top_tests.agents_for_tests_ListAgent.png"):
@@ -46,7 +47,7 @@ def test_compare_writes_every_output_and_resumes(tmp_path, capsys):
 
     # a repeated command does not rerun finished pairs (their results stay byte for byte), and retries failed ones
     before = (out / "random" / "seed0" / "result.json").read_text()
-    assert main(argv) == 0
+    assert main(argv) == 1
     assert (out / "random" / "seed0" / "result.json").read_text() == before
 
 
@@ -55,6 +56,49 @@ def test_compare_reports_bad_input_without_a_traceback(tmp_path, capsys):
     assert "unknown agent 'nonexistent'" in capsys.readouterr().err
     assert main(["compare", "--task", "constrained", "--budget", "5", "--out", str(tmp_path)]) == 2
     assert "needs start molecules" in capsys.readouterr().err
+
+
+def test_compare_never_mixes_settings(tmp_path, capsys):
+    out = tmp_path / "c"
+    starts = tmp_path / "starts.smi"
+    starts.write_text("CCO\nc1ccccc1N\n")
+    base = ["compare", "--agents", "random", "--budget", "4", "--seeds", "1", "--propose", "0", "--workers", "1",
+            "--out", str(out)]
+    constrained = ["--task", "constrained", "--start", str(starts)]
+    assert main([*base, *constrained]) == 0
+    capsys.readouterr()
+    result = out / "random" / "seed0" / "result.json"
+    before = result.read_text()
+    other = tmp_path / "other.smi"
+    other.write_text("CCO\nc1ccccc1O\n")
+    for change, says in ((["--task", "qed"], "task 'constrained' (now 'qed')"),
+                         ([*constrained, "--budget", "5"], "budget 4 (now 5)"),
+                         ([*constrained, "--propose", "2"], "propose 0 (now 2)"),
+                         ([*constrained, "--config", "patience=5"], "config {} (now {'patience': 5})"),
+                         ([*constrained, "--training-set", str(starts)], "training_set 'nci'"),
+                         ([*constrained, "--threshold", "0.6"], "'threshold': 0.4"),
+                         (["--task", "constrained", "--start", str(other)], "start_smiles")):
+        argv = [*base, *change]
+        assert main(argv) == 2, change
+        err = capsys.readouterr().err
+        assert says in err and "choose another --out" in err and err.count("\n") == 1
+        assert result.read_text() == before
+    # the same settings reuse the run, and another seed joins the comparison
+    assert main([*base[:5], "--seeds", "2", *base[7:], *constrained]) == 0
+    assert result.read_text() == before
+    report = json.loads((out / "results.json").read_text())
+    assert [(r["seed"], r["status"]) for r in report["runs"]] == [(0, "ok"), (1, "ok")]
+
+
+def test_compare_exits_non_zero_when_every_run_fails_or_the_objective_raises(tmp_path, capsys):
+    argv = ["compare", "--agents", "tests.agents_for_tests:ListAgent", "--budget", "5", "--seeds", "1", "--propose", "0",
+            "--workers", "1", "--task", "custom", "--reward", "tests.agents_for_tests:no_benzene"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 1
+    captured = capsys.readouterr()
+    assert "0 of 1 runs finished" in captured.out and "1 of 1 runs failed" in captured.err
+    result = json.loads((tmp_path / "a" / "tests.agents_for_tests_ListAgent" / "seed0" / "result.json").read_text())
+    assert "RewardError" in result["error"] and "aromatic rings are not scored" in result["error"]
+    assert not (tmp_path / "a" / "curves.png").exists()  # no empty picture
 
 
 def test_train_then_sample(tmp_path, capsys):
@@ -66,7 +110,7 @@ def test_train_then_sample(tmp_path, capsys):
     rows = list(csv.DictReader(open(samples)))
     assert len(rows) == 7 and all(0 <= float(r["qed"]) <= 1 for r in rows)
     assert main(["sample", "--checkpoint", str(tmp_path / "nowhere"), "--out", str(samples)]) == 2
-    assert "cannot read the checkpoint" in capsys.readouterr().err
+    assert "is neither a molgym train directory" in capsys.readouterr().err
 
 
 def test_compare_on_a_process_pool(tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from agents.base import UpdatingAgent, read_checkpoint
+from agents.base import UpdatingAgent, check_settings, read_checkpoint
 from agents.gcpn.discriminator import OnlineDiscriminator
 from agents.gcpn.policy import GCPNPolicy
 from agents.gcpn.ppo import PPO, PPOConfig, obs_tensors
@@ -41,9 +41,7 @@ class GCPNAgent(UpdatingAgent):
                  adversarial_coef: float = 1.0, real: str = "nci", real_molecules: int = 5000, **ppo):
         if adversarial not in ADVERSARIAL:
             raise ValueError(f"adversarial must be one of {', '.join(ADVERSARIAL)}, got {adversarial!r}")
-        unknown = set(ppo) - {f.name for f in fields(PPOConfig)}
-        if unknown:
-            raise TypeError(f"unknown gcpn settings: {', '.join(sorted(unknown))}")
+        check_settings(type(self), ppo)
         config = {**asdict(PPOConfig(num_steps=32, minibatch_size=256)), **ppo}
         super().__init__(task, seed, device, num_envs=num_envs, hidden=hidden, layers=layers, rank=rank, init=init,
                          adversarial=adversarial, adversarial_coef=adversarial_coef, real=real,
@@ -69,6 +67,10 @@ class GCPNAgent(UpdatingAgent):
                 self._load_policy(PRETRAINED)
         elif init is not None:
             self._load_policy(Path(init))
+
+    @classmethod
+    def settings(cls) -> dict:
+        return {**super().settings(), **{f.name: f.default for f in fields(PPOConfig)}}
 
     @classmethod
     def _config_for_load(cls, config: dict) -> dict:
@@ -106,6 +108,9 @@ class GCPNAgent(UpdatingAgent):
 
     def propose(self, n: int) -> list[str]:
         return self.rollouts(n)
+
+    def propose_from(self, start: str, n: int) -> list[str]:
+        return self.rollouts(n, start=start)
 
     @torch.no_grad()
     def rollouts(self, n: int, start: str | None = None, greedy: bool = False) -> list[str]:

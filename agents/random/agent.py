@@ -43,6 +43,7 @@ class RandomAgent(Agent):
         super().__init__(task, seed, device, patience=patience)
         self.rng = np.random.default_rng(seed)
         self.patience = patience
+        self._proposer: gym.Env | None = None  # the env propose() plays in, seeded once
 
     def act(self, mask: np.ndarray) -> int:
         """A flat action index drawn uniformly from the ``True`` entries of ``mask`` (shape ``(K,)``)."""
@@ -51,10 +52,11 @@ class RandomAgent(Agent):
             raise ValueError("the action mask has no legal action")
         return int(legal[self.rng.integers(legal.size)])
 
-    def run_episode(self, env: gym.Env, seed: int | None = None) -> EpisodeResult:
-        """Play one episode of a MolEdit env (MultiDiscrete actions) to its end."""
+    def run_episode(self, env: gym.Env, seed: int | None = None, start: str | None = None) -> EpisodeResult:
+        """Play one episode of a MolEdit env (MultiDiscrete actions) to its end, from ``start``
+        (a SMILES) if given, else from one of the env's start molecules."""
         base = env.unwrapped
-        env.reset(seed=seed)
+        env.reset(seed=seed, options={"smiles": start})
         total, steps = 0.0, 0
         while True:
             action = base.layout.to_multidiscrete(self.act(base.action_masks()))
@@ -79,8 +81,18 @@ class RandomAgent(Agent):
             idle = 0 if oracle.calls > before else idle + 1
 
     def propose(self, n: int) -> list[str]:
-        env = self.task.make_env(reward=[])
-        return [self.run_episode(env, seed=self.seed if i == 0 else None).smiles for i in range(n)]
+        return [self.run_episode(*self._proposing()).smiles for _ in range(n)]
+
+    def propose_from(self, start: str, n: int) -> list[str]:
+        env, seed = self._proposing()
+        return [self.run_episode(env, seed if i == 0 else None, start=start).smiles for i in range(n)]
+
+    def _proposing(self) -> tuple[gym.Env, int | None]:
+        """The env of :meth:`propose`, and the seed of its first episode (``None`` after)."""
+        if self._proposer is None:
+            self._proposer = self.task.make_env(reward=[])
+            return self._proposer, self.seed
+        return self._proposer, None
 
     def _save_state(self, path: Path) -> None:
         (path / "rng.json").write_text(json.dumps(self.rng.bit_generator.state))

@@ -30,6 +30,7 @@ class SB3PPOAgent(Agent):
         super().__init__(task, seed, device, n_steps=n_steps, batch_size=batch_size, learning_rate=learning_rate,
                          ent_coef=ent_coef, features_dim=features_dim)
         self.model: MaskablePPO | None = None
+        self._proposer: FlatAction | None = None  # the env propose() plays in, seeded once
 
     def _venv(self, oracle: Oracle | None):
         env = FlatAction(self.task.make_env(oracle) if oracle is not None else self.task.make_env(reward=[]))
@@ -59,18 +60,25 @@ class SB3PPOAgent(Agent):
             pass
 
     def propose(self, n: int) -> list[str]:
+        return [self._episode(None) for _ in range(n)]
+
+    def propose_from(self, start: str, n: int) -> list[str]:
+        return [self._episode(start) for _ in range(n)]
+
+    def _episode(self, start: str | None) -> str:
+        """The final molecule of one episode of the policy (from ``start``, if given)."""
         if self.model is None:
             raise ValueError("the sb3-ppo agent has not been trained or loaded")
-        env = FlatAction(self.task.make_env(reward=[]))
-        obs, _ = env.reset(seed=self.seed)
-        out = []
-        while len(out) < n:
+        seed = None
+        if self._proposer is None:
+            self._proposer, seed = FlatAction(self.task.make_env(reward=[])), self.seed
+        env = self._proposer
+        obs, _ = env.reset(seed=seed, options={"smiles": start})
+        while True:
             action, _ = self.model.predict(obs, action_masks=env.action_masks(), deterministic=False)
             obs, _, terminated, truncated, _ = env.step(int(action))
             if terminated or truncated:
-                out.append(env.unwrapped.smiles)
-                obs, _ = env.reset()
-        return out
+                return env.unwrapped.smiles
 
     def _save_state(self, path: Path) -> None:
         if self.model is not None:

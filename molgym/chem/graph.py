@@ -6,9 +6,11 @@ A :class:`MolGraph` with capacity ``N`` (``max_atoms``) holds
 * ``bonds``: ``(N, N)`` int8, symmetric bond-order matrix, 0 (none), 1, 2 or 3, zero diagonal;
 * ``num_atoms``: the number of atoms in use (atoms are always ``0 .. num_atoms - 1``).
 
-Aromatic input is kekulized. Stereochemistry is not represented (a state is a 2D graph); isotopes,
-radicals and hydrogen counts that differ from RDKit's implicit ones cannot be represented, and
-such molecules are refused with a ``ValueError`` rather than silently altered.
+Aromatic input is kekulized. Stereochemistry is not represented (a state is a 2D graph): it is
+dropped, and said so (:func:`parse_state` tells; the envs warn with :class:`StereoDropped`, and
+``encode_smiles`` counts it). Isotopes, radicals and hydrogen counts that differ from RDKit's
+implicit ones cannot be represented, and such molecules are refused with a ``ValueError`` rather
+than silently altered.
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ from molgym.chem.vocab import AtomVocab, format_type
 __all__ = [
     "MolGraph",
     "MoleculeError",
+    "StereoDropped",
     "BOND_TYPES",
     "canonical_smiles",
     "graph_to_mol",
+    "has_stereo",
     "parse_smiles",
+    "parse_state",
     "rdkit_accepts",
     "state_ok",
     "valence_ok",
@@ -44,6 +49,24 @@ class MoleculeError(ValueError):
     def __init__(self, message: str, reason: str):
         super().__init__(message)
         self.reason = reason
+
+
+class StereoDropped(UserWarning):
+    """A molecule's stereochemistry was dropped on its way into a state (states are 2D graphs)."""
+
+
+def has_stereo(mol: Chem.Mol) -> bool:
+    """Whether the molecule specifies stereochemistry (a chiral atom, or an E/Z double bond)."""
+    directed = (Chem.BondDir.ENDUPRIGHT, Chem.BondDir.ENDDOWNRIGHT)
+    return any(a.GetChiralTag() != Chem.ChiralType.CHI_UNSPECIFIED for a in mol.GetAtoms()) or any(
+        b.GetBondDir() in directed or b.GetStereo() != Chem.BondStereo.STEREONONE for b in mol.GetBonds()
+    )
+
+
+def parse_state(smiles: str, vocab: AtomVocab, max_atoms: int) -> tuple[MolGraph, bool]:
+    """The state of a SMILES, and whether its stereochemistry was dropped on the way."""
+    mol = parse_smiles(smiles)
+    return MolGraph.from_mol(mol, vocab, max_atoms, name=smiles), has_stereo(mol)
 
 
 def parse_smiles(smiles: str) -> Chem.Mol:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -9,13 +10,22 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from molgym.chem import ActionLayout, AtomVocab, MolGraph, apply_edit, edit_mask
+from molgym.chem import ActionLayout, AtomVocab, MolGraph, StereoDropped, apply_edit, edit_mask, parse_state
 from molgym.rewards import QED, Context, Reward, StepValidity, as_reward
 
-__all__ = ["MolEditEnv", "EditAction", "INFO_SMILES"]
+__all__ = ["MolEditEnv", "EditAction", "INFO_SMILES", "start_state"]
 
 #: When ``info["smiles"]`` is given: every step, at reset and episode end, or never.
 INFO_SMILES = ("step", "end", "none")
+
+
+def start_state(smiles: str, vocab: AtomVocab, max_atoms: int) -> MolGraph:
+    """The state of a start SMILES given at ``reset``; a :class:`StereoDropped` warning when its
+    stereochemistry is dropped (states are 2D graphs)."""
+    graph, stereo = parse_state(smiles, vocab, max_atoms)
+    if stereo:
+        warnings.warn(f"stereochemistry of {smiles!r} dropped: a state is a 2D graph", StereoDropped, stacklevel=3)
+    return graph
 
 
 class EditAction(NamedTuple):
@@ -82,7 +92,9 @@ class MolEditEnv(gym.Env):
     ## Starting State
 
     ``start_smiles`` (default ``"C"``), or one of a list sampled uniformly with the env's RNG;
-    ``reset(options={"smiles": ...})`` overrides it for one episode.
+    ``reset(options={"smiles": ...})`` overrides it for one episode. Stereochemistry in a start
+    SMILES is dropped (a state is a 2D graph) with a ``molgym.chem.StereoDropped`` warning: one
+    at construction counting the start molecules concerned, one per ``reset`` option.
 
     ## Termination
 
@@ -133,7 +145,10 @@ class MolEditEnv(gym.Env):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.render_mode = render_mode
-        self.vocab = atom_types if isinstance(atom_types, AtomVocab) else AtomVocab(atom_types or AtomVocab.default().types)
+        if atom_types is None:
+            self.vocab = AtomVocab.default()
+        else:
+            self.vocab = atom_types if isinstance(atom_types, AtomVocab) else AtomVocab(atom_types)
         self.max_atoms = N = int(max_atoms)
         self.min_steps = int(self.default_min_steps if min_steps is None else min_steps)
         self.max_steps = int(self.default_max_steps if max_steps is None else max_steps)
@@ -172,15 +187,21 @@ class MolEditEnv(gym.Env):
         if start_smiles is None or (not isinstance(start_smiles, str) and len(start_smiles) == 0):
             raise ValueError(f"{type(self).__name__} needs start molecules: pass start_smiles=... (a SMILES or a list)")
         items = [start_smiles] if isinstance(start_smiles, str) else list(start_smiles)
-        graphs, errors = [], []
+        graphs, errors, stereo = [], [], 0
         for s in items:
             try:
-                graphs.append(MolGraph.from_smiles(s, self.vocab, self.max_atoms))
+                graph, dropped = parse_state(s, self.vocab, self.max_atoms)
             except ValueError as err:
                 errors.append(str(err))
+                continue
+            graphs.append(graph)
+            stereo += dropped
         if errors:
             shown = "; ".join(errors[:3]) + (f"; and {len(errors) - 3} more" if len(errors) > 3 else "")
             raise ValueError(f"{len(errors)} of {len(items)} start molecules are unusable: {shown}")
+        if stereo:
+            warnings.warn(f"{type(self).__name__}: stereochemistry dropped from {stereo} of {len(items)} start "
+                          "molecules (a state is a 2D graph)", StereoDropped, stacklevel=3)
         return graphs
 
     # Gymnasium API ----------------------------------------------------------------------------
@@ -189,7 +210,7 @@ class MolEditEnv(gym.Env):
         options = options or {}
         index = None
         if options.get("smiles") is not None:
-            start = MolGraph.from_smiles(options["smiles"], self.vocab, self.max_atoms)
+            start = start_state(options["smiles"], self.vocab, self.max_atoms)
         else:
             index = int(self.np_random.integers(len(self.start_graphs)))
             start = self.start_graphs[index]

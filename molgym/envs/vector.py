@@ -11,7 +11,7 @@ from gymnasium.vector.utils import batch_space
 
 from molgym.chem import MolGraph
 from molgym.chem.batch import batch_apply_edits, batch_edit_mask, batch_free_valence
-from molgym.envs.mol_edit import MolEditEnv
+from molgym.envs.mol_edit import MolEditEnv, start_state
 from molgym.rewards import Context
 from molgym.rewards.scoring import BatchScorer
 
@@ -101,7 +101,7 @@ class MolEditVectorEnv(VectorEnv):
         options = options or {}
         self._option_start = None
         if options.get("smiles") is not None:
-            self._option_start = MolGraph.from_smiles(options["smiles"], self.vocab, self.max_atoms)
+            self._option_start = start_state(options["smiles"], self.vocab, self.max_atoms)
         self._start_smiles[-1] = None
         everyone = np.arange(self.num_envs)
         self._reset_rows(everyone, self._option_start)

@@ -57,9 +57,10 @@ class Context:
         return cls(MolGraph.from_smiles(smiles, vocab, max_atoms), True, start)
 
     @classmethod
-    def of_mol(cls, mol: Chem.Mol) -> Context:
-        """Context around an RDKit molecule that has no state (to score molecules from elsewhere)."""
-        ctx = cls(None)  # type: ignore[arg-type]
+    def of_mol(cls, mol: Chem.Mol, start: MolGraph | None = None) -> Context:
+        """Context around an RDKit molecule that has no state (to score molecules from elsewhere),
+        edited from ``start`` for terms that compare with the start molecule."""
+        ctx = cls(None, True, start)  # type: ignore[arg-type]
         ctx._mol, ctx._smiles = mol, canonical_smiles(mol)
         return ctx
 

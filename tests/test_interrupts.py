@@ -1,0 +1,100 @@
+"""Ctrl-C as a user presses it (SIGINT to the command's whole process group): ``train`` saves a
+checkpoint and says how to resume; ``compare`` stops its workers within seconds, keeps finished
+runs and leaves no process behind; both exit 130 with one line."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from molgym.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _start(argv: list[str], env: dict | None = None) -> subprocess.Popen:
+    """``molgym argv`` in its own process group, as a terminal runs it."""
+    return subprocess.Popen([sys.executable, "-m", "molgym.cli", *argv], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, env={**os.environ, **(env or {})})
+
+
+def _wait_for(condition, seconds: float = 120.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _ctrl_c(process: subprocess.Popen) -> tuple[float, str]:
+    """SIGINT to the process group; seconds until the command ended, and its stderr."""
+    began = time.monotonic()
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    return time.monotonic() - began, err
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text()
+
+
+def _rows(path: Path) -> list[dict]:
+    return list(csv.DictReader(open(path))) if path.is_file() else []
+
+
+def test_ctrl_c_on_train_checkpoints_and_resumes(tmp_path):
+    out = tmp_path / "run"
+    process = _start(["train", "tests.agents_for_tests:ChainAgent", "--budget", "500", "--config", "pause=0.1",
+                      "--out", str(out)])
+    _wait_for(lambda: len(_rows(out / "log.csv")) >= 3)
+    seconds, err = _ctrl_c(process)
+    assert process.returncode == 130 and seconds < 10
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("molgym train: interrupted after update") and "--resume" in last
+    loop = json.loads((out / "checkpoint" / "loop.json").read_text())
+    stopped = loop["updates"]
+    assert stopped == len(_rows(out / "log.csv")) >= 3  # checkpoint at the update where it stopped, not every 10
+    assert main(["train", "tests.agents_for_tests:ChainAgent", "--out", str(out), "--resume", "--steps",
+                 str(stopped + 2)]) == 0
+    rows = _rows(out / "log.csv")
+    assert [int(r["update"]) for r in rows] == list(range(1, stopped + 3))
+    calls = _rows(out / "oracle_log.csv")
+    assert [r["smiles"] for r in calls] == ["C" * k for k in range(1, stopped + 3)]
+
+
+def test_ctrl_c_on_compare_stops_workers_and_keeps_finished_runs(tmp_path):
+    out = tmp_path / "cmp"
+    argv = ["compare", "--agents", "random,tests.agents_for_tests:WaitingAgent", "--budget", "3", "--seeds", "1",
+            "--propose", "0", "--workers", "2", "--out", str(out)]
+    env = {"MOLGYM_TEST_DIR": str(tmp_path)}
+    process = _start(argv, env)
+    finished = out / "random" / "seed0" / "result.json"
+    _wait_for(lambda: finished.is_file() and (tmp_path / "pid").is_file())
+    waiting = int((tmp_path / "pid").read_text())
+    assert _alive(waiting)
+    seconds, err = _ctrl_c(process)
+    assert process.returncode == 130 and seconds < 10, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (f"molgym compare: interrupted; 1 of 2 runs finished and are kept in {out}; "
+                                            "the same command resumes")
+    _wait_for(lambda: not _alive(waiting), seconds=5)
+    kept = finished.read_text()
+    # the same command resumes: the finished run is kept, the interrupted one is done now
+    (tmp_path / "go").write_text("")
+    os.environ["MOLGYM_TEST_DIR"] = str(tmp_path)
+    try:
+        assert main([*argv[:-4], "--workers", "1", "--out", str(out)]) == 0
+    finally:
+        del os.environ["MOLGYM_TEST_DIR"]
+    assert finished.read_text() == kept
+    assert json.loads((out / "tests.agents_for_tests_WaitingAgent" / "seed0" / "result.json").read_text())["status"] == "ok"
