@@ -5,13 +5,14 @@ from __future__ import annotations
 import inspect
 import json
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from molgym.oracle import BudgetExhausted, Oracle
+from molgym.oracle import BudgetExhausted, Oracle, budget_spent
 from molgym.tasks import Task
 
-__all__ = ["Agent", "UpdatingAgent", "read_checkpoint", "check_settings"]
+__all__ = ["Agent", "UpdatingAgent", "Patience", "read_checkpoint", "check_settings"]
 
 
 def read_checkpoint(file: str | Path, what: str, device: str = "cpu") -> dict:
@@ -29,6 +30,24 @@ def read_checkpoint(file: str | Path, what: str, device: str = "cpu") -> dict:
     return state
 
 
+@dataclass
+class Patience:
+    """The stall rule (as PMO's ``mol_opt`` ends stalled runs): ``limit`` rounds in a row that pay
+    for no new molecule end training. ``idle`` counts them; :meth:`stalled` takes each round's outcome."""
+
+    limit: int
+    unit: str = "updates"
+    idle: int = 0
+
+    def stalled(self, paid: bool) -> bool:
+        self.idle = 0 if paid else self.idle + 1
+        return self.idle >= self.limit
+
+    @property
+    def reason(self) -> str:
+        return f"stalled: no new molecule in {self.idle} {self.unit} in a row"
+
+
 class Agent(ABC):
     """An agent for one task.
 
@@ -39,9 +58,14 @@ class Agent(ABC):
 
     Class attributes:
         name: the registry name (``molgym compare --agents NAME``).
+
+    Attributes:
+        stop_reason: why the last :meth:`train` ended (the budget spent, a stall, ...), for reports;
+            ``None`` until then, or for agents that do not say.
     """
 
     name: ClassVar[str] = "agent"
+    stop_reason: str | None = None
 
     def __init__(self, task: Task, seed: int = 0, device: str = "cpu", **config: Any):
         self.task, self.seed, self.device, self.config = task, seed, device, config
@@ -138,18 +162,28 @@ class UpdatingAgent(Agent):
     Attributes:
         steps: environment steps (or molecules, for one-shot generators) consumed so far.
         updates: updates done so far.
+        patience: updates in a row that pay for no new molecule after which training stops with
+            a stated reason (:class:`Patience`), so that a run whose policy keeps making molecules
+            already scored ends instead of running on for hours.
     """
 
     steps: int = 0
     updates: int = 0
+    patience: int = 20
 
     @abstractmethod
     def update(self, oracle: Oracle) -> dict[str, float]:
         """One update; returns its statistics for the logs (floats, e.g. ``reward``, ``loss``)."""
 
     def train(self, oracle: Oracle) -> None:
-        try:
-            while True:
+        patience = Patience(self.patience)
+        while True:
+            calls = oracle.calls
+            try:
                 self.update(oracle)
-        except BudgetExhausted:
-            pass
+            except BudgetExhausted:
+                self.stop_reason = budget_spent(oracle)
+                return
+            if patience.stalled(oracle.calls > calls):
+                self.stop_reason = patience.reason
+                return

@@ -27,8 +27,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from agents.base import UpdatingAgent
-from molgym.oracle import BudgetExhausted, Oracle
+from agents.base import Patience, UpdatingAgent
+from molgym.oracle import BudgetExhausted, Oracle, budget_spent
 
 __all__ = ["run_training", "load_checkpoint"]
 
@@ -55,8 +55,10 @@ def run_training(agent: UpdatingAgent, oracle: Oracle, out: str | Path, steps: i
     logging every update and checkpointing every ``checkpoint_every`` updates (and at the end).
 
     ``loop`` is the counters of a checkpoint being resumed (:func:`load_checkpoint`); the
-    oracle must then hold that checkpoint's state. Returns the final counters, with
-    ``interrupted`` true when Ctrl-C stopped the run (after a checkpoint).
+    oracle must then hold that checkpoint's state. Returns the final counters, with ``stopped``
+    the reason the run ended (``steps`` done, the budget spent, or ``agent.patience`` updates in
+    a row without a new paid call: the stall rule) and ``interrupted`` true when Ctrl-C stopped it
+    first (after a checkpoint).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -70,20 +72,28 @@ def run_training(agent: UpdatingAgent, oracle: Oracle, out: str | Path, steps: i
     bar = tqdm(total=total, initial=min(total, agent.steps if steps is not None else oracle.calls), unit=unit,
                desc=f"{agent.name} on {agent.task.name}", disable=not progress)
     began = time.perf_counter() - loop["wall_time"]
-    loop["interrupted"] = False
+    patience = Patience(agent.patience, idle=loop.get("idle", 0))
+    loop.update(interrupted=False, stopped=None)
     stop = _StopRequest()
     try:
-        while (steps is None or agent.steps < steps) and not stop.requested:
+        while loop["stopped"] is None and not stop.requested:
+            if steps is not None and agent.steps >= steps:
+                loop["stopped"] = f"{steps} env steps done"
+                break
             before = agent.steps if steps is not None else oracle.calls
             calls_before = oracle.calls
             try:
                 stats = agent.update(oracle)
             except BudgetExhausted:
+                loop["stopped"] = budget_spent(oracle)
                 break
             agent.updates += 1
+            if patience.stalled(oracle.calls > calls_before):
+                loop["stopped"] = patience.reason
             new = [score for _, _, score in oracle.log[calls_before:]]  # only this update's paid calls
             best = max([*new, *([] if loop["best"] is None else [loop["best"]])], default=None)
-            loop.update(updates=agent.updates, steps=agent.steps, wall_time=time.perf_counter() - began, best=best)
+            loop.update(updates=agent.updates, steps=agent.steps, wall_time=time.perf_counter() - began, best=best,
+                        idle=patience.idle)
             row = {"update": agent.updates, "steps": agent.steps, "oracle_calls": oracle.calls,
                    "wall_time": round(loop["wall_time"], 3), "best": loop["best"], **stats}
             writer.write(row)
@@ -96,7 +106,8 @@ def run_training(agent: UpdatingAgent, oracle: Oracle, out: str | Path, steps: i
         stop.release()
         bar.close()
         writer.close()
-    loop["interrupted"] = stop.requested
+    loop["interrupted"] = stop.requested and loop["stopped"] is None
+    agent.stop_reason = loop["stopped"]
     save_checkpoint(agent, oracle, out, loop)
     return loop
 

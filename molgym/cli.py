@@ -309,9 +309,10 @@ def _train(args: argparse.Namespace) -> int:
     agent.save(out)
     oracle.write_log(out / "oracle_log.csv")
     metrics = run_metrics(oracle.log, oracle.budget)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    (out / "metrics.json").write_text(json.dumps({**metrics, "stop_reason": agent.stop_reason}, indent=2))
     print(f"{args.agent} on {task.name}: {oracle.calls} oracle calls, top-1 {metrics['top1']:.3f}, "
-          f"top-10 {metrics['top10']:.3f}, AUC top-10 {metrics['auc_top10']:.3f}; saved to {out}")
+          f"top-10 {metrics['top10']:.3f}, AUC top-10 {metrics['auc_top10']:.3f}; stopped: "
+          f"{agent.stop_reason or 'the agent returned'}; saved to {out}")
     return 0
 
 

@@ -138,6 +138,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
 
     from agents.registry import agent_class
     from molgym.metrics import run_metrics
+    from molgym.oracle import budget_spent
     from molgym.tasks import make_task
 
     directory = spec.directory
@@ -168,6 +169,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
         oracle = task.oracle(spec.budget, on_call=progress)
         agent = agent_class(spec.agent)(task, seed=spec.seed, device=spec.device, **spec.config)
         agent.train(oracle)
+        result["stop_reason"] = agent.stop_reason or (budget_spent(oracle) if oracle.exhausted else None)
         proposed = agent.propose(spec.propose) if spec.propose else None
         if proposed is not None:
             with open(directory / "proposed.csv", "w", newline="") as f:
@@ -340,6 +342,11 @@ def write_report(results: list[dict[str, Any]], out: Path, task: str, budget: in
     failures = [(a, e) for a, row in summary.items() for e in row["errors"]]
     if failures:
         lines += ["", "Failed runs:", ""] + [f"- {a}: {e}" for a, e in failures]
+    early = [r for r in results if r["status"] == "ok" and r["metrics"]["calls"] < budget]
+    if early:
+        lines += ["", "Runs that ended before their budget (AUC padded with their last value):", ""]
+        lines += [f"- {r['agent']} seed {r['seed']}: {r.get('stop_reason') or 'the agent returned'} after "
+                  f"{r['metrics']['calls']} of {budget} calls" for r in early]
     (out / "results.md").write_text("\n".join(lines) + "\n")
     _plot_curves(results, out, budget, task)
     for agent in summary:

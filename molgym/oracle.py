@@ -9,7 +9,7 @@ from rdkit import Chem, rdBase
 
 from molgym.rewards.base import Context, Interrupt, Term
 
-__all__ = ["BudgetExhausted", "Oracle", "OracleTerm"]
+__all__ = ["BudgetExhausted", "Oracle", "OracleTerm", "budget_spent"]
 
 
 class BudgetExhausted(Interrupt):
@@ -82,6 +82,11 @@ class Oracle:
             writer = csv.writer(f)
             writer.writerow(["call", "smiles", "score"])
             writer.writerows(self.log)
+
+
+def budget_spent(oracle: Oracle) -> str:
+    """The stop reason of a run that spent its budget."""
+    return f"budget spent ({oracle.budget} oracle calls)"
 
 
 class OracleTerm(Term):

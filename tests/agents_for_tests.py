@@ -110,3 +110,17 @@ def no_benzene(mol):
     if mol.GetRingInfo().NumRings():
         raise ValueError("aromatic rings are not scored")
     return mol.GetNumAtoms() / 10
+
+
+class StallingAgent(UpdatingAgent):
+    """Pays for three molecules (C, CC, CCC) in its first three updates, then keeps proposing CCC:
+    a policy collapsed onto a molecule already scored."""
+
+    name = "stalling"
+
+    def update(self, oracle):
+        self.steps += 1
+        return {"reward": oracle("C" * min(self.steps, 3))}
+
+    def propose(self, n):
+        return ["CCC"] * n

@@ -11,6 +11,7 @@ import torch
 
 from agents.base import UpdatingAgent, check_settings, read_checkpoint
 from agents.gcpn.discriminator import OnlineDiscriminator
+from agents.gcpn.expert import expert_data as expert_data_of
 from agents.gcpn.policy import GCPNPolicy
 from agents.gcpn.ppo import PPO, PPOConfig, obs_tensors
 from molgym.oracle import Oracle, OracleTerm
@@ -32,20 +33,25 @@ class GCPNAgent(UpdatingAgent):
     ``"both"``), ``adversarial_coef`` (its weight on the final reward; ``coef / max_atoms`` per
     step, the scale of the step-validity reward), ``real`` and ``real_molecules`` (the
     discriminator's real molecules: ``"nci"``, ``"moses"`` or a SMILES file, and how many) and
-    the :class:`PPOConfig` fields."""
+    the :class:`PPOConfig` fields. With ``expert_coef`` > 0, GCPN's expert loss (behaviour cloning
+    on the construction sequences of ``expert_molecules`` real molecules of ``expert_data``:
+    ``"moses"``, ``"nci"`` or a SMILES file) is added to every PPO minibatch and logged as
+    ``expert_loss``."""
 
     name = "gcpn"
 
     def __init__(self, task: Task, seed: int = 0, device: str = "cpu", num_envs: int = 32, hidden: int = 128,
                  layers: int = 3, rank: int = 32, init: str | None = "pretrained", adversarial: str = "none",
-                 adversarial_coef: float = 1.0, real: str = "nci", real_molecules: int = 5000, **ppo):
+                 adversarial_coef: float = 1.0, real: str = "nci", real_molecules: int = 5000,
+                 expert_data: str = "moses", expert_molecules: int = 2000, **ppo):
         if adversarial not in ADVERSARIAL:
             raise ValueError(f"adversarial must be one of {', '.join(ADVERSARIAL)}, got {adversarial!r}")
         check_settings(type(self), ppo)
         config = {**asdict(PPOConfig(num_steps=32, minibatch_size=256)), **ppo}
         super().__init__(task, seed, device, num_envs=num_envs, hidden=hidden, layers=layers, rank=rank, init=init,
                          adversarial=adversarial, adversarial_coef=adversarial_coef, real=real,
-                         real_molecules=real_molecules, **config)
+                         real_molecules=real_molecules, expert_data=expert_data, expert_molecules=expert_molecules,
+                         **config)
         self.ppo_config = PPOConfig(**config)
         probe = task.make_vector_env(None, num_envs=1, reward=[])
         self.vocab, self.layout = probe.vocab, probe.layout
@@ -57,6 +63,10 @@ class GCPNAgent(UpdatingAgent):
         if adversarial != "none":
             real_graphs = _real_molecules(real, real_molecules, self.vocab, self.layout.max_atoms)
             self.discriminator = OnlineDiscriminator(real_graphs, len(self.vocab), device=device, seed=seed)
+        self.expert = None  # (ExpertData, layout, vocab) of the expert loss
+        if self.ppo_config.expert_coef > 0:
+            graphs = _real_molecules(expert_data, expert_molecules, self.vocab, self.layout.max_atoms)
+            self.expert = (expert_data_of(graphs, self.layout, seed=seed), self.layout, self.vocab)
         self._ppo: PPO | None = None
         self._oracle: Oracle | None = None
         self._saved_ppo: dict | None = None  # a loaded run's PPO state, applied when training resumes
@@ -86,6 +96,8 @@ class GCPNAgent(UpdatingAgent):
                "episodes": float(len(stats.finished)), "policy_loss": stats.policy_loss,
                "value_loss": stats.value_loss, "entropy": stats.entropy, "approx_kl": stats.approx_kl,
                "clip_fraction": stats.clip_fraction}
+        if self.expert is not None:
+            out["expert_loss"] = stats.expert_loss
         if self.discriminator is not None:
             out["discriminator_loss"] = self.discriminator.update(stats.final_types, stats.final_bonds)
         return out
@@ -100,7 +112,8 @@ class GCPNAgent(UpdatingAgent):
         if self._ppo is not None:
             self._ppo.env.close()
         env = self.task.make_vector_env(None, num_envs=self.config["num_envs"], reward=reward, step_reward=step)
-        self._ppo = PPO(self.policy, env, self.ppo_config, device=self.device, seed=int(self.rng.integers(2**31)))
+        self._ppo = PPO(self.policy, env, self.ppo_config, device=self.device, seed=int(self.rng.integers(2**31)),
+                        expert=self.expert)
         self._oracle = oracle
         if self._saved_ppo is not None:
             self._ppo.load_state_dict(self._saved_ppo)
@@ -185,7 +198,7 @@ ADVERSARIAL = ("none", "final", "step", "both")
 
 
 def _real_molecules(source: str, limit: int, vocab, max_atoms: int):
-    """The discriminator's real molecules, encoded for the env (those that fit)."""
+    """Real molecules (the discriminator's, the expert loss's), encoded for the env (those that fit)."""
     from molgym.data import encode_smiles, load_smiles
 
     encoded = encode_smiles(load_smiles(source, limit=limit), vocab, max_atoms)

@@ -50,6 +50,7 @@ class UpdateStats:
     transitions: int = 0  # transitions learned from (autoreset steps excluded)
     final_types: np.ndarray | None = None  # (M, N) the molecules the episodes ended with
     final_bonds: np.ndarray | None = None  # (M, N, N)
+    expert_loss: float = float("nan")  # mean expert negative log-likelihood mixed in (nan: none)
 
 
 def obs_tensors(obs: dict[str, np.ndarray], device) -> dict[str, torch.Tensor]:
@@ -122,7 +123,7 @@ class PPO:
         if index.size == 0:
             return UpdateStats(*[float("nan")] * 5, finished, 0, **ends)
         flat = {k: v.reshape(T * B, *v.shape[2:]) for k, v in store.items()}
-        stats = {"policy": [], "value": [], "entropy": [], "kl": [], "clipped": []}
+        stats = {"policy": [], "value": [], "entropy": [], "kl": [], "clipped": [], "expert": []}
         for _ in range(cfg.epochs):
             order = self.rng.permutation(index)
             for start in range(0, len(order), cfg.minibatch_size):
@@ -137,8 +138,10 @@ class PPO:
                 value_loss = (value - torch.as_tensor(returns.reshape(-1)[mb], device=device)).pow(2).mean()
                 entropy = dist.entropy().mean()
                 loss = policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy
-                if self.expert is not None and cfg.expert_coef > 0:
-                    loss = loss + cfg.expert_coef * self._expert_loss(len(mb))
+                if self.expert is not None and cfg.expert_coef > 0:  # GCPN: behaviour cloning in every minibatch
+                    expert_loss = self._expert_loss(len(mb))
+                    loss = loss + cfg.expert_coef * expert_loss
+                    stats["expert"].append(expert_loss.item())
                 self.optimizer.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
@@ -150,7 +153,8 @@ class PPO:
                     stats["kl"].append(((ratio - 1) - ratio.log()).mean().item())
                     stats["clipped"].append(((ratio - 1).abs() > cfg.clip).float().mean().item())
         means = (float(np.mean(stats[k])) for k in ("policy", "value", "entropy", "kl", "clipped"))
-        return UpdateStats(*means, finished, int(index.size), **ends)
+        expert = float(np.mean(stats["expert"])) if stats["expert"] else float("nan")
+        return UpdateStats(*means, finished, int(index.size), **ends, expert_loss=expert)
 
     def state_dict(self) -> dict:
         """Everything the next update depends on besides the policy: optimizer, generator, env state."""

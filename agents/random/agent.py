@@ -9,8 +9,8 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-from agents.base import Agent
-from molgym.oracle import BudgetExhausted, Oracle
+from agents.base import Agent, Patience
+from molgym.oracle import BudgetExhausted, Oracle, budget_spent
 from molgym.tasks import Task
 
 
@@ -70,15 +70,18 @@ class RandomAgent(Agent):
 
     def train(self, oracle: Oracle) -> None:
         env = self.task.make_env(oracle)
-        idle = 0
+        patience = Patience(self.patience, unit="episodes")
         env.reset(seed=self.seed)
-        while idle < self.patience:
-            before = oracle.calls
+        while True:
+            calls = oracle.calls
             try:
                 self.run_episode(env)
             except BudgetExhausted:
+                self.stop_reason = budget_spent(oracle)
                 return
-            idle = 0 if oracle.calls > before else idle + 1
+            if patience.stalled(oracle.calls > calls):
+                self.stop_reason = patience.reason
+                return
 
     def propose(self, n: int) -> list[str]:
         return [self.run_episode(*self._proposing()).smiles for _ in range(n)]

@@ -1,0 +1,37 @@
+"""The stall rule: a run that stops paying for new molecules ends, with its reason, instead of
+running on (PMO ends stalled runs the same way; the AUC is padded with the last value)."""
+
+from __future__ import annotations
+
+import json
+
+from molgym.cli import main
+from molgym.tasks import make_task
+from tests.agents_for_tests import StallingAgent
+
+
+def test_an_agent_that_stops_paying_ends_after_its_patience():
+    agent = StallingAgent(make_task("qed"))
+    agent.patience = 4
+    oracle = agent.task.oracle(100)
+    agent.train(oracle)
+    assert oracle.calls == 3 and agent.steps == 3 + 4
+    assert agent.stop_reason == "stalled: no new molecule in 4 updates in a row"
+
+
+def test_train_and_compare_state_why_a_run_ended(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "tests.agents_for_tests:StallingAgent", "--budget", "100", "--out", str(out)]) == 0
+    assert "stopped: stalled: no new molecule in 20 updates in a row" in capsys.readouterr().out
+    assert json.loads((out / "metrics.json").read_text())["stop_reason"].startswith("stalled")
+    assert json.loads((out / "checkpoint" / "loop.json").read_text())["idle"] == 20
+
+    cmp = tmp_path / "cmp"
+    assert main(["compare", "--agents", "tests.agents_for_tests:StallingAgent,random", "--budget", "5", "--seeds", "1",
+                 "--propose", "0", "--workers", "1", "--out", str(cmp)]) == 0
+    runs = json.loads((cmp / "results.json").read_text())["runs"]
+    assert [r["stop_reason"] for r in runs] == ["stalled: no new molecule in 20 updates in a row",
+                                                "budget spent (5 oracle calls)"]
+    report = (cmp / "results.md").read_text()
+    assert "- tests.agents_for_tests:StallingAgent seed 0: stalled: no new molecule in 20 updates in a row after 3 of 5 calls" in report
+    assert "random seed 0" not in report.split("ended before their budget")[1]
