@@ -47,6 +47,17 @@ class Patience:
     def reason(self) -> str:
         return f"stalled: no new molecule in {self.idle} {self.unit} in a row"
 
+    def run(self, oracle: Oracle, one_round) -> str:
+        """Call ``one_round()`` until the oracle's budget is spent or the rule ends it; the reason."""
+        while True:
+            calls = oracle.calls
+            try:
+                one_round()
+            except BudgetExhausted:
+                return budget_spent(oracle)
+            if self.stalled(oracle.calls > calls):
+                return self.reason
+
 
 class Agent(ABC):
     """An agent for one task.
@@ -176,14 +187,4 @@ class UpdatingAgent(Agent):
         """One update; returns its statistics for the logs (floats, e.g. ``reward``, ``loss``)."""
 
     def train(self, oracle: Oracle) -> None:
-        patience = Patience(self.patience)
-        while True:
-            calls = oracle.calls
-            try:
-                self.update(oracle)
-            except BudgetExhausted:
-                self.stop_reason = budget_spent(oracle)
-                return
-            if patience.stalled(oracle.calls > calls):
-                self.stop_reason = patience.reason
-                return
+        self.stop_reason = Patience(self.patience).run(oracle, lambda: self.update(oracle))

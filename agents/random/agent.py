@@ -10,7 +10,7 @@ import gymnasium as gym
 import numpy as np
 
 from agents.base import Agent, Patience
-from molgym.oracle import BudgetExhausted, Oracle, budget_spent
+from molgym.oracle import Oracle
 from molgym.tasks import Task
 
 
@@ -70,18 +70,8 @@ class RandomAgent(Agent):
 
     def train(self, oracle: Oracle) -> None:
         env = self.task.make_env(oracle)
-        patience = Patience(self.patience, unit="episodes")
         env.reset(seed=self.seed)
-        while True:
-            calls = oracle.calls
-            try:
-                self.run_episode(env)
-            except BudgetExhausted:
-                self.stop_reason = budget_spent(oracle)
-                return
-            if patience.stalled(oracle.calls > calls):
-                self.stop_reason = patience.reason
-                return
+        self.stop_reason = Patience(self.patience, unit="episodes").run(oracle, lambda: self.run_episode(env))
 
     def propose(self, n: int) -> list[str]:
         return [self.run_episode(*self._proposing()).smiles for _ in range(n)]
