@@ -1,7 +1,12 @@
 """GCPN on the paper's tasks under a fixed oracle budget, beside the paper's figures.
 
 Run: ``python scripts/bench_gcpn.py [--budget 10000] [--seeds 3] [--tasks qed,plogp,logp_target,mw_target,constrained]
-[--constrained-molecules 800] [--constrained-budget N] [--device cpu] [--out runs/bench_gcpn]``
+[--constrained-molecules 800] [--constrained-budget N] [--device cpu] [--out runs/bench_gcpn]``, or
+``python scripts/bench_gcpn.py --throughput [--updates 5] [--num-envs 32] [--device cpu]`` for PPO's
+speed alone: env steps per second and where the time goes (policy acting, env, learning).
+
+Each finished run is written to ``--out``/``results.json`` at once, and a repeated command skips
+the runs already there (same arguments), so an interrupted benchmark keeps what it did.
 
 Every run starts from the shipped checkpoint (``agents/gcpn/checkpoints``) and trains with PPO
 until ``--budget`` oracle calls (one call = one new unique molecule scored) are spent. Printed per
@@ -50,6 +55,30 @@ PAPER = {
 CONSTRAINED_FILE = MOSES_PATH.parent / "zinc_low_plogp_800.txt"
 
 
+def throughput(args) -> None:
+    """PPO updates of the GCPN agent on QED (default settings): env steps/s and the time per phase."""
+    task = make_task("qed")
+    oracle = task.oracle(10**9)
+    agent = GCPNAgent(task, seed=0, device=args.device, num_envs=args.num_envs)
+    agent.update(oracle)  # warm-up: builds the env, fills caches
+    seconds: dict[str, float] = {}
+    steps, began = agent.steps, time.perf_counter()
+    for _ in tqdm(range(args.updates), desc="PPO updates", unit="update", leave=False):
+        for key, value in agent.update(oracle).items():
+            if key.startswith("seconds_"):
+                seconds[key[8:]] = seconds.get(key[8:], 0.0) + value
+    elapsed = time.perf_counter() - began
+    steps = agent.steps - steps
+    print(f"GCPN PPO on qed: {steps} env steps in {elapsed:.1f} s = {steps / elapsed:.0f} env steps/s "
+          f"({args.num_envs} molecules x {agent.ppo_config.num_steps} steps per update, {args.updates} updates, "
+          f"device {args.device}, torch threads {torch.get_num_threads()})")
+    for phase, value in sorted(seconds.items(), key=lambda item: -item[1]):
+        print(f"  {phase:7s} {value:7.2f} s  {value / elapsed:6.1%}")
+    print(f"  other   {elapsed - sum(seconds.values()):7.2f} s")
+    print("  (act: the policy choosing actions; env: the batched env's steps, oracle scoring included; "
+          "learn: PPO's minibatch passes)")
+
+
 def train(task, seed: int, budget: int, device: str, position: str):
     """One GCPN run from the shipped checkpoint: (agent, oracle, seconds, env steps per second)."""
     bar = tqdm(total=budget, desc=position, unit="call", leave=False)
@@ -73,51 +102,85 @@ def top3(oracle) -> list[tuple[str, float]]:
     return [(s, v) for _, s, v in sorted(oracle.log, key=lambda row: row[2], reverse=True)[:3]]
 
 
-def bench_top(name: str, args) -> dict:
-    runs = []
-    for seed in range(args.seeds):
+class Store:
+    """``results.json`` of a benchmark, rewritten after every finished run; a repeated command with
+    the same arguments reuses the runs already there."""
+
+    def __init__(self, out: Path, device: str, args: dict):
+        self.file = out / "results.json"
+        self.state = {"device": device, "args": args, "runs": {}, "results": []}
+        if self.file.is_file():
+            saved = json.loads(self.file.read_text())
+            if saved["args"] != args:
+                raise SystemExit(f"{self.file} holds runs made with other arguments ({saved['args']}); "
+                                 f"use another --out or delete it")
+            self.state["runs"] = saved["runs"]
+        out.mkdir(parents=True, exist_ok=True)
+
+    def run(self, key: str, make) -> dict:
+        """The finished run ``key``: from the file, or made now by ``make()`` and written at once."""
+        if key in self.state["runs"]:
+            print(f"  {key}: done before, read from {self.file}")
+            return self.state["runs"][key]
+        self.state["runs"][key] = make()
+        self.save()
+        return self.state["runs"][key]
+
+    def save(self) -> None:
+        temporary = self.file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.state, indent=2))
+        temporary.replace(self.file)
+
+
+def bench_top(name: str, args, store: Store) -> dict:
+    def one(seed: int) -> dict:
         agent, oracle, seconds, throughput = train(make_task(name), seed, args.budget, args.device, f"{name} seed {seed}")
         best = top3(oracle)
-        run = {"seed": seed, "top3": best, "calls": oracle.calls, "seconds": seconds, "steps_per_s": throughput}
+        run = {"seed": seed, "top3": best, "calls": oracle.calls, "stop_reason": agent.stop_reason,
+               "seconds": seconds, "steps_per_s": throughput}
         if name == "plogp":
             unnormalized = PenalizedLogP("unnormalized")
             run["detail"] = [{"smiles": s, "plogp": v, "unnormalized": unnormalized.of(Chem.MolFromSmiles(s)),
                               "sa": sa_score(Chem.MolFromSmiles(s)),
                               "atoms": Chem.MolFromSmiles(s).GetNumAtoms()} for s, v in best]
-        runs.append(run)
         print(f"  {name} seed {seed}: top-3 {' '.join(f'{v:.3f}' for _, v in best)}; {oracle.calls} calls, "
               f"{seconds:.0f} s, {throughput:.0f} env steps/s")
+        return run
+
+    runs = [store.run(f"{name} seed {seed}", lambda seed=seed: one(seed)) for seed in range(args.seeds)]
     top1 = [r["top3"][0][1] for r in runs]
     return {"task": name, "runs": runs, "median_top1": statistics.median(top1),
             "ours": f"top-3 {' '.join(f'{v:.3f}' for _, v in runs[0]['top3'])} (seed 0); median top-1 "
                     f"{statistics.median(top1):.3f} over {len(runs)} seeds"}
 
 
-def bench_target(name: str, args) -> dict:
-    runs = []
-    for seed in range(args.seeds):
+def bench_target(name: str, args, store: Store) -> dict:
+    def one(seed: int) -> dict:
         task = make_task(name)
         agent, oracle, seconds, throughput = train(task, seed, args.budget, args.device, f"{name} seed {seed}")
         proposed = agent.propose(args.propose)
         target = task.objective
         hits = [s for s in proposed if target.low <= target.prop(Context.of_mol(Chem.MolFromSmiles(s))) <= target.high]
         run = {"seed": seed, "success": len(hits) / len(proposed), "diversity": diversity(hits),
-               "unique_hits": len(set(hits)), "calls": oracle.calls, "seconds": seconds, "steps_per_s": throughput}
-        runs.append(run)
+               "unique_hits": len(set(hits)), "calls": oracle.calls, "stop_reason": agent.stop_reason,
+               "seconds": seconds, "steps_per_s": throughput}
         print(f"  {name} seed {seed}: success {run['success']:.1%} ({run['unique_hits']} unique), diversity "
               f"{run['diversity']:.3f}; {oracle.calls} calls, {seconds:.0f} s, {throughput:.0f} env steps/s")
+        return run
+
+    runs = [store.run(f"{name} seed {seed}", lambda seed=seed: one(seed)) for seed in range(args.seeds)]
     success = statistics.mean(r["success"] for r in runs)
     div = statistics.mean(r["diversity"] for r in runs)
     return {"task": name, "runs": runs, "ours": f"success {success:.1%}, diversity {div:.3f} "
                                                  f"(mean of {len(runs)} seeds, {args.propose} samples each)"}
 
 
-def bench_constrained(args) -> dict:
+def bench_constrained(args, store: Store) -> dict:
     starts = [line.split()[0] for line in CONSTRAINED_FILE.read_text().splitlines() if line.strip()]
     starts = starts[: args.constrained_molecules]
     plogp = PenalizedLogP("unnormalized")
-    rows = []
-    for threshold in (0.0, 0.2, 0.4, 0.6):
+
+    def one(threshold: float) -> dict:
         task = make_task("constrained", start_smiles=starts, threshold=threshold)
         agent, oracle, seconds, throughput = train(task, 0, args.constrained_budget, args.device, f"constrained {threshold}")
         gains, sims, scored = [], [], 0
@@ -135,12 +198,14 @@ def bench_constrained(args) -> dict:
         row = {"threshold": threshold, "improvement": statistics.mean(gains) if gains else float("nan"),
                "improvement_std": statistics.pstdev(gains) if gains else float("nan"),
                "similarity": statistics.mean(sims) if sims else float("nan"), "success": len(gains) / len(starts),
-               "molecules": len(starts), "calls": oracle.calls, "eval_scored": scored, "seconds": seconds,
-               "steps_per_s": throughput}
-        rows.append(row)
+               "molecules": len(starts), "calls": oracle.calls, "stop_reason": agent.stop_reason,
+               "eval_scored": scored, "seconds": seconds, "steps_per_s": throughput}
         print(f"  constrained {threshold}: improvement {row['improvement']:.2f} +- {row['improvement_std']:.2f}, "
               f"success {row['success']:.0%} of {len(starts)}, similarity {row['similarity']:.2f}; "
               f"{oracle.calls} calls + {scored} evaluation molecules, {seconds:.0f} s")
+        return row
+
+    rows = [store.run(f"constrained {t}", lambda t=t: one(t)) for t in (0.0, 0.2, 0.4, 0.6)]
     return {"task": "constrained", "rows": rows}
 
 
@@ -155,25 +220,33 @@ def main() -> None:
     parser.add_argument("--rollouts", type=int, default=8, help="episodes from each start molecule")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", default="runs/bench_gcpn")
+    parser.add_argument("--throughput", action="store_true", help="measure PPO's speed only")
+    parser.add_argument("--updates", type=int, default=5, help="--throughput: PPO updates timed")
+    parser.add_argument("--num-envs", type=int, default=32, help="--throughput: molecules per batch")
     args = parser.parse_args()
+    if args.throughput:
+        return throughput(args)
     args.constrained_budget = args.constrained_budget or args.budget
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu ({os.cpu_count()} cores)"
     print(f"GCPN benchmark: budget {args.budget} oracle calls, {args.seeds} seeds, device {device}, "
           f"torch threads {torch.get_num_threads()}")
+    unknown = set(args.tasks.split(",")) - {"qed", "plogp", "logp_target", "mw_target", "constrained"}
+    if unknown:
+        raise SystemExit(f"unknown task(s) {', '.join(sorted(unknown))}")
+    out = Path(args.out)
+    settings = {k: v for k, v in vars(args).items() if k not in ("throughput", "updates", "num_envs")}
+    store = Store(out, device, settings)
     results = []
     for name in args.tasks.split(","):
         print(f"{name}:")
         if name in ("qed", "plogp"):
-            results.append(bench_top(name, args))
+            results.append(bench_top(name, args, store))
         elif name in ("logp_target", "mw_target"):
-            results.append(bench_target(name, args))
-        elif name == "constrained":
-            results.append(bench_constrained(args))
+            results.append(bench_target(name, args, store))
         else:
-            raise SystemExit(f"unknown task {name!r}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps({"device": device, "args": vars(args), "results": results}, indent=2))
+            results.append(bench_constrained(args, store))
+        store.state["results"] = results
+        store.save()
 
     print(f"\n| task | ours | paper | oracle calls | wall time | env steps/s | device |\n|---|---|---|---|---|---|---|")
     for r in results:

@@ -1,12 +1,15 @@
 """Train sb3-contrib's MaskablePPO on MolEdit-v0 (QED) and report the QED of what it makes.
 
-Run: ``python scripts/train_sb3.py [--steps 20000] [--n-envs 4] [--vec subproc] [--molecules 200]``
+Run: ``python scripts/train_sb3.py [--policy gcpn] [--steps 20000] [--n-envs 4] [--vec subproc] [--molecules 200]``
 
 The env is wrapped in ``molgym.wrappers.FlatAction`` (one ``Discrete`` action with
 ``action_masks()``: MaskablePPO masks a MultiDiscrete space per dimension, which cannot express
-which atom pairs are jointly legal); the policy reads the molecule through
-``agents.sb3.MolGraphExtractor``. After training, the policy samples molecules (stochastic, with
-masks) and the script prints their QED beside the random agent's on the same number of molecules.
+which atom pairs are jointly legal). The policy is ``--policy gcpn`` (the default):
+``agents.sb3.GCPNMaskablePolicy``, GCPN's network and action heads starting from the shipped
+pretrained weights; or ``--policy extractor``: SB3's MLP heads over ``agents.sb3.MolGraphExtractor``
+from scratch (which collapses onto one molecule). After training, the policy samples molecules
+(stochastic, with masks) and the script prints their QED and unique share beside the random
+agent's on the same number of molecules.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from tqdm.auto import tqdm
 
 import molgym  # noqa: F401 - registers the environments
 from agents.random import RandomAgent
-from agents.sb3 import MolGraphExtractor
+from agents.sb3 import GCPNMaskablePolicy, MolGraphExtractor
 from molgym.wrappers import FlatAction
 
 # Reward: the final QED only. With masks every action is legal, so GCPN's +1/N validity term would
@@ -79,12 +82,13 @@ def summary(name: str, molecules: list[tuple[str, float]]) -> str:
     qed = np.array([q for _, q in molecules])
     unique = len({s for s, _ in molecules})
     top = np.sort(qed)[::-1]
-    return (f"{name:16s} {qed.mean():8.3f} {np.median(qed):8.3f} {top[0]:8.3f} {top[:10].mean():8.3f} "
+    return (f"{name:20s} {qed.mean():8.3f} {np.median(qed):8.3f} {top[0]:8.3f} {top[:10].mean():8.3f} "
             f"{unique / len(molecules):8.2f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--policy", choices=["gcpn", "extractor"], default="gcpn")
     parser.add_argument("--steps", type=int, default=20000)
     parser.add_argument("--n-envs", type=int, default=4)
     parser.add_argument("--vec", choices=["dummy", "subproc"], default="subproc")
@@ -95,17 +99,14 @@ def main() -> None:
 
     vec_cls = SubprocVecEnv if args.vec == "subproc" else DummyVecEnv
     venv = vec_cls([make_env for _ in range(args.n_envs)])
-    model = MaskablePPO(
-        "MultiInputPolicy",
-        venv,
-        n_steps=256,
-        batch_size=256,
-        learning_rate=3e-4,
-        ent_coef=0.01,
-        seed=args.seed,
-        device=args.device,
-        policy_kwargs=dict(features_extractor_class=MolGraphExtractor, features_extractor_kwargs=dict(features_dim=128)),
-    )
+    if args.policy == "gcpn":
+        policy, policy_kwargs = GCPNMaskablePolicy, {"atom_types": make_env().unwrapped.vocab.names}
+    else:
+        policy = "MultiInputPolicy"
+        policy_kwargs = dict(features_extractor_class=MolGraphExtractor, features_extractor_kwargs=dict(features_dim=128))
+    model = MaskablePPO(policy, venv, n_steps=256, batch_size=256, learning_rate=3e-4, ent_coef=0.01, seed=args.seed,
+                        device=args.device, policy_kwargs=policy_kwargs)
+    before = sample(model, args.molecules, args.seed + 1)  # the starting policy, for comparison
     began = time.perf_counter()
     model.learn(total_timesteps=args.steps, callback=ProgressBar(args.steps))
     elapsed = time.perf_counter() - began
@@ -116,8 +117,9 @@ def main() -> None:
     print(f"MaskablePPO on MolEdit-v0: {model.num_timesteps} steps in {elapsed:.0f} s "
           f"({model.num_timesteps / elapsed:.0f} steps/s, {args.n_envs} {args.vec} envs, device {args.device})")
     print(f"QED of {args.molecules} sampled molecules:")
-    print(f"{'agent':16s} {'mean':>8s} {'median':>8s} {'top-1':>8s} {'top-10':>8s} {'unique':>8s}")
-    print(summary("MaskablePPO", trained))
+    print(f"{'agent':20s} {'mean':>8s} {'median':>8s} {'top-1':>8s} {'top-10':>8s} {'unique':>8s}")
+    print(summary(f"{args.policy}, trained", trained))
+    print(summary(f"{args.policy}, at start", before))
     print(summary("random", baseline))
     print("best molecules:")
     for smiles, qed in sorted(trained, key=lambda m: -m[1])[:5]:

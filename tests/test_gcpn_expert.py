@@ -41,7 +41,7 @@ def test_behaviour_cloning_learns_the_expert_actions():
     assert losses[-1] < 0.35 * losses[0], losses[::10]
     # the cloned policy now picks the expert's action far more often than chance
     obs, mask, actions = expert_batch(data, np.arange(len(data)), layout, VOCAB)
-    dist, _ = policy.distribution(obs, mask)
-    expert_prob = dist.probs.gather(1, actions[:, None]).mean()
+    dist, _ = policy(obs, mask)
+    expert_prob = dist.log_prob(actions).exp().mean()
     chance = (1.0 / mask.sum(dim=1).float()).mean()
     assert expert_prob > 10 * chance

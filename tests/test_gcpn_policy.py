@@ -29,7 +29,8 @@ def _policy(env, **kwargs):
 def test_probabilities_sum_to_one_over_exactly_the_legal_actions():
     env, obs, mask = _batch()
     policy = _policy(env)
-    logits, values = policy(obs, mask)
+    dist, values = policy(obs, mask)
+    logits = dist.logits()
     assert logits.shape == mask.shape == (6, env.layout.size) and values.shape == (6,)
     probs = logits.exp()
     assert torch.allclose(probs.sum(dim=1), torch.ones(6, dtype=probs.dtype), atol=1e-5)
@@ -39,14 +40,44 @@ def test_probabilities_sum_to_one_over_exactly_the_legal_actions():
 def test_sampled_actions_are_always_legal_and_logprob_is_the_sampling_distribution():
     env, obs, mask = _batch(steps=3)
     policy = _policy(env)
-    dist, _ = policy.distribution(obs, mask)
+    dist, _ = policy(obs, mask)
     draws = torch.stack([dist.sample() for _ in range(4000)])  # (4000, B)
     assert torch.all(mask.gather(1, draws.T))
     # empirical frequency of the most likely action matches its probability
-    top = dist.probs.argmax(dim=1)
+    probs = dist.logits().exp()
+    top = probs.argmax(dim=1)
     freq = (draws == top).float().mean(dim=0)
-    assert torch.allclose(freq, dist.probs.gather(1, top[:, None]).squeeze(1), atol=0.03)
+    assert torch.allclose(freq, probs.gather(1, top[:, None]).squeeze(1), atol=0.03)
     assert torch.equal(policy.act(obs, mask, greedy=True), top)
+    # the whole sampling distribution, pooled over the batch: frequencies of every drawn action
+    counts = torch.zeros_like(probs).scatter_add_(1, draws.T, torch.ones_like(draws.T, dtype=probs.dtype)) / 4000
+    assert (counts - probs).abs().sum(dim=1).max() < 0.15  # total variation < 0.075
+
+
+def test_log_prob_and_entropy_from_the_heads_equal_those_of_the_joint():
+    env, obs, mask = _batch(env_kwargs={"allow_removal": True, "min_steps": 0}, steps=8, num_envs=16)
+    policy = _policy(env)
+    dist, _ = policy(obs, mask)
+    joint = torch.distributions.Categorical(logits=dist.logits())
+    for _ in range(5):
+        actions = dist.sample()
+        assert torch.allclose(dist.log_prob(actions), joint.log_prob(actions), atol=1e-5)
+    assert torch.allclose(dist.entropy(), joint.entropy(), atol=1e-4)
+    illegal = (~mask).float().argmax(dim=1)  # an illegal action of every row
+    assert torch.all(dist.log_prob(illegal) == float("-inf"))
+
+
+def test_cropping_to_the_largest_molecule_changes_nothing():
+    env, obs, mask = _batch(steps=12, num_envs=8)
+    policy = _policy(env)
+    sizes = (obs["atom_types"] >= 0).sum(dim=1)
+    small, large = int(sizes.argmin()), int(sizes.argmax())
+    assert sizes[small] < sizes[large]
+    alone, value_alone = policy({k: v[[small]] for k, v in obs.items()}, mask[[small]])
+    pair, value_pair = policy({k: v[[small, large]] for k, v in obs.items()}, mask[[small, large]])
+    assert alone.first.shape[1] < pair.first.shape[1]  # cropped to a different size
+    assert torch.allclose(alone.logits()[0], pair.logits()[0], atol=1e-5)
+    assert torch.allclose(value_alone[0], value_pair[0], atol=1e-5)
 
 
 def test_stop_only_and_edit_only_states():
@@ -54,11 +85,11 @@ def test_stop_only_and_edit_only_states():
     policy = _policy(env)
     only_stop = torch.zeros_like(mask)
     only_stop[:, -1] = True
-    logits, _ = policy(obs, only_stop)
+    logits = policy(obs, only_stop)[0].logits()
     assert torch.allclose(logits[:, -1], torch.zeros(6))
     no_stop = mask.clone()
     no_stop[:, -1] = False
-    logits, _ = policy(obs, no_stop)
+    logits = policy(obs, no_stop)[0].logits()
     assert torch.all(logits[:, -1] == float("-inf"))
     has_edit = no_stop.any(dim=1)  # a saturated molecule (e.g. N#N) has stop as its only legal action
     assert has_edit.sum() >= 4
@@ -68,7 +99,7 @@ def test_stop_only_and_edit_only_states():
 def test_gradients_are_finite_and_reach_every_head():
     env, obs, mask = _batch(env_kwargs={"allow_removal": True, "min_steps": 0})
     policy = _policy(env)
-    dist, values = policy.distribution(obs, mask)
+    dist, values = policy(obs, mask)
     actions = dist.sample()
     loss = -dist.log_prob(actions).mean() - 0.01 * dist.entropy().mean() + values.pow(2).mean()
     loss.backward()
@@ -81,16 +112,18 @@ def test_gradients_are_finite_and_reach_every_head():
 def test_padding_does_not_matter_and_the_device_is_a_choice():
     env, obs, mask = _batch()
     policy = _policy(env)
-    logits, _ = policy(obs, mask)
+    logits = policy(obs, mask)[0].logits()
     shuffled = {k: v.clone() for k, v in obs.items()}
     n = int(obs["num_atoms"][0, 0])
     shuffled["free_valence"][0, n:] = 0
-    again, _ = policy(shuffled, mask)
+    again = policy(shuffled, mask)[0].logits()
     assert torch.allclose(logits[0], again[0])
     if torch.cuda.is_available():  # pragma: no cover - only on a machine with a GPU
         cuda = policy.to("cuda")
-        out, _ = cuda({k: v.cuda() for k, v in obs.items()}, mask.cuda())
-        assert torch.allclose(out.cpu(), logits, atol=1e-4)
+        out = cuda({k: v.cuda() for k, v in obs.items()}, mask.cuda())[0]
+        assert torch.allclose(out.logits().cpu(), logits, atol=1e-4)
+        actions = out.sample()
+        assert actions.device.type == "cuda" and torch.all(mask.cuda().gather(1, actions[:, None]))
 
 
 @pytest.mark.parametrize("greedy", [False, True])

@@ -39,6 +39,18 @@ def test_ppo_learns_a_simple_reward():
     assert last > max(first) + 0.15, (first, last)
 
 
+def test_pieces_of_similar_sized_molecules_give_the_same_update():
+    after = []
+    for pieces in (1, 4):
+        ppo = _setup(seed=2, epochs=1, minibatch_size=256, pieces=pieces)  # one minibatch: one gradient step
+        stats = ppo.update()
+        after.append(([p.detach().clone() for p in ppo.policy.parameters()], stats))
+    (one, stats_one), (four, stats_four) = after
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(one, four))
+    assert np.allclose([stats_one.policy_loss, stats_one.entropy], [stats_four.policy_loss, stats_four.entropy], atol=1e-5)
+    assert set(stats_four.seconds) == {"act", "env", "learn"} and all(v > 0 for v in stats_four.seconds.values())
+
+
 def test_autoreset_steps_are_left_out():
     ppo = _setup(num_envs=4, num_steps=1)
     stats = ppo.update()
@@ -108,18 +120,18 @@ def test_the_expert_loss_keeps_the_policy_near_the_expert_where_pure_ppo_drifts(
     def nll(policy) -> float:  # held-out expert negative log-likelihood
         with torch.no_grad():
             obs, mask, actions = expert_batch(held_out, np.arange(len(held_out)), layout, vocab)
-            dist, _ = policy.distribution(obs, mask)
+            dist, _ = policy(obs, mask)
             return -dist.log_prob(actions).mean().item()
 
     pure, mixed = _setup(seed=2), _setup(seed=2, expert_coef=1.0)
     mixed.expert = (train, layout, vocab)
     start = nll(pure.policy)
     assert nll(mixed.policy) == start  # the same initial policy
-    for _ in range(4):
+    for _ in range(6):
         pure_stats, mixed_stats = pure.update(), mixed.update()
     assert np.isnan(pure_stats.expert_loss) and np.isfinite(mixed_stats.expert_loss)
     drifted, kept = nll(pure.policy), nll(mixed.policy)
-    assert drifted > start + 0.5 and kept < drifted - 0.5, (start, drifted, kept)  # measured: 2.38, 4.21, 2.94
+    assert drifted > start + 1 and kept < drifted - 1, (start, drifted, kept)  # measured: 2.38, 6.12, 3.63
 
 
 def test_the_gcpn_agent_mixes_the_expert_loss_and_logs_it(tmp_path):

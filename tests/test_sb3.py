@@ -79,3 +79,54 @@ def test_maskable_ppo_trains_and_never_takes_an_illegal_action(vec_env_cls):
     rejected = sum(venv.get_attr("rejected"))
     assert steps >= 256 and rejected == 0
     venv.close()
+
+
+def _gcpn_model(env, **kwargs):
+    from agents.sb3 import GCPNMaskablePolicy
+
+    return MaskablePPO(GCPNMaskablePolicy, env, n_steps=32, batch_size=32, n_epochs=1, seed=0,
+                       policy_kwargs={"atom_types": env.unwrapped.vocab.names, **kwargs})
+
+
+def test_gcpn_policy_starts_from_the_shipped_weights_and_acts_legally():
+    from agents.gcpn.agent import PRETRAINED
+
+    env = FlatAction(gym.make("MolEdit-v0", step_reward=None, info_smiles="end"))  # the checkpoint's 38 atoms
+    model = _gcpn_model(env)
+    shipped = torch.load(PRETRAINED, weights_only=False)["policy"]
+    assert all(torch.equal(shipped[k], v) for k, v in model.policy.gcpn.state_dict().items())
+    obs, _ = env.reset(seed=0)
+    tensors = {k: torch.as_tensor(v[None]).float() for k, v in obs.items()}  # as SB3 hands them over
+    masks = env.action_masks()[None]
+    actions, values, log_prob = model.policy(tensors, action_masks=masks)
+    assert masks[0, int(actions[0])] and values.shape == (1, 1)
+    _, again, entropy = model.policy.evaluate_actions(tensors, actions.float(), action_masks=masks)
+    assert torch.allclose(again, log_prob) and entropy.item() > 0
+    joint = model.policy.get_distribution(tensors, action_masks=masks)  # SB3's own distribution agrees
+    assert torch.allclose(joint.log_prob(actions), log_prob, atol=1e-5)
+
+
+def test_maskable_ppo_trains_the_gcpn_policy_and_reloads(tmp_path):
+    env = make_env()()
+    model = _gcpn_model(env, init=None, hidden=32, rank=8)  # 12 atoms: no shipped checkpoint fits
+    before = {k: v.clone() for k, v in model.policy.state_dict().items()}
+    model.learn(64)
+    assert env.steps >= 64 and env.rejected == 0
+    assert any(not torch.equal(before[k], v) for k, v in model.policy.state_dict().items())
+    model.save(tmp_path / "model.zip")
+    loaded = MaskablePPO.load(tmp_path / "model.zip")
+    obs, _ = env.reset(seed=3)
+    masks = env.get_wrapper_attr("action_masks")()
+    assert model.predict(obs, action_masks=masks, deterministic=True)[0] == \
+        loaded.predict(obs, action_masks=masks, deterministic=True)[0]
+
+
+def test_gcpn_policy_refuses_a_checkpoint_for_other_atom_types():
+    env = make_env()()
+    with pytest.raises(ValueError, match="max_atoms"):
+        _gcpn_model(env)  # the shipped checkpoint is for 38 atoms
+    with pytest.raises(ValueError, match="flat layout"):
+        from agents.sb3 import GCPNMaskablePolicy
+
+        MaskablePPO(GCPNMaskablePolicy, DummyVecEnv([lambda: gym.wrappers.TransformAction(
+            gym.make("MolEdit-v0", max_atoms=12), lambda a: a, gym.spaces.Discrete(7))]))

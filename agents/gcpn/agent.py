@@ -18,7 +18,7 @@ from molgym.oracle import Oracle, OracleTerm
 from molgym.rewards import Adversarial
 from molgym.tasks import Task
 
-__all__ = ["GCPNAgent"]
+__all__ = ["GCPNAgent", "load_weights", "PRETRAINED"]
 
 
 #: The checkpoint shipped with the package (see ``checkpoints/README.md`` for how it was made).
@@ -98,6 +98,7 @@ class GCPNAgent(UpdatingAgent):
                "clip_fraction": stats.clip_fraction}
         if self.expert is not None:
             out["expert_loss"] = stats.expert_loss
+        out.update({f"seconds_{phase}": value for phase, value in stats.seconds.items()})  # where the time went
         if self.discriminator is not None:
             out["discriminator_loss"] = self.discriminator.update(stats.final_types, stats.final_bonds)
         return out
@@ -164,23 +165,33 @@ class GCPNAgent(UpdatingAgent):
         self.rng.bit_generator.state = state["numpy_rng"]
 
     def _load_policy(self, file: Path) -> dict:
-        state = read_checkpoint(file, "GCPN", self.device)
-        if "policy" not in state:
-            raise ValueError(f"cannot read GCPN checkpoint {file}: no policy weights in it")
         sizes = {k: self.config[k] for k in ("hidden", "layers", "rank")}
-        if state.get("sizes", sizes) != sizes:
-            raise ValueError(f"checkpoint {file} has policy sizes {state['sizes']}; this agent uses {sizes}")
-        if state.get("vocab") != self.vocab.names or state.get("max_atoms") != self.layout.max_atoms:
-            raise ValueError(
-                f"checkpoint {file} is for atom types {state.get('vocab')} and max_atoms {state.get('max_atoms')}; "
-                f"this task uses {self.vocab.names} and {self.layout.max_atoms}"
-            )
-        weights = state["policy"]
-        saved_choices = weights["bond_query.weight"].shape[0] // self.config["rank"]
-        if saved_choices < self.policy.C:  # e.g. the shipped checkpoint on a task with bond removal
-            weights = _extend_bond_choices(weights, self.policy.state_dict(), saved_choices)
-        self.policy.load_state_dict(weights)
-        return state
+        return load_weights(self.policy, file, sizes, self.vocab.names, self.layout.max_atoms, self.device)
+
+
+def load_weights(policy: GCPNPolicy, file: Path | str, sizes: dict, vocab: list[str] | None, max_atoms: int,
+                 device: str = "cpu") -> dict:
+    """Load a GCPN checkpoint (a ``molgym pretrain`` ``.pt``, a run's ``gcpn.pt``, the shipped one)
+    into ``policy``, checking its sizes, atom types (unless ``vocab`` is None) and ``max_atoms``;
+    a checkpoint without bond removal fills a policy with it. Returns the checkpoint's dict."""
+    file = Path(file)
+    state = read_checkpoint(file, "GCPN", device)
+    if "policy" not in state:
+        raise ValueError(f"cannot read GCPN checkpoint {file}: no policy weights in it")
+    if state.get("sizes", sizes) != sizes:
+        raise ValueError(f"checkpoint {file} has policy sizes {state['sizes']}; this policy uses {sizes}")
+    types_differ = state.get("vocab") != vocab if vocab is not None else len(state.get("vocab") or ()) != policy.T
+    if types_differ or state.get("max_atoms") != max_atoms:
+        raise ValueError(
+            f"checkpoint {file} is for atom types {state.get('vocab')} and max_atoms {state.get('max_atoms')}; "
+            f"this policy uses {vocab if vocab is not None else f'{policy.T} types'} and {max_atoms}"
+        )
+    weights = state["policy"]
+    saved_choices = weights["bond_query.weight"].shape[0] // sizes["rank"]
+    if saved_choices < policy.C:  # e.g. the shipped checkpoint on a task with bond removal
+        weights = _extend_bond_choices(weights, policy.state_dict(), saved_choices)
+    policy.load_state_dict(weights)
+    return state
 
 
 def _extend_bond_choices(saved: dict, current: dict, choices: int) -> dict:

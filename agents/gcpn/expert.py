@@ -107,7 +107,7 @@ def behaviour_cloning(policy, data: ExpertData, layout: ActionLayout, vocab: Ato
         for start in range(0, len(order), batch_size):
             index = order[start : start + batch_size]
             obs, mask, actions = expert_batch(data, index, layout, vocab, device)
-            dist, _ = policy.distribution(obs, mask)
+            dist, _ = policy(obs, mask)
             loss = -dist.log_prob(actions).mean()
             optimizer.zero_grad()
             loss.backward()

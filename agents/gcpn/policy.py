@@ -1,11 +1,14 @@
 """The GCPN policy: a relational GCN over the molecule and four masked heads, composed exactly.
 
 GCPN (You et al., NeurIPS 2018) chooses an action in four steps: stop or not, a first atom, a
-second atom (existing, or a new atom of a type), a bond type. Here the four heads are composed
-into the exact joint log-probability of every flat action of the env (``(B, K)``, the env's
-bond-major indexing), with illegal actions at ``-inf``. Sampling, log-probabilities, entropy and
-greedy decoding all come from that one distribution, so training sees exactly the distribution
-that acted (the original sampled with a shifted stop logit and trained on the unshifted one).
+second atom (existing, or a new atom of a type), a bond type. Each head is normalised over the
+choices that have a legal completion, so their product is the exact distribution over the legal
+flat actions of the env (the env's bond-major indexing). Sampling, log-probabilities, entropy and
+greedy decoding all come from that one distribution (:class:`ActionDistribution`), so training
+sees exactly the distribution that acted (the original sampled with a shifted stop logit and
+trained on the unshifted one). They are computed from the heads, never from the joint over all
+``K`` actions, on the batch cropped to its largest molecule: the cost follows the molecules'
+sizes, not ``max_atoms``.
 
 Shapes: ``N`` atoms, ``T`` atom types, ``S = N + T`` second-atom candidates (existing atoms, then
 one candidate node per atom type, at the positions the env's action layout gives them), ``C``
@@ -20,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["GCPNPolicy"]
+__all__ = ["GCPNPolicy", "ActionDistribution"]
 
 
 class RelationalGraphConv(nn.Module):
@@ -76,73 +79,176 @@ class GCPNPolicy(nn.Module):
         return self.C * self.N * (self.N + self.T) + 1
 
     def encode(self, atom_types: torch.Tensor, bonds: torch.Tensor, free_valence: torch.Tensor):
-        """Node embeddings ``(B, N, H)``, candidate embeddings ``(B, S, H)``, graph embedding ``(B, 2H)``."""
+        """Node embeddings ``(B, N, H)``, first-atom logits ``(B, N)``, candidate embeddings ``(B, S, H)``
+        and the graph embedding ``(B, 2H)``.
+
+        The first-atom and candidate MLPs read ``[x, graph]``; their first layers are applied to
+        the parts (``W [x; g] = W_x x + W_g g``), so the graph term is computed once per molecule
+        and the new-atom term once per atom type, not once per candidate.
+        """
         types = atom_types.long()
         bonds = bonds.long()
         B, N = types.shape
         present = types >= 0
         n = present.sum(dim=1)
-        h = self.atom_embedding(types + 1) + self.free_embedding(free_valence.long().clamp(0, self.max_free))
+        h = _lookup(self.atom_embedding, types + 1) + _lookup(self.free_embedding, free_valence.long().clamp(0, self.max_free))
         adjacency = F.one_hot(bonds, 4)[..., 1:].permute(0, 3, 1, 2).to(h.dtype)  # (B, 3, N, N)
         degree = adjacency.sum(dim=(1, 3)).clamp(min=1)
         for conv in self.convs:
             h = h + conv(h, adjacency, degree)
         h = h * present.unsqueeze(-1)
+        H = h.shape[-1]
         mean = h.sum(dim=1) / n.clamp(min=1).unsqueeze(-1)
         largest = h.masked_fill(~present.unsqueeze(-1), float("-inf")).max(dim=1).values
         largest = torch.where(torch.isfinite(largest), largest, torch.zeros_like(largest))
         graph = torch.cat([mean, largest], dim=1)
+        layer, _, last = self.first_head
+        first = last(torch.relu(F.linear(h, layer.weight[:, :H]) + F.linear(graph, layer.weight[:, H:], layer.bias)[:, None]))
         # second-atom candidates at the env's positions: atom j for j < n, a new type-(j - n) atom after
         S = N + self.T
         j = torch.arange(S, device=h.device).unsqueeze(0)  # (1, S)
-        is_atom = j < n.unsqueeze(1)
-        kind = (j - n.unsqueeze(1)).clamp(0, self.T - 1)
-        new = self.new_atom_embedding(kind)  # (B, S, H)
-        atoms = h.gather(1, j.clamp(max=N - 1).expand(B, S).unsqueeze(-1).expand(B, S, h.shape[-1]))
-        context = graph.unsqueeze(1).expand(B, S, graph.shape[-1])
-        candidates = self.candidate(torch.cat([torch.where(is_atom.unsqueeze(-1), atoms, new), context], dim=-1))
-        nodes = torch.cat([h, graph.unsqueeze(1).expand(B, N, graph.shape[-1])], dim=-1)
-        return h, nodes, candidates, graph
+        kind = j - n.unsqueeze(1)  # (B, S): the new atom's type, where >= 0
+        layer, _, last = self.candidate
+        atoms = F.pad(F.linear(h, layer.weight[:, :H]), (0, 0, 0, self.T))  # (B, S, H), zero after the atoms
+        new = _lookup(self.new_atom_embedding, kind, layer.weight[:, :H])  # (B, S, H), zero before the new atoms
+        context = F.linear(graph, layer.weight[:, H:], layer.bias)[:, None]
+        candidates = last(torch.relu(atoms + new + context))
+        return h, first.squeeze(-1), candidates, graph
 
-    def forward(self, obs: dict[str, torch.Tensor], mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Joint log-probabilities ``(B, K)`` of the flat actions (``-inf`` where ``mask`` is False) and values ``(B,)``."""
-        h, nodes, candidates, graph = self.encode(obs["atom_types"], obs["bonds"], obs["free_valence"])
-        B, N = h.shape[:2]
-        S, C, r = N + self.T, self.C, self.rank
-        legal = mask[:, :-1].reshape(B, C, N, S).bool()
+    def forward(self, obs: dict[str, torch.Tensor], mask: torch.Tensor) -> tuple["ActionDistribution", torch.Tensor]:
+        """The action distribution of a batch and its values ``(B,)``.
+
+        The batch is cropped to its largest molecule first (``n`` atoms, ``n + T`` second-atom
+        candidates): every legal action lies inside the crop, and padding atoms never touch the
+        real ones, so the crop changes nothing but the cost.
+        """
+        types = obs["atom_types"]
+        B, N = types.shape
+        n = max(int((types >= 0).sum(dim=1).max()), 1)
+        s = n + self.T
+        h, first, candidates, graph = self.encode(types[:, :n], obs["bonds"][:, :n, :n], obs["free_valence"][:, :n])
+        C, r = self.C, self.rank
+        legal = mask[:, :-1].reshape(B, C, N, N + self.T)[:, :, :n, :s].bool()
         stop_ok = mask[:, -1].bool()
-        pair_ok = legal.any(dim=1)  # (B, N, S)
-        first_ok = pair_ok.any(dim=2)  # (B, N)
+        pair_ok = legal.any(dim=1)  # (B, n, s)
+        first_ok = pair_ok.any(dim=2)  # (B, n)
         edit_ok = first_ok.any(dim=1)  # (B,)
 
-        first = self.first_head(nodes).squeeze(-1)
         second = torch.einsum("bnr,bsr->bns", self.second_query(h), self.second_key(candidates)) / math.sqrt(r)
         second = second + self.second_bias(candidates).squeeze(-1).unsqueeze(1)
-        bond = torch.einsum("bncr,bscr->bcns", self.bond_query(h).view(B, N, C, r),
-                            self.bond_key(candidates).view(B, S, C, r)) / math.sqrt(r)
-
-        lp_first = _masked_log_softmax(first, first_ok, dim=1)  # (B, N)
-        lp_second = _masked_log_softmax(second, pair_ok, dim=2)  # (B, N, S)
-        lp_bond = _masked_log_softmax(bond, legal, dim=1)  # (B, C, N, S)
+        bond = torch.einsum("bncr,bscr->bcns", self.bond_query(h).view(B, n, C, r),
+                            self.bond_key(candidates).view(B, s, C, r)) / math.sqrt(r)
         stop_logit = self.stop_head(graph).squeeze(-1)
         both = stop_ok & edit_ok
-        lp_stop = torch.where(both, F.logsigmoid(stop_logit), torch.where(stop_ok, 0.0, float("-inf")))
-        lp_edit = torch.where(both, F.logsigmoid(-stop_logit), torch.where(edit_ok, 0.0, float("-inf")))
-        joint = lp_edit[:, None, None, None] + lp_first[:, None, :, None] + lp_second[:, None] + lp_bond
-        joint = joint.masked_fill(~legal, float("-inf"))
-        logits = torch.cat([joint.reshape(B, -1), lp_stop.unsqueeze(1)], dim=1)
-        return logits, self.value_head(graph).squeeze(-1)
-
-    def distribution(self, obs: dict[str, torch.Tensor], mask: torch.Tensor):
-        """``(Categorical over the K flat actions, values)``: sample, ``log_prob`` and ``entropy`` from it."""
-        logits, values = self(obs, mask)
-        return torch.distributions.Categorical(logits=logits), values
+        dist = ActionDistribution(
+            stop=torch.where(both, F.logsigmoid(stop_logit), torch.where(stop_ok, 0.0, float("-inf"))),
+            edit=torch.where(both, F.logsigmoid(-stop_logit), torch.where(edit_ok, 0.0, float("-inf"))),
+            first=_masked_log_softmax(first, first_ok, dim=1),
+            second=_masked_log_softmax(second, pair_ok, dim=2),
+            bond=_masked_log_softmax(bond, legal, dim=1),
+            max_atoms=N,
+        )
+        return dist, self.value_head(graph).squeeze(-1)
 
     @torch.no_grad()
     def act(self, obs: dict[str, torch.Tensor], mask: torch.Tensor, greedy: bool = False) -> torch.Tensor:
         """Flat actions ``(B,)``: sampled, or the most probable with ``greedy``."""
-        dist, _ = self.distribution(obs, mask)
-        return dist.probs.argmax(dim=1) if greedy else dist.sample()
+        dist, _ = self(obs, mask)
+        return dist.mode() if greedy else dist.sample()
+
+
+class ActionDistribution:
+    """The policy's distribution over the env's flat actions, held as its four conditional heads.
+
+    ``p(stop)``, or ``p(edit) p(first) p(second | first) p(bond | first, second)`` for the edit
+    ``(bond, first, second)``; each head is normalised over the choices with a legal completion,
+    so the product is the exact joint over the legal actions. Log-probabilities, entropy, sampling
+    and the mode come from the heads (``O(B C n s)``); :meth:`logits` builds the joint ``(B, K)``.
+
+    Shapes (of a batch cropped to ``n`` atoms, ``s = n + T`` candidates): ``stop``, ``edit``
+    ``(B,)``; ``first`` ``(B, n)``; ``second`` ``(B, n, s)``; ``bond`` ``(B, C, n, s)``; all log-
+    probabilities, ``-inf`` where illegal. ``max_atoms``: ``N`` of the env's layout.
+    """
+
+    def __init__(self, stop, edit, first, second, bond, max_atoms: int):
+        self.stop, self.edit, self.first, self.second, self.bond = stop, edit, first, second, bond
+        self.N = max_atoms
+        self.C, self.n, self.s = bond.shape[1:]
+        self.S = max_atoms + self.s - self.n  # N + T
+        self.stop_index = self.C * self.N * self.S
+
+    def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` log-probabilities of flat actions ``(B,)`` (``-inf`` for an illegal one)."""
+        row, second = actions.div(self.S, rounding_mode="floor"), actions % self.S
+        bond, first = row.div(self.N, rounding_mode="floor").clamp(max=self.C - 1), row % self.N
+        outside = (first >= self.n) | (second >= self.s)  # illegal: no atom or candidate there
+        first, second = first.clamp(max=self.n - 1), second.clamp(max=self.s - 1)
+        b = torch.arange(len(actions), device=actions.device)
+        edit = self.edit + self.first[b, first] + self.second[b, first, second] + self.bond[b, bond, first, second]
+        return torch.where(actions == self.stop_index, self.stop, edit.masked_fill(outside, float("-inf")))
+
+    def entropy(self) -> torch.Tensor:
+        """``(B,)`` exact entropy: ``H(stop) + p(edit) [H(first) + E_first[H(second) + E_second H(bond)]]``."""
+        h_bond = -_plogp(self.bond).sum(dim=1)  # (B, n, s)
+        p_second = self.second.exp()
+        h_second = -_plogp(self.second).sum(dim=2) + (p_second * h_bond).sum(dim=2)  # (B, n)
+        h_first = -_plogp(self.first).sum(dim=1) + (self.first.exp() * h_second).sum(dim=1)  # (B,)
+        return -_plogp(self.stop) - _plogp(self.edit) + self.edit.exp() * h_first
+
+    def sample(self) -> torch.Tensor:
+        """``(B,)`` flat actions drawn from the distribution (stop, then each head in turn)."""
+        B = len(self.stop)
+        b = torch.arange(B, device=self.stop.device)
+        stop = torch.rand(B, device=self.stop.device) < self.stop.exp()
+        first = _gumbel_argmax(self.first)
+        second = _gumbel_argmax(self.second[b, first])
+        bond = _gumbel_argmax(self.bond[b, :, first, second])
+        return self._flat(stop, bond, first, second)
+
+    def mode(self) -> torch.Tensor:
+        """``(B,)`` the most probable flat actions."""
+        B = len(self.stop)
+        joint = self._cropped_joint().reshape(B, -1)
+        best, where = joint.max(dim=1)
+        bond, rest = where.div(self.n * self.s, rounding_mode="floor"), where % (self.n * self.s)
+        first, second = rest.div(self.s, rounding_mode="floor"), rest % self.s
+        return self._flat(self.stop >= best, bond, first, second)
+
+    def logits(self) -> torch.Tensor:
+        """``(B, K)`` the joint log-probabilities of every flat action of the env's layout."""
+        B = len(self.stop)
+        full = self.stop.new_full((B, self.C, self.N, self.S), float("-inf"))
+        full[:, :, : self.n, : self.s] = self._cropped_joint()
+        return torch.cat([full.reshape(B, -1), self.stop.unsqueeze(1)], dim=1)
+
+    def _cropped_joint(self) -> torch.Tensor:
+        joint = self.edit[:, None, None, None] + self.first[:, None, :, None] + self.second[:, None] + self.bond
+        return joint.masked_fill(self.bond == float("-inf"), float("-inf"))
+
+    def _flat(self, stop, bond, first, second) -> torch.Tensor:
+        edit = (bond * self.N + first) * self.S + second
+        return torch.where(stop, torch.full_like(edit, self.stop_index), edit)
+
+
+def _lookup(embedding: nn.Embedding, index: torch.Tensor, project: torch.Tensor | None = None) -> torch.Tensor:
+    """``embedding(index)`` (optionally times ``project.T``) as a one-hot matmul: rows whose index is
+    out of range give zeros, and the backward pass is a matmul rather than a scatter."""
+    table = embedding.weight if project is None else F.linear(embedding.weight, project)
+    return F.one_hot(index.clamp(-1, len(table)) + 1, len(table) + 2)[..., 1:-1].to(table.dtype) @ table
+
+
+def _plogp(logp: torch.Tensor) -> torch.Tensor:
+    """``p log p`` elementwise, 0 where ``p = 0`` (with finite gradients there)."""
+    finite = torch.isfinite(logp)
+    safe = logp.masked_fill(~finite, 0.0)
+    return (safe.exp() * safe).masked_fill(~finite, 0.0)
+
+
+def _gumbel_argmax(logp: torch.Tensor) -> torch.Tensor:
+    """A draw from each row of log-probabilities ``(..., k)`` (the Gumbel-max trick; rows of all
+    ``-inf`` give index 0, unused: those rows stop)."""
+    gumbel = -torch.empty_like(logp).exponential_().log()
+    return (logp + gumbel).argmax(dim=-1)
 
 
 def _masked_log_softmax(logits: torch.Tensor, allowed: torch.Tensor, dim: int) -> torch.Tensor:

@@ -12,6 +12,7 @@ does nothing, so its transition is left out of the loss, and the episode's last 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,6 +36,7 @@ class PPOConfig:
     entropy_coef: float = 0.01
     expert_coef: float = 0.0
     max_grad_norm: float = 0.5
+    pieces: int = 4  # each minibatch is computed in this many pieces of similar-sized molecules (same gradient)
 
 
 @dataclass
@@ -51,11 +53,39 @@ class UpdateStats:
     final_types: np.ndarray | None = None  # (M, N) the molecules the episodes ended with
     final_bonds: np.ndarray | None = None  # (M, N, N)
     expert_loss: float = float("nan")  # mean expert negative log-likelihood mixed in (nan: none)
+    seconds: dict[str, float] = field(default_factory=dict)  # where the time went: act, env, learn, expert
+
+
+#: The observation keys the policy reads.
+KEYS = ("atom_types", "bonds", "free_valence")
 
 
 def obs_tensors(obs: dict[str, np.ndarray], device) -> dict[str, torch.Tensor]:
     """The policy's inputs from an env observation, as tensors on ``device``."""
-    return {k: torch.as_tensor(obs[k], device=device) for k in ("atom_types", "bonds", "free_valence")}
+    return {k: torch.as_tensor(obs[k], device=device) for k in KEYS}
+
+
+class _Clock:
+    """Seconds spent per phase: :meth:`lap` charges the time since the last lap to ``phase``
+    (waiting for the GPU first, so its queued work is charged where it was queued)."""
+
+    def __init__(self, device):
+        self.cuda = torch.device(device).type == "cuda"
+        self.seconds: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        if self.cuda:
+            torch.cuda.synchronize()
+        now = time.perf_counter()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - self.last
+        self.last = now
+
+
+def _pieces(sizes: np.ndarray, count: int) -> list[np.ndarray]:
+    """Positions ``0 .. len(sizes) - 1`` sorted by molecule size and cut into ``count`` pieces."""
+    order = np.argsort(sizes, kind="stable")
+    return [piece for piece in np.array_split(order, min(count, len(order))) if len(piece)]
 
 
 class PPO:
@@ -73,31 +103,34 @@ class PPO:
     def update(self) -> UpdateStats:
         cfg, env, device = self.config, self.env, self.device
         T, B = cfg.num_steps, env.num_envs
-        keys = ("atom_types", "bonds", "free_valence")
-        store = {k: np.zeros((T, *self.obs[k].shape), dtype=self.obs[k].dtype) for k in keys}
-        masks = np.zeros((T, B, env.layout.size), dtype=bool)
-        actions = np.zeros((T, B), dtype=np.int64)
-        logprobs = np.zeros((T, B), dtype=np.float32)
-        values = np.zeros((T + 1, B), dtype=np.float32)
+        # rollout storage: tensors on the policy's device, (T, B, ...) as the env's batch
+        store = {k: torch.empty((T, *v.shape), dtype=v.dtype, device=device) for k, v in obs_tensors(self.obs, device).items()}
+        masks = torch.empty((T, B, env.layout.size), dtype=torch.bool, device=device)
+        actions = torch.empty((T, B), dtype=torch.long, device=device)
+        logprobs = torch.empty((T, B), device=device)
+        values = torch.empty((T + 1, B), device=device)
         rewards = np.zeros((T, B), dtype=np.float32)
         terminated = np.zeros((T, B), dtype=bool)
         valid = np.zeros((T, B), dtype=bool)  # False: the autoreset step, whose action did nothing
         finished: list[float] = []
         final_types, final_bonds = [], []
+        clock = _Clock(device)
 
         # 1. collect with the current policy (its log-probabilities are the frozen old policy)
         for t in range(T):
-            for k in keys:
-                store[k][t] = self.obs[k]
-            masks[t] = env.mask
+            obs = obs_tensors(self.obs, device)
+            for k in KEYS:
+                store[k][t] = obs[k]
+            masks[t] = torch.as_tensor(env.mask, device=device)
             valid[t] = ~self.ended
             with torch.no_grad():
-                dist, value = self.policy.distribution(obs_tensors(self.obs, device), torch.as_tensor(masks[t], device=device))
-                action = dist.sample()
-            actions[t] = action.cpu().numpy()
-            logprobs[t] = dist.log_prob(action).cpu().numpy()
-            values[t] = value.cpu().numpy()
-            self.obs, reward, term, trunc, _ = env.step(env.layout.to_multidiscrete_many(actions[t]))
+                dist, values[t] = self.policy(obs, masks[t])
+                actions[t] = dist.sample()
+                logprobs[t] = dist.log_prob(actions[t])
+            chosen = actions[t].cpu().numpy()
+            clock.lap("act")
+            self.obs, reward, term, trunc, _ = env.step(env.layout.to_multidiscrete_many(chosen))
+            clock.lap("env")
             rewards[t], terminated[t] = reward, term
             done = term | trunc
             finished.extend(reward[done].tolist())
@@ -105,56 +138,65 @@ class PPO:
             final_bonds.append(self.obs["bonds"][done])
             self.ended = done
         with torch.no_grad():
-            _, last = self.policy.distribution(obs_tensors(self.obs, device), torch.as_tensor(env.mask, device=device))
-        values[T] = last.cpu().numpy()
+            values[T] = self.policy(obs_tensors(self.obs, device), torch.as_tensor(env.mask, device=device))[1]
         ends = {"final_types": np.concatenate(final_types), "final_bonds": np.concatenate(final_bonds)}
+        clock.lap("act")
 
         # 2. GAE; an autoreset step has advantage 0, which also stops the sum at episode ends
+        value = values.cpu().numpy()
         advantages = np.zeros((T, B), dtype=np.float32)
         running = np.zeros(B, dtype=np.float32)
         for t in reversed(range(T)):
-            delta = rewards[t] + cfg.gamma * values[t + 1] * ~terminated[t] - values[t]
+            delta = rewards[t] + cfg.gamma * value[t + 1] * ~terminated[t] - value[t]
             running = np.where(valid[t], delta + cfg.gamma * cfg.gae_lambda * ~terminated[t] * running, 0.0)
             advantages[t] = running
-        returns = advantages + values[:T]
+        advantages = torch.as_tensor(advantages.reshape(-1), device=device)
+        returns = advantages + values[:T].reshape(-1)
 
         # 3. learn on the valid transitions
         index = np.flatnonzero(valid.reshape(-1))
         if index.size == 0:
-            return UpdateStats(*[float("nan")] * 5, finished, 0, **ends)
+            return UpdateStats(*[float("nan")] * 5, finished, 0, **ends, seconds=clock.seconds)
         flat = {k: v.reshape(T * B, *v.shape[2:]) for k, v in store.items()}
+        masks, actions, logprobs = masks.reshape(T * B, -1), actions.reshape(-1), logprobs.reshape(-1)
+        sizes = (flat["atom_types"] >= 0).sum(dim=1).cpu().numpy()
         stats = {"policy": [], "value": [], "entropy": [], "kl": [], "clipped": [], "expert": []}
         for _ in range(cfg.epochs):
             order = self.rng.permutation(index)
             for start in range(0, len(order), cfg.minibatch_size):
                 mb = order[start : start + cfg.minibatch_size]
-                obs = {k: torch.as_tensor(flat[k][mb], device=device) for k in keys}
-                dist, value = self.policy.distribution(obs, torch.as_tensor(masks.reshape(T * B, -1)[mb], device=device))
-                act = torch.as_tensor(actions.reshape(-1)[mb], device=device)
-                ratio = torch.exp(dist.log_prob(act) - torch.as_tensor(logprobs.reshape(-1)[mb], device=device))
-                adv = torch.as_tensor(advantages.reshape(-1)[mb], device=device)
+                adv = advantages[mb]
                 adv = (adv - adv.mean()) / (adv.std() + 1e-8) if len(mb) > 1 else adv
-                policy_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip, 1 + cfg.clip)).mean()
-                value_loss = (value - torch.as_tensor(returns.reshape(-1)[mb], device=device)).pow(2).mean()
-                entropy = dist.entropy().mean()
-                loss = policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy
+                self.optimizer.zero_grad()
+                # the minibatch's loss, in pieces of similar-sized molecules (each cropped to its largest)
+                totals = torch.zeros(5, device=device)
+                for rows in _pieces(sizes[mb], cfg.pieces):
+                    i = torch.as_tensor(mb[rows], device=device)
+                    dist, value = self.policy({k: v[i] for k, v in flat.items()}, masks[i])
+                    ratio = torch.exp(dist.log_prob(actions[i]) - logprobs[i])
+                    a = adv[torch.as_tensor(rows, device=device)]
+                    policy_loss = torch.max(-a * ratio, -a * ratio.clamp(1 - cfg.clip, 1 + cfg.clip)).sum()
+                    value_loss = (value - returns[i]).pow(2).sum()
+                    entropy = dist.entropy().sum()
+                    loss = (policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy) / len(mb)
+                    loss.backward()
+                    with torch.no_grad():
+                        totals += torch.stack([policy_loss, value_loss, entropy, ((ratio - 1) - ratio.log()).sum(),
+                                               ((ratio - 1).abs() > cfg.clip).sum()])
+                clock.lap("learn")
                 if self.expert is not None and cfg.expert_coef > 0:  # GCPN: behaviour cloning in every minibatch
                     expert_loss = self._expert_loss(len(mb))
-                    loss = loss + cfg.expert_coef * expert_loss
+                    (cfg.expert_coef * expert_loss).backward()
                     stats["expert"].append(expert_loss.item())
-                self.optimizer.zero_grad()
-                loss.backward()
+                    clock.lap("expert")
                 torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
                 self.optimizer.step()
-                with torch.no_grad():
-                    stats["policy"].append(policy_loss.item())
-                    stats["value"].append(value_loss.item())
-                    stats["entropy"].append(entropy.item())
-                    stats["kl"].append(((ratio - 1) - ratio.log()).mean().item())
-                    stats["clipped"].append(((ratio - 1).abs() > cfg.clip).float().mean().item())
+                for key, total in zip(("policy", "value", "entropy", "kl", "clipped"), (totals / len(mb)).tolist()):
+                    stats[key].append(total)
+                clock.lap("learn")
         means = (float(np.mean(stats[k])) for k in ("policy", "value", "entropy", "kl", "clipped"))
         expert = float(np.mean(stats["expert"])) if stats["expert"] else float("nan")
-        return UpdateStats(*means, finished, int(index.size), **ends, expert_loss=expert)
+        return UpdateStats(*means, finished, int(index.size), **ends, expert_loss=expert, seconds=clock.seconds)
 
     def state_dict(self) -> dict:
         """Everything the next update depends on besides the policy: optimizer, generator, env state."""
@@ -174,5 +216,5 @@ class PPO:
         data, layout, vocab = self.expert
         index = self.rng.integers(len(data), size=size)
         obs, mask, actions = expert_batch(data, index, layout, vocab, self.device)
-        dist, _ = self.policy.distribution(obs, mask)
+        dist, _ = self.policy(obs, mask)
         return -dist.log_prob(actions).mean()
