@@ -74,10 +74,6 @@ class GCPNPolicy(nn.Module):
         self.bond_query = nn.Linear(hidden, bond_choices * rank)
         self.bond_key = nn.Linear(hidden, bond_choices * rank)
 
-    @property
-    def num_actions(self) -> int:
-        return self.C * self.N * (self.N + self.T) + 1
-
     def encode(self, atom_types: torch.Tensor, bonds: torch.Tensor, free_valence: torch.Tensor):
         """Node embeddings ``(B, N, H)``, first-atom logits ``(B, N)``, candidate embeddings ``(B, S, H)``
         and the graph embedding ``(B, 2H)``.

@@ -9,7 +9,6 @@ regularises exactly what acts.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from gymnasium import spaces
 from sb3_contrib.common.maskable.distributions import MaskableCategoricalDistribution
@@ -65,8 +64,7 @@ class GCPNMaskablePolicy(MaskableActorCriticPolicy):
         if action_masks is None:
             mask = torch.ones((B, self.action_space.n), dtype=torch.bool, device=self.device)
         else:
-            mask = torch.as_tensor(np.asarray(action_masks) if not torch.is_tensor(action_masks) else action_masks,
-                                   device=self.device).reshape(B, -1).bool()
+            mask = torch.as_tensor(action_masks, device=self.device).reshape(B, -1).bool()
         dist, values = self.gcpn(obs, mask)
         return dist, values.unsqueeze(-1)
 
