@@ -211,9 +211,11 @@ def _compare(args: argparse.Namespace) -> int:
         raise CommandError("--agents names no agent")
     for name in agents:
         _agent(name)
+    configs = _compare_configs(args.config, agents)
+    if args.suite or args.tasks:
+        return _compare_suite(args, agents, configs)
     params = _task_params(args)
     _make_task(args.task, params)
-    configs = _compare_configs(args.config, agents)
     with _checking():
         if not load_smiles(args.training_set, limit=10):
             raise ValueError(f"--training-set {args.training_set}: no molecule in it")
@@ -223,7 +225,7 @@ def _compare(args: argparse.Namespace) -> int:
     try:
         results = compare(args.task, agents, args.budget, args.seeds, args.out, workers=args.workers,
                           device=args.device, propose=args.propose, task_params=params,
-                          training_set=args.training_set, configs=configs)
+                          training_set=args.training_set, configs=configs, time_limit=args.time_limit)
     except KeyboardInterrupt:
         finished = sum(_finished(spec) for spec in specs)
         print(f"molgym compare: interrupted; {finished} of {len(specs)} runs finished and are kept in {args.out}; "
@@ -235,6 +237,41 @@ def _compare(args: argparse.Namespace) -> int:
     if failed:
         print(f"molgym compare: {len(failed)} of {len(results)} runs failed (errors in {args.out}/results.md)",
               file=sys.stderr)
+        return FAILED
+    return 0
+
+
+def _compare_suite(args: argparse.Namespace, agents: list[str], configs: dict[str, dict]) -> int:
+    """``compare --suite pmo [--tasks a,b]``: every (task, agent, seed), and the suite's report."""
+    from molgym.compare import SettingsMismatch
+    from molgym.data import load_smiles
+    from molgym.suite import SUITES, compare_suite
+
+    suite = SUITES[args.suite or "pmo"]()
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else list(suite)
+    unknown = [t for t in tasks if t not in suite]
+    if unknown or not tasks:
+        raise CommandError(f"--tasks: {', '.join(unknown) or 'none given'} not in the {args.suite or 'pmo'} suite "
+                           f"({', '.join(suite)})")
+    with _checking():
+        if not load_smiles(args.training_set, limit=10):
+            raise ValueError(f"--training-set {args.training_set}: no molecule in it")
+    out = Path(args.out)
+    try:
+        by_task = compare_suite(tasks, agents, args.budget, args.seeds, out, workers=args.workers, device=args.device,
+                                propose=args.propose, training_set=args.training_set, configs=configs,
+                                time_limit=args.time_limit)
+    except KeyboardInterrupt:
+        finished = sum(1 for f in out.glob("*/*/seed*/result.json") if json.loads(f.read_text()).get("status") == "ok")
+        print(f"molgym compare: interrupted; {finished} finished runs are kept in {out}; the same command resumes",
+              file=sys.stderr)
+        return INTERRUPTED
+    except SettingsMismatch as err:
+        raise CommandError(str(err)) from None
+    print((out / "results.md").read_text())
+    failed = [r for results in by_task.values() for r in results if r["status"] != "ok"]
+    if failed:
+        print(f"molgym compare: {len(failed)} runs failed (errors in {out}/results.md)", file=sys.stderr)
         return FAILED
     return 0
 
@@ -544,6 +581,11 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
                       help="agent settings: key=value for every agent, agent.key=value for one (values read as JSON)")
     comp.add_argument("--out", default="runs/compare", help="output directory; a repeated command resumes in it")
+    comp.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                      help="wall-time limit per run; a run that passes it ends with that reason (AUC padded)")
+    comp.add_argument("--suite", choices=["pmo"], default=None,
+                      help="run a task suite (pmo: the 23 tasks of PMO) instead of --task, beside the published figures")
+    comp.add_argument("--tasks", default=None, help="with --suite: comma-separated subset of its tasks")
     _add_task_arguments(comp)
 
     train = command("train", "train one agent under an oracle budget and save it", _train)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["RunSpec", "SettingsMismatch", "plan", "check_runs", "run_one", "compare", "write_report"]
+__all__ = ["RunSpec", "SettingsMismatch", "plan", "check_runs", "run_one", "compare", "compare_suite", "write_report"]
 
 #: Metrics where smaller is better (the rest: larger is better).
 LOWER_IS_BETTER = {"sa_top100"}
@@ -59,6 +59,7 @@ class RunSpec:
     training_set: str | None = "nci"
     position: int = 0
     config: dict[str, Any] = field(default_factory=dict)
+    time_limit: float | None = None  # seconds of wall time per run (None: no limit)
 
     @property
     def directory(self) -> Path:
@@ -73,7 +74,7 @@ class RunSpec:
         return json.loads(json.dumps({
             "agent": self.agent, "config": self.config, "task": self.task, "task_params": params,
             "budget": self.budget, "seed": self.seed, "propose": self.propose,
-            "training_set": _set_identity(self.training_set), "molgym": __version__}))
+            "training_set": _set_identity(self.training_set), "time_limit": self.time_limit, "molgym": __version__}))
 
 
 def _fingerprint(smiles: list[str]) -> dict[str, Any]:
@@ -166,10 +167,11 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
             bar.update(1)
             bar.set_postfix(best=f"{best:.3f}", refresh=False)
 
-        oracle = task.oracle(spec.budget, on_call=progress)
+        oracle = task.oracle(spec.budget, on_call=progress, time_limit=spec.time_limit)
         agent = agent_class(spec.agent)(task, seed=spec.seed, device=spec.device, **spec.config)
         agent.train(oracle)
-        result["stop_reason"] = agent.stop_reason or (budget_spent(oracle) if oracle.exhausted else None)
+        stopped = oracle.exhausted or oracle.timed_out
+        result["stop_reason"] = agent.stop_reason or (budget_spent(oracle) if stopped else None)
         proposed = agent.propose(spec.propose) if spec.propose else None
         if proposed is not None:
             with open(directory / "proposed.csv", "w", newline="") as f:
@@ -257,31 +259,36 @@ def _run_in_processes(specs: list[RunSpec], workers: int, threads: int) -> list[
 
 def plan(task: str, agents: list[str], budget: int, seeds: int, out: str | Path, device: str = "cpu",
          propose: int = 100, task_params: dict | None = None, training_set: str | None = "nci",
-         configs: dict[str, dict] | None = None) -> list[RunSpec]:
+         configs: dict[str, dict] | None = None, time_limit: float | None = None) -> list[RunSpec]:
     """The runs of a comparison: every agent with seeds ``0 .. seeds - 1``."""
     return [RunSpec(a, s, task, budget, str(out), device, propose, task_params or {}, training_set, position=i,
-                    config=(configs or {}).get(a, {}))
+                    config=(configs or {}).get(a, {}), time_limit=time_limit)
             for i, (a, s) in enumerate((a, s) for a in agents for s in range(seeds))]
+
+
+def _run_all(specs: list[RunSpec], workers: int | None) -> list[dict[str, Any]]:
+    """Every run, ``workers`` at a time in separate processes (default: one per core; 1: in this process)."""
+    cores = os.cpu_count() or 1
+    workers = min(workers or cores, len(specs))
+    if workers <= 1:
+        return [run_one(spec) for spec in specs]
+    return _run_in_processes(specs, workers, threads=max(1, cores // workers))
 
 
 def compare(task: str, agents: list[str], budget: int, seeds: int, out: str | Path, workers: int | None = None,
             device: str = "cpu", propose: int = 100, task_params: dict | None = None,
-            training_set: str | None = "nci", configs: dict[str, dict] | None = None) -> list[dict[str, Any]]:
+            training_set: str | None = "nci", configs: dict[str, dict] | None = None,
+            time_limit: float | None = None) -> list[dict[str, Any]]:
     """Run every (agent, seed) pair, ``workers`` at a time in separate processes (default: one per
     core), and write the report. ``workers=1`` runs them one after another in this process.
-    ``configs`` maps an agent to its settings. Raises :class:`SettingsMismatch`, before any run,
-    when ``out`` holds runs of other settings."""
+    ``configs`` maps an agent to its settings; ``time_limit`` caps each run's wall time (seconds).
+    Raises :class:`SettingsMismatch`, before any run, when ``out`` holds runs of other settings."""
     out = Path(out)
-    specs = plan(task, agents, budget, seeds, out, device, propose, task_params, training_set, configs)
+    specs = plan(task, agents, budget, seeds, out, device, propose, task_params, training_set, configs, time_limit)
     check_runs(specs)
     out.mkdir(parents=True, exist_ok=True)
-    cores = os.cpu_count() or 1
-    workers = min(workers or cores, len(specs))
     began = time.perf_counter()
-    if workers <= 1:
-        results = [run_one(spec) for spec in specs]
-    else:
-        results = _run_in_processes(specs, workers, threads=max(1, cores // workers))
+    results = _run_all(specs, workers)
     write_report(results, out, task=task, budget=budget, wall_time=time.perf_counter() - began, device=device)
     return results
 
@@ -368,12 +375,26 @@ def _plot_curves(results, out: Path, budget: int, task: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    if not _draw_curves(ax, results, out, budget):  # no finished run: no empty picture
+        plt.close(fig)
+        return
+    ax.set_xlabel("oracle calls")
+    ax.set_ylabel("mean of the top-10 scores so far")
+    ax.set_title(f"{task}: top-10 vs oracle calls")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "curves.png", dpi=120)
+    plt.close(fig)
+
+
+def _draw_curves(ax, results, out: Path, budget: int) -> bool:
+    """Mean top-10 against oracle calls per agent (band: std over seeds) on ``ax``; False if nothing to draw."""
     from molgym.metrics import top_k_curve
 
     plotted = False
     every = max(1, budget // 100)  # about 100 points per curve, whatever the budget
     grid = np.arange(every, budget + 1, every)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
     for agent in dict.fromkeys(r["agent"] for r in results):
         curves = []
         for r in results:
@@ -393,17 +414,8 @@ def _plot_curves(results, out: Path, budget: int, task: str) -> None:
         mean, std = np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
         ax.plot(grid, mean, label=f"{agent} ({len(curves)} seeds)")
         ax.fill_between(grid, mean - std, mean + std, alpha=0.2)
-    if not plotted:  # no finished run: no empty picture
-        plt.close(fig)
-        return
-    ax.set_xlabel("oracle calls")
-    ax.set_ylabel("mean of the top-10 scores so far")
-    ax.set_title(f"{task}: top-10 vs oracle calls")
     ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "curves.png", dpi=120)
-    plt.close(fig)
+    return plotted
 
 
 def _plot_top(results, out: Path, agent: str, task: str, count: int = 12) -> None:

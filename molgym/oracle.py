@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
 
 from rdkit import Chem, rdBase
@@ -23,17 +24,26 @@ class Oracle:
       that depend on it) costs one unit of the budget; a repeat is free and returns the same score.
     * An invalid molecule (an unparsable SMILES) is free and scores 0.
     * Once ``budget`` calls are spent, a call on a new molecule raises :class:`BudgetExhausted`.
+    * With ``time_limit`` (seconds from the oracle's creation), any call after it raises
+      :class:`BudgetExhausted` too (an optional wall-time limit, as in PMO), and the run's stop
+      reason (:func:`budget_spent`) says so.
     * ``log`` holds every paid call in order: ``(call index, SMILES, score)``.
 
     Args:
         objective: a :class:`~molgym.rewards.Term` (its own cache is bypassed: the oracle caches).
         budget: the number of paid calls allowed.
         on_call: optional ``f(call index, SMILES, score)`` after each paid call (progress bars).
+        time_limit: optional wall-time limit in seconds.
     """
 
-    def __init__(self, objective: Term, budget: int, on_call=None):
+    def __init__(self, objective: Term, budget: int, on_call=None, time_limit: float | None = None):
         if budget < 1:
             raise ValueError(f"the oracle budget must be at least 1, got {budget}")
+        if time_limit is not None and time_limit <= 0:
+            raise ValueError(f"the time limit must be positive, got {time_limit}")
+        self.time_limit = time_limit
+        self._deadline = time.monotonic() + time_limit if time_limit is not None else None
+        self.timed_out = False
         self.objective, self.budget = objective, int(budget)
         self.on_call = on_call  # called with (call index, SMILES, score) after each paid call
         self.log: list[tuple[int, str, float]] = []
@@ -49,6 +59,9 @@ class Oracle:
 
     def score(self, ctx: Context) -> float:
         """The objective of a molecule given as a :class:`Context` (as env reward terms see it)."""
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            self.timed_out = True
+            raise BudgetExhausted(budget_spent(self))
         key = self.objective.cache_key(ctx)
         if key in self._scores:
             return self._scores[key]
@@ -85,20 +98,29 @@ class Oracle:
 
 
 def budget_spent(oracle: Oracle) -> str:
-    """The stop reason of a run that spent its budget."""
+    """The stop reason of a run that spent its budget (or passed its wall-time limit)."""
+    if oracle.timed_out:
+        return f"wall-time limit of {oracle.time_limit:g} s passed after {oracle.calls} oracle calls"
     return f"budget spent ({oracle.budget} oracle calls)"
 
 
 class OracleTerm(Term):
-    """The oracle as an env's final reward term (the env pays for exactly what it scores)."""
+    """The oracle as an env's final reward term (the env pays for exactly what it scores).
+
+    ``repeat_penalty`` is subtracted from the score of a molecule the oracle had already scored:
+    under a budget only new molecules count, so an agent rewarded for repeats collapses onto them.
+    """
 
     cached = False  # the oracle caches, and counts
 
-    def __init__(self, oracle: Oracle, name: str = "oracle"):
-        self.oracle, self.name = oracle, name
+    def __init__(self, oracle: Oracle, name: str = "oracle", repeat_penalty: float = 0.0):
+        self.oracle, self.name, self.repeat_penalty = oracle, name, float(repeat_penalty)
 
     def value(self, ctx: Context) -> float:
-        return self.oracle.score(ctx)
+        calls = self.oracle.calls
+        score = self.oracle.score(ctx)
+        return score if self.oracle.calls > calls else score - self.repeat_penalty
 
     def __repr__(self) -> str:
-        return f"OracleTerm({self.oracle.objective!r}, budget={self.oracle.budget})"
+        penalty = f", repeat_penalty={self.repeat_penalty}" if self.repeat_penalty else ""
+        return f"OracleTerm({self.oracle.objective!r}, budget={self.oracle.budget}{penalty})"

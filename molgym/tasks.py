@@ -22,7 +22,15 @@ from molgym.rewards import (
     Term,
 )
 
-__all__ = ["TASKS", "Task", "make_task"]
+__all__ = ["PMO_TASKS", "TASKS", "Task", "make_task"]
+
+#: The 23 tasks of the PMO benchmark (Gao et al., NeurIPS 2022), named as PMO and TDC name them.
+PMO_TASKS = (
+    "albuterol_similarity", "amlodipine_mpo", "celecoxib_rediscovery", "deco_hop", "drd2", "fexofenadine_mpo",
+    "gsk3b", "isomers_c7h8n2o2", "isomers_c9h10n2o2pf2cl", "jnk3", "median1", "median2", "mestranol_similarity",
+    "osimertinib_mpo", "perindopril_mpo", "qed", "ranolazine_mpo", "scaffold_hop", "sitagliptin_mpo",
+    "thiothixene_rediscovery", "troglitazone_rediscovery", "valsartan_smarts", "zaleplon_mpo",
+)
 
 
 @dataclass
@@ -58,8 +66,8 @@ class Task:
         reward = overrides.pop("reward", OracleTerm(oracle, self.name) if oracle is not None else self.objective)
         return {"step_reward": None, "info_smiles": "end", **self.env_kwargs, **overrides, "reward": reward}
 
-    def oracle(self, budget: int, on_call=None) -> Oracle:
-        return Oracle(self.objective, budget, on_call=on_call)
+    def oracle(self, budget: int, on_call=None, time_limit: float | None = None) -> Oracle:
+        return Oracle(self.objective, budget, on_call=on_call, time_limit=time_limit)
 
     @property
     def start_smiles(self) -> list[str] | None:
@@ -85,7 +93,16 @@ def _custom(reward: str) -> Term:
 def make_task(name: str, start_smiles: Sequence[str] | None = None, threshold: float = 0.4, reward: str | None = None) -> Task:
     """A task by name: ``qed``, ``plogp``, ``logp_target``, ``mw_target``, ``constrained`` (needs
     ``start_smiles``; ``threshold`` is the similarity threshold) or ``custom`` (``reward`` is a
-    ``module:function`` taking an RDKit molecule)."""
+    ``module:function`` taking an RDKit molecule), or one of :data:`PMO_TASKS` (GuacaMol objectives
+    from :mod:`molgym.rewards.guacamol`; ``drd2``, ``gsk3b`` and ``jnk3`` need their classifier
+    model: :mod:`molgym.rewards.classifiers`, which raises ``ModelUnavailable`` when it cannot be had)."""
+    from molgym.rewards.classifiers import CLASSIFIERS, Classifier
+    from molgym.rewards.guacamol import OBJECTIVES
+
+    if name in OBJECTIVES:
+        return Task(name, OBJECTIVES[name]())
+    if name in CLASSIFIERS:
+        return Task(name, Classifier(name))
     if name == "qed":
         return Task("qed", QED())
     if name == "plogp":
@@ -111,4 +128,5 @@ def make_task(name: str, start_smiles: Sequence[str] | None = None, threshold: f
 
 
 #: Task names, for command-line choices.
-TASKS = ("qed", "plogp", "logp_target", "mw_target", "constrained", "custom")
+TASKS = ("qed", "plogp", "logp_target", "mw_target", "constrained", "custom",
+         *(name for name in PMO_TASKS if name != "qed"))

@@ -76,3 +76,30 @@ def test_tasks_registry():
 
 def heavy_atoms(mol):
     return float(mol.GetNumAtoms())
+
+
+def test_a_wall_time_limit_ends_a_run_with_its_reason():
+    import time
+
+    from molgym.oracle import budget_spent
+
+    oracle = Oracle(QED(), budget=100, time_limit=0.05)
+    oracle("CCO")
+    time.sleep(0.1)
+    with pytest.raises(BudgetExhausted, match="wall-time limit of 0.05 s passed after 1 oracle calls"):
+        oracle("CCN")
+    assert oracle.timed_out and budget_spent(oracle).startswith("wall-time limit")
+    with pytest.raises(ValueError, match="time limit must be positive"):
+        Oracle(QED(), budget=5, time_limit=0)
+
+
+def test_the_repeat_penalty_applies_to_molecules_already_scored():
+    from molgym.oracle import OracleTerm
+    from molgym.rewards import Context
+
+    oracle = Oracle(QED(), budget=10)
+    term = OracleTerm(oracle, "qed", repeat_penalty=0.25)
+    first = term(Context.of("CCO"))
+    assert first == QED()("CCO") and oracle.calls == 1
+    assert term(Context.of("OCC")) == pytest.approx(first - 0.25) and oracle.calls == 1  # the same molecule
+    assert OracleTerm(oracle, "qed")(Context.of("CCO")) == first  # no penalty by default

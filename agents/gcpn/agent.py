@@ -33,7 +33,9 @@ class GCPNAgent(UpdatingAgent):
     ``"both"``), ``adversarial_coef`` (its weight on the final reward; ``coef / max_atoms`` per
     step, the scale of the step-validity reward), ``real`` and ``real_molecules`` (the
     discriminator's real molecules: ``"nci"``, ``"moses"`` or a SMILES file, and how many) and
-    the :class:`PPOConfig` fields. With ``expert_coef`` > 0, GCPN's expert loss (behaviour cloning
+    ``repeat_penalty`` (subtracted from the reward of a molecule the oracle had already scored, so
+    that the policy keeps looking for new ones instead of collapsing onto its best; each update logs
+    ``new_molecules``, the paid calls it made) and the :class:`PPOConfig` fields. With ``expert_coef`` > 0, GCPN's expert loss (behaviour cloning
     on the construction sequences of ``expert_molecules`` real molecules of ``expert_data``:
     ``"moses"``, ``"nci"`` or a SMILES file) is added to every PPO minibatch and logged as
     ``expert_loss``."""
@@ -43,7 +45,7 @@ class GCPNAgent(UpdatingAgent):
     def __init__(self, task: Task, seed: int = 0, device: str = "cpu", num_envs: int = 32, hidden: int = 128,
                  layers: int = 3, rank: int = 32, init: str | None = "pretrained", adversarial: str = "none",
                  adversarial_coef: float = 1.0, real: str = "nci", real_molecules: int = 5000,
-                 expert_data: str = "moses", expert_molecules: int = 2000, **ppo):
+                 expert_data: str = "moses", expert_molecules: int = 2000, repeat_penalty: float = 0.0, **ppo):
         if adversarial not in ADVERSARIAL:
             raise ValueError(f"adversarial must be one of {', '.join(ADVERSARIAL)}, got {adversarial!r}")
         check_settings(type(self), ppo)
@@ -51,7 +53,7 @@ class GCPNAgent(UpdatingAgent):
         super().__init__(task, seed, device, num_envs=num_envs, hidden=hidden, layers=layers, rank=rank, init=init,
                          adversarial=adversarial, adversarial_coef=adversarial_coef, real=real,
                          real_molecules=real_molecules, expert_data=expert_data, expert_molecules=expert_molecules,
-                         **config)
+                         repeat_penalty=repeat_penalty, **config)
         self.ppo_config = PPOConfig(**config)
         probe = task.make_vector_env(None, num_envs=1, reward=[])
         self.vocab, self.layout = probe.vocab, probe.layout
@@ -90,10 +92,11 @@ class GCPNAgent(UpdatingAgent):
         """One PPO round (``num_steps`` steps of ``num_envs`` molecules), then the discriminator's steps."""
         if self._ppo is None or self._oracle is not oracle:
             self._start(oracle)
+        calls = oracle.calls
         stats = self._ppo.update()
         self.steps += self.ppo_config.num_steps * self.config["num_envs"]
         out = {"reward": float(np.mean(stats.finished)) if stats.finished else float("nan"),
-               "episodes": float(len(stats.finished)), "policy_loss": stats.policy_loss,
+               "episodes": float(len(stats.finished)), "new_molecules": float(oracle.calls - calls), "policy_loss": stats.policy_loss,
                "value_loss": stats.value_loss, "entropy": stats.entropy, "approx_kl": stats.approx_kl,
                "clip_fraction": stats.clip_fraction}
         if self.expert is not None:
@@ -104,7 +107,7 @@ class GCPNAgent(UpdatingAgent):
         return out
 
     def _start(self, oracle: Oracle) -> None:
-        reward, step = OracleTerm(oracle, self.task.name), None
+        reward, step = OracleTerm(oracle, self.task.name, self.config["repeat_penalty"]), None
         mode, coef = self.config["adversarial"], self.config["adversarial_coef"]
         if mode in ("final", "both"):
             reward = reward + Adversarial(self.discriminator, final=True) * coef

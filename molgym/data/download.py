@@ -25,8 +25,9 @@ def file_digest(path: Path, algorithm: str) -> str:
     return h.hexdigest()
 
 
-def download(url: str, dest: Path, algorithm: str, digest: str, progress: bool = True) -> Path:
-    """Fetch ``url`` to ``dest`` unless a file with the right checksum is already there.
+def download(url: str, dest: Path, algorithm: str, digest: str | None, progress: bool = True) -> Path:
+    """Fetch ``url`` to ``dest`` unless a file with the right checksum is already there (any file
+    there, when ``digest`` is None: the caller records and checks the checksum itself).
 
     The file is written to ``dest.part`` and moved into place only once its checksum matches, so
     an interrupted or corrupted download never leaves a file that looks complete. A mismatch
@@ -34,7 +35,7 @@ def download(url: str, dest: Path, algorithm: str, digest: str, progress: bool =
     """
     dest = Path(dest)
     if dest.is_file():
-        if file_digest(dest, algorithm) == digest:
+        if digest is None or file_digest(dest, algorithm) == digest:
             return dest
         dest.unlink()  # stale or corrupted: fetch again
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -50,7 +51,7 @@ def download(url: str, dest: Path, algorithm: str, digest: str, progress: bool =
         part.unlink(missing_ok=True)
         raise OSError(f"could not download {url}: {err}") from err
     got = file_digest(part, algorithm)
-    if got != digest:
+    if digest is not None and got != digest:
         part.unlink()
         raise ValueError(f"checksum mismatch for {url}: expected {algorithm} {digest}, got {got}")
     part.replace(dest)

@@ -64,6 +64,21 @@ class Context:
         ctx._mol, ctx._smiles = mol, canonical_smiles(mol)
         return ctx
 
+    @classmethod
+    def of(cls, molecule: Chem.Mol | str) -> Context:
+        """Context of an RDKit molecule or a SMILES (``ValueError`` naming it when it is not one)."""
+        if isinstance(molecule, str):
+            from rdkit import rdBase
+
+            with rdBase.BlockLogs():
+                mol = Chem.MolFromSmiles(molecule)
+            if mol is None:
+                raise ValueError(f"{molecule!r} is not a valid SMILES")
+            return cls.of_mol(mol)
+        if isinstance(molecule, Chem.Mol):
+            return cls.of_mol(molecule)
+        raise TypeError(f"a reward term scores a Context, an RDKit molecule or a SMILES, not {type(molecule).__name__}")
+
     @property
     def max_atoms(self) -> int:
         return self.graph.max_atoms
@@ -127,7 +142,10 @@ class Term:
             out.append(self(ctx))
         return np.asarray(out, dtype=np.float64)
 
-    def __call__(self, ctx: Context) -> float:
+    def __call__(self, ctx: Context | Chem.Mol | str) -> float:
+        """This term for a :class:`Context` (as envs call it), an RDKit molecule or a SMILES."""
+        if not isinstance(ctx, Context):
+            ctx = Context.of(ctx)
         if not self.cached:
             return self._checked(ctx)
         hit = self.cached_value(ctx)

@@ -1,0 +1,186 @@
+"""``molgym compare --suite pmo``: agents on the PMO benchmark's tasks, beside the published leaderboard.
+
+Every (task, agent, seed) is one resumable run of :mod:`molgym.compare`, in ``OUT/<task>/<agent>/seed<k>/``
+with each task's own report in ``OUT/<task>/``. The suite's report (``OUT/results.md``, ``results.json``,
+``curves.png``: one panel per task) has the tasks as rows and, per agent, the mean AUC top-10 over
+seeds with its rank among the agents and the published methods that have a figure for the task;
+the last row sums over the tasks run (PMO's headline is that sum over its 23 tasks). The published
+figures come from ``molgym/data/pmo_leaderboard.json``, with their source. A task whose objective
+cannot be had (a classifier model offline) is skipped, and the report says why.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from molgym.compare import _draw_curves, _run_all, check_runs, plan, write_report
+
+__all__ = ["SUITES", "compare_suite", "leaderboard", "write_suite_report"]
+
+
+def _pmo_tasks() -> tuple[str, ...]:
+    from molgym.tasks import PMO_TASKS
+
+    return PMO_TASKS
+
+
+#: Suite name -> its tasks.
+SUITES = {"pmo": _pmo_tasks}
+
+LEADERBOARD = Path(__file__).with_name("data") / "pmo_leaderboard.json"
+
+
+@lru_cache(maxsize=1)
+def leaderboard() -> dict[str, Any]:
+    """The published PMO figures (AUC top-10 per task and summed over the 23 tasks) and their source."""
+    return json.loads(LEADERBOARD.read_text())
+
+
+def compare_suite(tasks: list[str], agents: list[str], budget: int, seeds: int, out: str | Path,
+                  workers: int | None = None, device: str = "cpu", propose: int = 100,
+                  training_set: str | None = "nci", configs: dict[str, dict] | None = None,
+                  time_limit: float | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Run every (task, agent, seed), ``workers`` at a time, write each task's report and the
+    suite's; returns the results per task. Tasks whose objective cannot be had are skipped
+    (reported). Raises ``SettingsMismatch`` before any run when ``out`` holds other settings."""
+    from molgym.rewards.classifiers import ModelUnavailable
+    from molgym.tasks import make_task
+
+    out = Path(out)
+    skipped: dict[str, str] = {}
+    specs = []
+    for task in tasks:
+        try:
+            make_task(task)
+        except ModelUnavailable as err:
+            skipped[task] = str(err)
+            continue
+        specs += plan(task, agents, budget, seeds, out / task, device, propose, None, training_set, configs, time_limit)
+    check_runs(specs)
+    out.mkdir(parents=True, exist_ok=True)
+    width = max(1, min(workers or os.cpu_count() or 1, len(specs)))
+    for i, spec in enumerate(specs):
+        spec.position = i % width  # progress bars: one line per worker
+    began = time.perf_counter()
+    results = _run_all(specs, workers)
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for spec, result in zip(specs, results):
+        by_task.setdefault(spec.task, []).append(result)
+    wall = time.perf_counter() - began
+    for task, task_results in by_task.items():
+        write_report(task_results, out / task, task=task, budget=budget, wall_time=wall, device=device)
+    write_suite_report(by_task, skipped, out, budget, seeds, device, wall)
+    return by_task
+
+
+def _auc(results: list[dict[str, Any]], agent: str) -> tuple[float, float] | None:
+    values = [r["metrics"]["auc_top10"] for r in results if r["agent"] == agent and r["status"] == "ok"]
+    return (float(np.mean(values)), float(np.std(values))) if values else None
+
+
+def _ranks(values: dict[str, float | None]) -> dict[str, int]:
+    """1 for the largest; methods without a value get no rank."""
+    known = sorted((v for v in values.values() if v is not None), reverse=True)
+    return {k: 1 + known.index(v) for k, v in values.items() if v is not None}
+
+
+def suite_table(by_task: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Per task and summed: each agent's mean AUC top-10 (and std), the published figures, and ranks."""
+    agents = list(dict.fromkeys(r["agent"] for results in by_task.values() for r in results))
+    published = leaderboard()["methods"]
+    rows = {}
+    for task, results in by_task.items():
+        ours = {a: _auc(results, a) for a in agents}
+        theirs = {m: published[m]["tasks"].get(task) for m in published}
+        ranks = _ranks({**{a: v[0] if v else None for a, v in ours.items()}, **theirs})
+        rows[task] = {"agents": ours, "published": theirs, "ranks": ranks}
+    sums = {a: sum(row["agents"][a][0] for row in rows.values()) if all(row["agents"][a] for row in rows.values())
+            else None for a in agents}
+    theirs = {m: sum(row["published"][m] for row in rows.values())
+              if all(row["published"][m] is not None for row in rows.values()) else None for m in published}
+    total = {"agents": sums, "published": theirs, "ranks": _ranks({**sums, **theirs}),
+             "published_all_23": {m: published[m]["sum"] for m in published}}
+    return {"agents": agents, "methods": list(published), "rows": rows, "sum": total}
+
+
+def write_suite_report(by_task: dict[str, list[dict[str, Any]]], skipped: dict[str, str], out: Path, budget: int,
+                       seeds: int, device: str, wall_time: float) -> None:
+    out = Path(out)
+    table = suite_table(by_task)
+    board = leaderboard()
+    (out / "results.json").write_text(json.dumps({"budget": budget, "seeds": seeds, "device": device,
+                                                  "wall_time": wall_time, "skipped": skipped, "table": table,
+                                                  "leaderboard_source": board["source"]}, indent=2))
+    agents, methods = table["agents"], table["methods"]
+
+    def cell(value, rank=None, std=None) -> str:
+        if value is None:
+            return "n/a"
+        text = f"{value:.3f}" + (f" +- {std:.3f}" if std is not None else "")
+        return text + (f" ({rank})" if rank is not None else "")
+
+    lines = [f"# PMO suite: {len(by_task)} tasks, budget {budget} oracle calls, {seeds} seed{'s' * (seeds != 1)}", "",
+             "AUC top-10 (mean +- std over seeds) and, in brackets, the rank among the agents and the published "
+             f"methods with a figure for the task. Published: {board['protocol']}; source: {board['source']}. "
+             f"Device {device}, wall time {wall_time:.0f} s.", "",
+             "| task | " + " | ".join(agents) + " | " + " | ".join(f"{m} (published)" for m in methods) + " |",
+             "| --- | " + " | ".join("---" for _ in agents + methods) + " |"]
+    for task, row in table["rows"].items():
+        ours = [cell(v[0] if v else None, row["ranks"].get(a), v[1] if v else None) for a, v in row["agents"].items()]
+        theirs = [cell(row["published"][m], row["ranks"].get(m)) for m in methods]
+        lines.append(f"| {task} | " + " | ".join(ours + theirs) + " |")
+    total = table["sum"]
+    lines.append(f"| **sum over {len(by_task)} tasks** | "
+                 + " | ".join([cell(total["agents"][a], total["ranks"].get(a)) for a in agents]
+                              + [cell(total["published"][m], total["ranks"].get(m)) for m in methods]) + " |")
+    lines += ["", "Published sums over all 23 tasks: "
+              + ", ".join(f"{m} {v:.3f}" for m, v in total["published_all_23"].items()) + "."]
+    if skipped:
+        lines += ["", "Skipped tasks:", ""] + [f"- {task}: {why}" for task, why in skipped.items()]
+    ended = [(task, r) for task, results in by_task.items() for r in results
+             if r["status"] == "ok" and r["metrics"]["calls"] < budget]
+    if ended:
+        lines += ["", "Runs that ended before their budget (AUC padded with their last value):", ""]
+        lines += [f"- {task}, {r['agent']} seed {r['seed']}: {r.get('stop_reason') or 'the agent returned'} after "
+                  f"{r['metrics']['calls']} calls" for task, r in ended]
+    failed = [(task, r) for task, results in by_task.items() for r in results if r["status"] != "ok"]
+    if failed:
+        lines += ["", "Failed runs:", ""] + [f"- {task}, {r['agent']} seed {r['seed']}: {r['error']}" for task, r in failed]
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+    _plot_grid(by_task, out, budget)
+
+
+def _plot_grid(by_task: dict[str, list[dict[str, Any]]], out: Path, budget: int) -> None:
+    """``curves.png``: one panel per task, the agents' top-10 curves."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not by_task:
+        return
+    columns = min(4, len(by_task))
+    rows = math.ceil(len(by_task) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3 * rows), squeeze=False)
+    for ax, (task, results) in zip(axes.flat, by_task.items()):
+        _draw_curves(ax, results, out / task, budget)
+        ax.set_title(task, fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(by_task):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=8)
+    fig.supxlabel("oracle calls", fontsize=9)
+    fig.supylabel("mean top-10 so far", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / (3 * rows)))
+    fig.savefig(out / "curves.png", dpi=100)
+    plt.close(fig)

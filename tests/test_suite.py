@@ -1,0 +1,49 @@
+"""`molgym compare --suite pmo`: per-task runs, the summed report beside the published figures, resumption."""
+
+from __future__ import annotations
+
+import json
+
+from PIL import Image
+
+from molgym.cli import main
+from molgym.suite import leaderboard
+
+
+def test_the_pmo_suite_reports_each_task_the_sum_and_the_published_figures(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MOLGYM_DRD2_MODEL", str(tmp_path / "no_model_here.pkl"))  # drd2 cannot be had: skipped
+    out = tmp_path / "suite"
+    argv = ["compare", "--suite", "pmo", "--tasks", "qed,median1,drd2", "--agents",
+            "random,tests.agents_for_tests:ListAgent", "--budget", "12", "--seeds", "2", "--propose", "3",
+            "--workers", "1", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "# PMO suite: 2 tasks, budget 12 oracle calls, 2 seeds" in printed
+
+    report = json.loads((out / "results.json").read_text())
+    table = report["table"]
+    assert list(table["rows"]) == ["qed", "median1"] and "drd2" in report["skipped"]
+    assert "no_model_here.pkl does not exist" in report["skipped"]["drd2"]
+    for task in ("qed", "median1"):
+        per_task = json.loads((out / task / "results.json").read_text())
+        auc = [r["metrics"]["auc_top10"] for r in per_task["runs"] if r["agent"] == "random"]
+        assert table["rows"][task]["agents"]["random"][0] == sum(auc) / 2  # the suite reads the task's runs
+    random_sum = table["sum"]["agents"]["random"]
+    assert random_sum == sum(row["agents"]["random"][0] for row in table["rows"].values())
+    assert table["rows"]["qed"]["published"]["REINVENT"] == leaderboard()["methods"]["REINVENT"]["tasks"]["qed"]
+    ranks = table["rows"]["qed"]["ranks"]  # a 12-call random search ranks below every published method on QED
+    assert ranks["REINVENT"] == 1 and ranks["random"] > ranks["MolDQN"]
+
+    md = (out / "results.md").read_text()
+    assert "| qed |" in md and "0.941 (1)" in md and "**sum over 2 tasks**" in md and "REINVENT 14.196" in md
+    assert "Skipped tasks:" in md and "- drd2:" in md
+    assert Image.open(out / "curves.png").size[0] >= 800  # one panel per task
+
+    before = (out / "median1" / "random" / "seed1" / "result.json").read_text()
+    assert main(argv) == 0  # the same command resumes: finished runs are read, not redone
+    assert (out / "median1" / "random" / "seed1" / "result.json").read_text() == before
+
+
+def test_suite_input_errors_are_one_line(tmp_path, capsys):
+    assert main(["compare", "--suite", "pmo", "--tasks", "qed,plogp", "--out", str(tmp_path)]) == 2
+    assert "plogp not in the pmo suite" in capsys.readouterr().err
