@@ -187,4 +187,8 @@ class UpdatingAgent(Agent):
         """One update; returns its statistics for the logs (floats, e.g. ``reward``, ``loss``)."""
 
     def train(self, oracle: Oracle) -> None:
-        self.stop_reason = Patience(self.patience).run(oracle, lambda: self.update(oracle))
+        def one_update() -> None:
+            self.update(oracle)
+            self.updates += 1
+
+        self.stop_reason = Patience(self.patience).run(oracle, one_update)

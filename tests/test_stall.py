@@ -15,7 +15,7 @@ def test_an_agent_that_stops_paying_ends_after_its_patience():
     agent.patience = 4
     oracle = agent.task.oracle(100)
     agent.train(oracle)
-    assert oracle.calls == 3 and agent.steps == 3 + 4
+    assert oracle.calls == 3 and agent.steps == 3 + 4 and agent.updates == 3 + 4  # train() counts its updates
     assert agent.stop_reason == "stalled: no new molecule in 4 updates in a row"
 
 
