@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["RunSpec", "SettingsMismatch", "plan", "check_runs", "run_one", "compare", "compare_suite", "write_report"]
+__all__ = ["RunSpec", "SettingsMismatch", "plan", "check_runs", "run_one", "compare", "write_report"]
 
 #: Metrics where smaller is better (the rest: larger is better).
 LOWER_IS_BETTER = {"sa_top100"}
