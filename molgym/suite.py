@@ -40,7 +40,8 @@ LEADERBOARD = Path(__file__).with_name("data") / "pmo_leaderboard.json"
 
 @lru_cache(maxsize=1)
 def leaderboard() -> dict[str, Any]:
-    """The published PMO figures (AUC top-10 per task and summed over the 23 tasks) and their source."""
+    """The published PMO figures (AUC top-10 per task, with its std where given, and summed over the 23
+    tasks) and their sources."""
     return json.loads(LEADERBOARD.read_text())
 
 
@@ -100,8 +101,9 @@ def suite_table(by_task: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     for task, results in by_task.items():
         ours = {a: _auc(results, a) for a in agents}
         theirs = {m: published[m]["tasks"].get(task) for m in published}
+        spread = {m: published[m].get("std", {}).get(task) for m in published}
         ranks = _ranks({**{a: v[0] if v else None for a, v in ours.items()}, **theirs})
-        rows[task] = {"agents": ours, "published": theirs, "ranks": ranks}
+        rows[task] = {"agents": ours, "published": theirs, "published_std": spread, "ranks": ranks}
     sums = {a: sum(row["agents"][a][0] for row in rows.values()) if all(row["agents"][a] for row in rows.values())
             else None for a in agents}
     theirs = {m: sum(row["published"][m] for row in rows.values())
@@ -118,7 +120,8 @@ def write_suite_report(by_task: dict[str, list[dict[str, Any]]], skipped: dict[s
     board = leaderboard()
     (out / "results.json").write_text(json.dumps({"budget": budget, "seeds": seeds, "device": device,
                                                   "wall_time": wall_time, "skipped": skipped, "table": table,
-                                                  "leaderboard_source": board["source"]}, indent=2))
+                                                  "leaderboard_source": board["source"],
+                                                  "per_task_source": board["per_task_source"]}, indent=2))
     agents, methods = table["agents"], table["methods"]
 
     def cell(value, rank=None, std=None) -> str:
@@ -129,13 +132,14 @@ def write_suite_report(by_task: dict[str, list[dict[str, Any]]], skipped: dict[s
 
     lines = [f"# PMO suite: {len(by_task)} tasks, budget {budget} oracle calls, {seeds} seed{'s' * (seeds != 1)}", "",
              "AUC top-10 (mean +- std over seeds) and, in brackets, the rank among the agents and the published "
-             f"methods with a figure for the task. Published: {board['protocol']}; source: {board['source']}. "
+             f"methods with a figure for the task. Published: {board['protocol']}; source: {board['source']}; "
+             f"per task: {board['per_task_source']}. "
              f"Device {device}, wall time {wall_time:.0f} s.", "",
              "| task | " + " | ".join(agents) + " | " + " | ".join(f"{m} (published)" for m in methods) + " |",
              "| --- | " + " | ".join("---" for _ in agents + methods) + " |"]
     for task, row in table["rows"].items():
         ours = [cell(v[0] if v else None, row["ranks"].get(a), v[1] if v else None) for a, v in row["agents"].items()]
-        theirs = [cell(row["published"][m], row["ranks"].get(m)) for m in methods]
+        theirs = [cell(row["published"][m], row["ranks"].get(m), row["published_std"][m]) for m in methods]
         lines.append(f"| {task} | " + " | ".join(ours + theirs) + " |")
     total = table["sum"]
     lines.append(f"| **sum over {len(by_task)} tasks** | "

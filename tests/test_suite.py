@@ -35,7 +35,9 @@ def test_the_pmo_suite_reports_each_task_the_sum_and_the_published_figures(tmp_p
     assert ranks["REINVENT"] == 1 and ranks["random"] > ranks["MolDQN"]
 
     md = (out / "results.md").read_text()
-    assert "| qed |" in md and "0.941 (1)" in md and "**sum over 2 tasks**" in md and "REINVENT 14.196" in md
+    assert "| qed |" in md and "0.941 +- 0.000 (1)" in md and "**sum over 2 tasks**" in md and "REINVENT 14.196" in md
+    assert "0.356 +- 0.009" in md  # REINVENT's published median1 figure with its spread
+    assert table["sum"]["published"]["REINVENT"] == 0.941 + 0.356
     assert "Skipped tasks:" in md and "- drd2:" in md
     assert Image.open(out / "curves.png").size[0] >= 800  # one panel per task
 
@@ -47,3 +49,12 @@ def test_the_pmo_suite_reports_each_task_the_sum_and_the_published_figures(tmp_p
 def test_suite_input_errors_are_one_line(tmp_path, capsys):
     assert main(["compare", "--suite", "pmo", "--tasks", "qed,plogp", "--out", str(tmp_path)]) == 2
     assert "plogp not in the pmo suite" in capsys.readouterr().err
+
+
+def test_the_published_per_task_figures_cover_the_suite_and_add_up_to_the_published_sums():
+    from molgym.tasks import PMO_TASKS
+
+    for method, figures in leaderboard()["methods"].items():
+        assert set(figures["tasks"]) <= set(PMO_TASKS) and set(figures.get("std", {})) <= set(figures["tasks"])
+        if set(figures["tasks"]) == set(PMO_TASKS):  # 23 three-decimal entries against the paper's own total
+            assert abs(sum(figures["tasks"].values()) - figures["sum"]) < 0.015, method
