@@ -32,30 +32,34 @@ def read_checkpoint(file: str | Path, what: str, device: str = "cpu") -> dict:
 
 @dataclass
 class Patience:
-    """The stall rule (as PMO's ``mol_opt`` ends stalled runs): ``limit`` rounds in a row that pay
-    for no new molecule end training. ``idle`` counts them; :meth:`stalled` takes each round's outcome."""
+    """The stall rule (as PMO's ``mol_opt`` ends stalled runs): ``limit`` rounds in a row in which
+    under ``min_new`` of the molecules scored were new end training. A round that pays for nothing
+    is idle, and so is a trickle (a policy collapsed onto molecules already scored that still finds
+    one new molecule in 50 would otherwise run for hours). ``idle`` counts them; :meth:`stalled`
+    takes each round's new (paid) calls and requests."""
 
     limit: int
     unit: str = "updates"
     idle: int = 0
+    min_new: float = 0.05
 
-    def stalled(self, paid: bool) -> bool:
-        self.idle = 0 if paid else self.idle + 1
+    def stalled(self, new: int, requested: int) -> bool:
+        self.idle = 0 if new > 0 and new >= self.min_new * requested else self.idle + 1
         return self.idle >= self.limit
 
     @property
     def reason(self) -> str:
-        return f"stalled: no new molecule in {self.idle} {self.unit} in a row"
+        return f"stalled: under {self.min_new:.0%} of the molecules scored were new in {self.idle} {self.unit} in a row"
 
     def run(self, oracle: Oracle, one_round) -> str:
         """Call ``one_round()`` until the oracle's budget is spent or the rule ends it; the reason."""
         while True:
-            calls = oracle.calls
+            calls, requests = oracle.calls, oracle.requests
             try:
                 one_round()
             except BudgetExhausted:
                 return budget_spent(oracle)
-            if self.stalled(oracle.calls > calls):
+            if self.stalled(oracle.calls - calls, oracle.requests - requests):
                 return self.reason
 
 
@@ -173,9 +177,9 @@ class UpdatingAgent(Agent):
     Attributes:
         steps: environment steps (or molecules, for one-shot generators) consumed so far.
         updates: updates done so far.
-        patience: updates in a row that pay for no new molecule after which training stops with
-            a stated reason (:class:`Patience`), so that a run whose policy keeps making molecules
-            already scored ends instead of running on for hours.
+        patience: updates in a row in which under 5% of the molecules scored were new (none, or a
+            trickle) after which training stops with a stated reason (:class:`Patience`), so that a
+            run whose policy keeps making molecules already scored ends instead of running on for hours.
     """
 
     steps: int = 0

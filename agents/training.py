@@ -57,8 +57,8 @@ def run_training(agent: UpdatingAgent, oracle: Oracle, out: str | Path, steps: i
     ``loop`` is the counters of a checkpoint being resumed (:func:`load_checkpoint`); the
     oracle must then hold that checkpoint's state. Returns the final counters, with ``stopped``
     the reason the run ended (``steps`` done, the budget spent, or ``agent.patience`` updates in
-    a row without a new paid call: the stall rule) and ``interrupted`` true when Ctrl-C stopped it
-    first (after a checkpoint).
+    a row with (almost) no new paid call: the stall rule, :class:`~agents.base.Patience`) and
+    ``interrupted`` true when Ctrl-C stopped it first (after a checkpoint).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -81,14 +81,14 @@ def run_training(agent: UpdatingAgent, oracle: Oracle, out: str | Path, steps: i
                 loop["stopped"] = f"{steps} env steps done"
                 break
             before = agent.steps if steps is not None else oracle.calls
-            calls_before = oracle.calls
+            calls_before, requests_before = oracle.calls, oracle.requests
             try:
                 stats = agent.update(oracle)
             except BudgetExhausted:
                 loop["stopped"] = budget_spent(oracle)
                 break
             agent.updates += 1
-            if patience.stalled(oracle.calls > calls_before):
+            if patience.stalled(oracle.calls - calls_before, oracle.requests - requests_before):
                 loop["stopped"] = patience.reason
             new = [score for _, _, score in oracle.log[calls_before:]]  # only this update's paid calls
             best = max([*new, *([] if loop["best"] is None else [loop["best"]])], default=None)

@@ -27,7 +27,8 @@ class Oracle:
     * With ``time_limit`` (seconds from the oracle's creation), any call after it raises
       :class:`BudgetExhausted` too (an optional wall-time limit, as in PMO), and the run's stop
       reason (:func:`budget_spent`) says so.
-    * ``log`` holds every paid call in order: ``(call index, SMILES, score)``.
+    * ``log`` holds every paid call in order: ``(call index, SMILES, score)``; ``requests`` counts
+      every valid molecule asked for, paid or repeated (the stall rule's share of new molecules).
 
     Args:
         objective: a :class:`~molgym.rewards.Term` (its own cache is bypassed: the oracle caches).
@@ -47,6 +48,7 @@ class Oracle:
         self.objective, self.budget = objective, int(budget)
         self.on_call = on_call  # called with (call index, SMILES, score) after each paid call
         self.log: list[tuple[int, str, float]] = []
+        self.requests = 0
         self._scores: dict = {}
 
     @property
@@ -62,6 +64,7 @@ class Oracle:
         if self._deadline is not None and time.monotonic() > self._deadline:
             self.timed_out = True
             raise BudgetExhausted(budget_spent(self))
+        self.requests += 1
         key = self.objective.cache_key(ctx)
         if key in self._scores:
             return self._scores[key]

@@ -124,3 +124,25 @@ class StallingAgent(UpdatingAgent):
 
     def propose(self, n):
         return ["CCC"] * n
+
+
+class TricklingAgent(UpdatingAgent):
+    """Pays for four new molecules in its first update, then ``new_per_update`` new ones per update
+    among 40 repeats of ``C``: a collapsed policy that still trickles."""
+
+    name = "trickling"
+
+    def __init__(self, task, seed=0, device="cpu", new_per_update=1, **config):
+        super().__init__(task, seed, device, new_per_update=new_per_update, **config)
+        self.made = 0
+
+    def update(self, oracle):
+        fresh = 4 if self.steps == 0 else self.config["new_per_update"]
+        self.steps += 1
+        for _ in range(fresh):
+            self.made += 1
+            oracle("C" * (self.made + 1))
+        return {"reward": sum(oracle("C") for _ in range(40)) / 40}
+
+    def propose(self, n):
+        return ["C"] * n

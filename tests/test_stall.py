@@ -7,7 +7,7 @@ import json
 
 from molgym.cli import main
 from molgym.tasks import make_task
-from tests.agents_for_tests import StallingAgent
+from tests.agents_for_tests import StallingAgent, TricklingAgent
 
 
 def test_an_agent_that_stops_paying_ends_after_its_patience():
@@ -16,13 +16,30 @@ def test_an_agent_that_stops_paying_ends_after_its_patience():
     oracle = agent.task.oracle(100)
     agent.train(oracle)
     assert oracle.calls == 3 and agent.steps == 3 + 4 and agent.updates == 3 + 4  # train() counts its updates
-    assert agent.stop_reason == "stalled: no new molecule in 4 updates in a row"
+    assert agent.stop_reason == "stalled: under 5% of the molecules scored were new in 4 updates in a row"
+
+
+def test_a_trickle_of_new_molecules_is_a_stall_too():
+    """A collapsed policy that still finds one new molecule per update among 40 repeats (2.4%) ends
+    after its patience; one that finds 3 (7%) keeps going until its budget is spent."""
+    agent = TricklingAgent(make_task("qed"), new_per_update=1)
+    agent.patience = 6
+    oracle = agent.task.oracle(30)
+    agent.train(oracle)
+    assert oracle.calls == 5 + 6 and oracle.requests == 44 + 6 * 41  # every molecule asked for, repeats included
+    assert agent.stop_reason == "stalled: under 5% of the molecules scored were new in 6 updates in a row"
+
+    agent = TricklingAgent(make_task("qed"), new_per_update=3)
+    agent.patience = 6
+    oracle = agent.task.oracle(30)
+    agent.train(oracle)
+    assert oracle.calls == 30 and agent.stop_reason == "budget spent (30 oracle calls)"
 
 
 def test_train_and_compare_state_why_a_run_ended(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "tests.agents_for_tests:StallingAgent", "--budget", "100", "--out", str(out)]) == 0
-    assert "stopped: stalled: no new molecule in 20 updates in a row" in capsys.readouterr().out
+    assert "stopped: stalled: under 5% of the molecules scored were new in 20 updates in a row" in capsys.readouterr().out
     assert json.loads((out / "metrics.json").read_text())["stop_reason"].startswith("stalled")
     assert json.loads((out / "checkpoint" / "loop.json").read_text())["idle"] == 20
 
@@ -30,8 +47,8 @@ def test_train_and_compare_state_why_a_run_ended(tmp_path, capsys):
     assert main(["compare", "--agents", "tests.agents_for_tests:StallingAgent,random", "--budget", "5", "--seeds", "1",
                  "--propose", "0", "--workers", "1", "--out", str(cmp)]) == 0
     runs = json.loads((cmp / "results.json").read_text())["runs"]
-    assert [r["stop_reason"] for r in runs] == ["stalled: no new molecule in 20 updates in a row",
+    assert [r["stop_reason"] for r in runs] == ["stalled: under 5% of the molecules scored were new in 20 updates in a row",
                                                 "budget spent (5 oracle calls)"]
     report = (cmp / "results.md").read_text()
-    assert "- tests.agents_for_tests:StallingAgent seed 0: stalled: no new molecule in 20 updates in a row after 3 of 5 calls" in report
+    assert "- tests.agents_for_tests:StallingAgent seed 0: stalled: under 5% of the molecules scored were new in 20 updates in a row after 3 of 5 calls" in report
     assert "random seed 0" not in report.split("ended before their budget")[1]
