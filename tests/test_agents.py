@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+
 import pytest
 
 from agents.base import Agent
@@ -43,13 +45,17 @@ def test_random_agent_stops_when_nothing_new_can_be_made():
     assert 0 < oracle.calls < 10
 
 
-def test_sb3_ppo_agent_trains_under_the_budget_and_reloads(tmp_path):
+def test_sb3_ppo_agent_trains_under_the_budget_and_reloads(tmp_path, monkeypatch):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where SB3's default logger would make folders
     task = make_task("qed")
     task.env_kwargs = {"max_atoms": 10, "min_steps": 2, "max_steps": 12}
     oracle = task.oracle(25)
     agent = SB3PPOAgent(task, seed=0, n_steps=64, batch_size=64, features_dim=32)
     agent.train(oracle)
     assert oracle.calls == 25 and agent.model.num_timesteps >= 25
+    assert list(scratch.glob("SB3-*")) == []  # training leaves no empty SB3-<date> folder behind
     agent.save(tmp_path / "ppo")
     loaded = SB3PPOAgent.load(tmp_path / "ppo", task)
     assert loaded.config == agent.config

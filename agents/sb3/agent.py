@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sb3_contrib import MaskablePPO
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from agents.base import Agent
@@ -54,6 +55,8 @@ class SB3PPOAgent(Agent):
             )
         else:
             self.model.set_env(venv)
+        # SB3's default logger makes an empty /tmp/SB3-<date> folder on every learn(); this one writes nothing
+        self.model.set_logger(Logger(folder=None, output_formats=[]))
         try:
             self.model.learn(total_timesteps=10**12, reset_num_timesteps=False)
         except BudgetExhausted:
