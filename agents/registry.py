@@ -14,6 +14,8 @@ AGENTS = {
     "gcpn": "agents.gcpn.agent:GCPNAgent",
     "molgan": "agents.molgan:MolGANAgent",
     "graphrnn": "agents.graphrnn:GraphRNNAgent",
+    "graph_ga": "agents.graph_ga:GraphGAAgent",
+    "reinvent": "agents.reinvent:ReinventAgent",
 }
 
 

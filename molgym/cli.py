@@ -20,6 +20,8 @@ __all__ = ["main", "CommandError"]
 
 #: Exit statuses.
 BAD_INPUT, FAILED, INTERRUPTED = 2, 1, 130
+#: Agents with a pretraining step (``molgym pretrain AGENT``) and the defaults that differ between them.
+PRETRAIN_DEFAULTS = {"gcpn": {"hidden": 128, "batch_size": 256}, "reinvent": {"hidden": 256, "batch_size": 128}}
 
 
 class CommandError(Exception):
@@ -453,16 +455,17 @@ def _agent_to_sample(args: argparse.Namespace):
             state = read_checkpoint(path, "pretrained", "cpu")
         except ValueError as err:
             state, reason = {}, f" ({err})"
-        if "policy" in state:
+        if "policy" in state or "prior" in state:
             name = state.get("agent", "gcpn")  # molgym pretrain writes "agent"; the shipped GCPN file predates it
             args.task = args.task or "qed"
             task = _make_task(args.task, _task_params(args))
-            config = {"init": str(path), **state.get("sizes", {})}
+            config = {"prior": str(path)} if "prior" in state else {"init": str(path), **state.get("sizes", {})}
             with _checking():
                 agent = _agent(name)(task, seed=args.seed, device=args.device, **config)
             return agent, task, f"{name} pretrained weights {path}, on {task.name}"
     raise CommandError(f"{path} is neither a molgym train directory (agent.json and task.json), nor a .pt written by "
-                       "molgym pretrain, nor the shipped agents/gcpn/checkpoints/gcpn_moses.pt" + reason)
+                       "molgym pretrain, nor a shipped checkpoint (agents/gcpn/checkpoints/gcpn_moses.pt, "
+                       "agents/reinvent/checkpoints/reinvent_moses.pt)" + reason)
 
 
 def _pretrain(args: argparse.Namespace) -> int:
@@ -473,10 +476,18 @@ def _pretrain(args: argparse.Namespace) -> int:
     from molgym.chem import ActionLayout, AtomVocab
     from molgym.data import encode_smiles, load_smiles
 
-    if args.agent != "gcpn":
-        raise CommandError(f"only 'gcpn' has expert pretraining, not {args.agent!r}")
     with _checking():
         smiles = load_smiles(args.data, limit=args.molecules)
+    defaults = PRETRAIN_DEFAULTS[args.agent]
+    args.hidden, args.batch_size = args.hidden or defaults["hidden"], args.batch_size or defaults["batch_size"]
+    args.out = args.out or f"runs/{args.agent}_pretrained.pt"
+    if args.agent == "reinvent":
+        from agents.reinvent.prior import pretrain
+
+        with _checking():
+            print(pretrain(smiles, args.out, args.argv, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                           hidden=args.hidden, layers=args.layers, seed=args.seed, device=args.device))
+        return 0
     vocab = AtomVocab.default()
     encoded = encode_smiles(smiles, vocab, args.max_atoms, progress=True)
     print(encoded.summary())
@@ -603,20 +614,21 @@ def build_parser() -> argparse.ArgumentParser:
                        help="agent settings, e.g. num_envs=64 adversarial=both (values read as JSON when they parse)")
     _add_task_arguments(train, default=None)
 
-    pre = command("pretrain", "expert pretraining (behaviour cloning) on real molecules", _pretrain)
-    pre.add_argument("agent", choices=["gcpn"], help="the agent pretrained")
+    pre = command("pretrain", "pretraining on real molecules: gcpn's expert (behaviour cloning), reinvent's prior "
+                  "(maximum likelihood on SMILES)", _pretrain)
+    pre.add_argument("agent", choices=list(PRETRAIN_DEFAULTS), help="the agent pretrained")
     pre.add_argument("--data", default="nci", help="nci, moses (../shared/data or $MOLGYM_MOSES), zinc250k or a SMILES file")
     pre.add_argument("--molecules", type=positive, default=5000, help="at most this many molecules")
     pre.add_argument("--max-atoms", type=positive, default=38)
     pre.add_argument("--epochs", type=positive, default=3)
-    pre.add_argument("--batch-size", type=positive, default=256)
+    pre.add_argument("--batch-size", type=positive, default=None, help="default: gcpn 256, reinvent 128")
     pre.add_argument("--lr", type=positive_float, default=1e-3)
-    pre.add_argument("--hidden", type=positive, default=128)
+    pre.add_argument("--hidden", type=positive, default=None, help="default: gcpn 128, reinvent 256")
     pre.add_argument("--layers", type=positive, default=3)
     pre.add_argument("--rank", type=positive, default=32)
     pre.add_argument("--seed", type=int, default=0)
     pre.add_argument("--device", default="cpu", help="cpu or cuda")
-    pre.add_argument("--out", default="runs/gcpn_pretrained.pt")
+    pre.add_argument("--out", default=None, help="default: runs/AGENT_pretrained.pt")
 
     sample = command("sample", "molecules from a trained or pretrained agent, scored by its task", _sample)
     sample.add_argument("--checkpoint", required=True,

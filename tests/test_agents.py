@@ -15,6 +15,7 @@ from molgym.tasks import make_task
 
 def test_registry_names_and_user_classes():
     assert agent_class("random") is RandomAgent and agent_class("sb3-ppo") is SB3PPOAgent
+    assert agent_class("graph_ga").name == "graph_ga" and agent_class("reinvent").name == "reinvent"
     assert agent_class("tests.agents_for_tests:ListAgent").name == "list"
     with pytest.raises(ValueError, match="unknown agent 'gcpn-x'"):
         agent_class("gcpn-x")
