@@ -180,7 +180,11 @@ def _plot_grid(by_task: dict[str, list[dict[str, Any]]], out: Path, budget: int)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(by_task):]:
         ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
+    legend = {}  # every agent once, also those missing from the first panel
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label.split(" (")[0], (handle, label))
+    handles, labels = [h for h, _ in legend.values()], [label for _, label in legend.values()]
     if handles:
         fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=8)
     fig.supxlabel("oracle calls", fontsize=9)
