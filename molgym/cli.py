@@ -262,7 +262,7 @@ def _compare_suite(args: argparse.Namespace, agents: list[str], configs: dict[st
     try:
         by_task = compare_suite(tasks, agents, args.budget, args.seeds, out, workers=args.workers, device=args.device,
                                 propose=args.propose, training_set=args.training_set, configs=configs,
-                                time_limit=args.time_limit)
+                                time_limit=args.time_limit, command="molgym " + shlex.join(args.argv))
     except KeyboardInterrupt:
         finished = sum(1 for f in out.glob("*/*/seed*/result.json") if json.loads(f.read_text()).get("status") == "ok")
         print(f"molgym compare: interrupted; {finished} finished runs are kept in {out}; the same command resumes",

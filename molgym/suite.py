@@ -48,7 +48,7 @@ def leaderboard() -> dict[str, Any]:
 def compare_suite(tasks: list[str], agents: list[str], budget: int, seeds: int, out: str | Path,
                   workers: int | None = None, device: str = "cpu", propose: int = 100,
                   training_set: str | None = "nci", configs: dict[str, dict] | None = None,
-                  time_limit: float | None = None) -> dict[str, list[dict[str, Any]]]:
+                  time_limit: float | None = None, command: str | None = None) -> dict[str, list[dict[str, Any]]]:
     """Run every (task, agent, seed), ``workers`` at a time, write each task's report and the
     suite's; returns the results per task. Tasks whose objective cannot be had are skipped
     (reported). Raises ``SettingsMismatch`` before any run when ``out`` holds other settings."""
@@ -78,7 +78,7 @@ def compare_suite(tasks: list[str], agents: list[str], budget: int, seeds: int, 
     wall = time.perf_counter() - began
     for task, task_results in by_task.items():
         write_report(task_results, out / task, task=task, budget=budget, wall_time=wall, device=device)
-    write_suite_report(by_task, skipped, out, budget, seeds, device, wall)
+    write_suite_report(by_task, skipped, out, budget, seeds, device, wall, [command] if command else [])
     return by_task
 
 
@@ -114,12 +114,15 @@ def suite_table(by_task: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
 
 
 def write_suite_report(by_task: dict[str, list[dict[str, Any]]], skipped: dict[str, str], out: Path, budget: int,
-                       seeds: int, device: str, wall_time: float) -> None:
+                       seeds: int, device: str, wall_time: float, commands: list[str] = ()) -> None:
+    """``results.md`` / ``results.json`` / ``curves.png`` in ``out``; ``commands`` (the commands that
+    made the runs and the report) are written into both files."""
     out = Path(out)
     table = suite_table(by_task)
     board = leaderboard()
     (out / "results.json").write_text(json.dumps({"budget": budget, "seeds": seeds, "device": device,
-                                                  "wall_time": wall_time, "skipped": skipped, "table": table,
+                                                  "wall_time": wall_time, "commands": list(commands),
+                                                  "skipped": skipped, "table": table,
                                                   "leaderboard_source": board["source"],
                                                   "per_task_source": board["per_task_source"]}, indent=2))
     agents, methods = table["agents"], table["methods"]
@@ -135,6 +138,7 @@ def write_suite_report(by_task: dict[str, list[dict[str, Any]]], skipped: dict[s
              f"methods with a figure for the task. Published: {board['protocol']}; source: {board['source']}; "
              f"per task: {board['per_task_source']}. "
              f"Device {device}, wall time {wall_time:.0f} s.", "",
+             *[f"Made by: `{c}`" for c in commands], *([""] if commands else []),
              "| task | " + " | ".join(agents) + " | " + " | ".join(f"{m} (published)" for m in methods) + " |",
              "| --- | " + " | ".join("---" for _ in agents + methods) + " |"]
     for task, row in table["rows"].items():

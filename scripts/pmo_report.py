@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 from pathlib import Path
 
 from molgym.suite import write_suite_report
@@ -20,6 +22,8 @@ def main() -> None:
     parser.add_argument("out", type=Path, help="the --out folder of molgym compare --suite pmo")
     parser.add_argument("--budget", type=int, required=True)
     parser.add_argument("--seeds", type=int, required=True)
+    parser.add_argument("--made-by", action="append", default=[], metavar="COMMAND",
+                        help="a command that made runs in OUT (repeat for each), recorded in the report")
     args = parser.parse_args()
     by_task: dict[str, list[dict]] = {}
     for path in sorted(args.out.glob("*/*/seed*/result.json")):
@@ -31,7 +35,8 @@ def main() -> None:
     by_task = {task: by_task[task] for task in PMO_TASKS if task in by_task}
     run_time = sum(r["wall_time"] for results in by_task.values() for r in results)
     devices = {r["device"] for results in by_task.values() for r in results}
-    write_suite_report(by_task, {}, args.out, args.budget, args.seeds, ",".join(sorted(devices)), run_time)
+    commands = [*args.made_by, "python " + shlex.join(sys.argv)]
+    write_suite_report(by_task, {}, args.out, args.budget, args.seeds, ",".join(sorted(devices)), run_time, commands)
     print((args.out / "results.md").read_text())
 
 

@@ -36,6 +36,7 @@ def test_the_pmo_suite_reports_each_task_the_sum_and_the_published_figures(tmp_p
 
     md = (out / "results.md").read_text()
     assert "| qed |" in md and "0.941 +- 0.000 (1)" in md and "**sum over 2 tasks**" in md and "REINVENT 14.196" in md
+    assert f"Made by: `molgym {' '.join(argv)}`" in md and report["commands"] == [f"molgym {' '.join(argv)}"]
     assert "0.356 +- 0.009" in md  # REINVENT's published median1 figure with its spread
     assert table["sum"]["published"]["REINVENT"] == 0.941 + 0.356
     assert "Skipped tasks:" in md and "- drd2:" in md
