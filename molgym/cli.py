@@ -20,8 +20,6 @@ __all__ = ["main", "CommandError"]
 
 #: Exit statuses.
 BAD_INPUT, FAILED, INTERRUPTED = 2, 1, 130
-#: Agents with a pretraining step (``molgym pretrain AGENT``) and the defaults that differ between them.
-PRETRAIN_DEFAULTS = {"gcpn": {"hidden": 128, "batch_size": 256}, "reinvent": {"hidden": 256, "batch_size": 128}}
 
 
 class CommandError(Exception):
@@ -115,14 +113,14 @@ def _parse_config(pairs: list[str]) -> dict:
 
 
 def _agent(name: str):
-    from agents.registry import agent_class
+    from molgym.agent import agent_class
 
     with _checking():
         return agent_class(name)
 
 
 def _checked_config(cls, config: dict) -> dict:
-    from agents.base import check_settings
+    from molgym.agent import check_settings
 
     with _checking():
         check_settings(cls, config)
@@ -147,7 +145,6 @@ def _rollout(args: argparse.Namespace) -> int:
     import gymnasium as gym
     from tqdm.auto import tqdm
 
-    from agents.random import RandomAgent
     from molgym.pictures import molecule_grid
 
     kwargs = {"max_atoms": args.max_atoms}
@@ -156,7 +153,7 @@ def _rollout(args: argparse.Namespace) -> int:
         kwargs["start_smiles"] = start
     with _checking():
         env = gym.make(args.env, **kwargs)
-    agent = RandomAgent(seed=args.seed)
+    agent = _agent("random")(seed=args.seed)
     results = []
     began = time.perf_counter()
     with tqdm(range(args.episodes), desc=f"random agent on {args.env}", unit="episode") as bar:
@@ -206,7 +203,6 @@ def _compare_configs(pairs: list[str], agents: list[str]) -> dict[str, dict]:
 
 def _compare(args: argparse.Namespace) -> int:
     from molgym.compare import check_runs, compare, plan
-    from molgym.data import load_smiles
 
     agents = list(dict.fromkeys(a.strip() for a in args.agents.split(",") if a.strip()))
     if not agents:
@@ -218,9 +214,8 @@ def _compare(args: argparse.Namespace) -> int:
         return _compare_suite(args, agents, configs)
     params = _task_params(args)
     _make_task(args.task, params)
+    _check_training_set(args.training_set)
     with _checking():
-        if not load_smiles(args.training_set, limit=10):
-            raise ValueError(f"--training-set {args.training_set}: no molecule in it")
         specs = plan(args.task, agents, args.budget, args.seeds, args.out, args.device, args.propose, params,
                      args.training_set, configs)
         check_runs(specs)
@@ -229,24 +224,13 @@ def _compare(args: argparse.Namespace) -> int:
                           device=args.device, propose=args.propose, task_params=params,
                           training_set=args.training_set, configs=configs, time_limit=args.time_limit)
     except KeyboardInterrupt:
-        finished = sum(_finished(spec) for spec in specs)
-        print(f"molgym compare: interrupted; {finished} of {len(specs)} runs finished and are kept in {args.out}; "
-              "the same command resumes", file=sys.stderr)
-        return INTERRUPTED
-    print((Path(args.out) / "results.md").read_text())
-    failed = [r for r in results if r["status"] != "ok"]
-    print(f"{len(results) - len(failed)} of {len(results)} runs finished; report in {args.out}")
-    if failed:
-        print(f"molgym compare: {len(failed)} of {len(results)} runs failed (errors in {args.out}/results.md)",
-              file=sys.stderr)
-        return FAILED
-    return 0
+        return _interrupted(Path(args.out), [spec.directory for spec in specs])
+    return _reported(Path(args.out), results)
 
 
 def _compare_suite(args: argparse.Namespace, agents: list[str], configs: dict[str, dict]) -> int:
     """``compare --suite pmo [--tasks a,b]``: every (task, agent, seed), and the suite's report."""
     from molgym.compare import SettingsMismatch
-    from molgym.data import load_smiles
     from molgym.suite import SUITES, compare_suite
 
     suite = SUITES[args.suite or "pmo"]()
@@ -255,39 +239,55 @@ def _compare_suite(args: argparse.Namespace, agents: list[str], configs: dict[st
     if unknown or not tasks:
         raise CommandError(f"--tasks: {', '.join(unknown) or 'none given'} not in the {args.suite or 'pmo'} suite "
                            f"({', '.join(suite)})")
-    with _checking():
-        if not load_smiles(args.training_set, limit=10):
-            raise ValueError(f"--training-set {args.training_set}: no molecule in it")
+    _check_training_set(args.training_set)
     out = Path(args.out)
     try:
         by_task = compare_suite(tasks, agents, args.budget, args.seeds, out, workers=args.workers, device=args.device,
                                 propose=args.propose, training_set=args.training_set, configs=configs,
                                 time_limit=args.time_limit, command="molgym " + shlex.join(args.argv))
     except KeyboardInterrupt:
-        finished = sum(1 for f in out.glob("*/*/seed*/result.json") if json.loads(f.read_text()).get("status") == "ok")
-        print(f"molgym compare: interrupted; {finished} finished runs are kept in {out}; the same command resumes",
-              file=sys.stderr)
-        return INTERRUPTED
+        planned = len(tasks) * len(agents) * args.seeds
+        return _interrupted(out, [run for task in tasks for run in (out / task).glob("*/seed*")], planned)
     except SettingsMismatch as err:
         raise CommandError(str(err)) from None
+    return _reported(out, [r for results in by_task.values() for r in results])
+
+
+def _check_training_set(path: str) -> None:
+    from molgym.data import load_smiles
+
+    with _checking():
+        if not load_smiles(path, limit=10):
+            raise ValueError(f"--training-set {path}: no molecule in it")
+
+
+def _interrupted(out: Path, runs: list[Path], planned: int | None = None) -> int:
+    """Ctrl-C during a comparison of ``planned`` runs (default: one per directory in ``runs``):
+    what is kept, and how to go on."""
+    finished = sum((run / "result.json").is_file() and
+                   json.loads((run / "result.json").read_text()).get("status") == "ok" for run in runs)
+    print(f"molgym compare: interrupted; {finished} of {planned or len(runs)} runs finished and are kept in {out}; "
+          "the same command resumes", file=sys.stderr)
+    return INTERRUPTED
+
+
+def _reported(out: Path, results: list[dict]) -> int:
+    """Print a finished comparison's report; the exit status says whether any run failed."""
     print((out / "results.md").read_text())
-    failed = [r for results in by_task.values() for r in results if r["status"] != "ok"]
+    failed = [r for r in results if r["status"] != "ok"]
+    print(f"{len(results) - len(failed)} of {len(results)} runs finished; report in {out}")
     if failed:
-        print(f"molgym compare: {len(failed)} runs failed (errors in {out}/results.md)", file=sys.stderr)
+        print(f"molgym compare: {len(failed)} of {len(results)} runs failed (errors in {out}/results.md)",
+              file=sys.stderr)
         return FAILED
     return 0
 
 
-def _finished(spec) -> bool:
-    done = spec.directory / "result.json"
-    return done.is_file() and json.loads(done.read_text()).get("status") == "ok"
-
-
 def _train(args: argparse.Namespace) -> int:
-    from agents.base import UpdatingAgent
-    from agents.training import load_checkpoint, run_training
     from molgym import __version__
+    from molgym.agent import UpdatingAgent
     from molgym.metrics import run_metrics
+    from molgym.training import load_checkpoint, run_training
 
     out = Path(args.out)
     cls = _agent(args.agent)
@@ -434,7 +434,7 @@ def _sample(args: argparse.Namespace) -> int:
 def _agent_to_sample(args: argparse.Namespace):
     """The agent in ``--checkpoint`` (a train directory, its checkpoint, or a pretrained ``.pt``),
     its task and a description."""
-    from agents.base import read_checkpoint
+    from molgym.agent import read_checkpoint, registered_agents
 
     path = Path(args.checkpoint)
     for directory in (path, path / "checkpoint"):
@@ -445,8 +445,9 @@ def _agent_to_sample(args: argparse.Namespace):
                                    "checkpoints only")
             meta = json.loads((directory / "agent.json").read_text())
             task = _make_task(run["task"], run["params"])
+            name = meta["agent"] if meta["agent"] in registered_agents() else meta["class"]
             with _checking():
-                agent = _agent(meta.get("class", meta["agent"])).load(directory, task, device=args.device)
+                agent = _agent(name).load(directory, task, device=args.device)
             where = "" if directory == path else f" (unfinished run: its last checkpoint, update {agent.updates})"
             return agent, task, f"{meta['agent']} trained on {task.name} in {path}{where}"
     reason = ""
@@ -455,60 +456,32 @@ def _agent_to_sample(args: argparse.Namespace):
             state = read_checkpoint(path, "pretrained", "cpu")
         except ValueError as err:
             state, reason = {}, f" ({err})"
-        if "policy" in state or "prior" in state:
-            name = state.get("agent", "gcpn")  # molgym pretrain writes "agent"; the shipped GCPN file predates it
+        if "agent" in state:  # molgym pretrain writes the agent's name
             args.task = args.task or "qed"
             task = _make_task(args.task, _task_params(args))
-            config = {"prior": str(path)} if "prior" in state else {"init": str(path), **state.get("sizes", {})}
             with _checking():
-                agent = _agent(name)(task, seed=args.seed, device=args.device, **config)
-            return agent, task, f"{name} pretrained weights {path}, on {task.name}"
+                agent = _agent(state["agent"]).from_pretrained(state, path, task, seed=args.seed, device=args.device)
+            return agent, task, f"{state['agent']} pretrained weights {path}, on {task.name}"
     raise CommandError(f"{path} is neither a molgym train directory (agent.json and task.json), nor a .pt written by "
                        "molgym pretrain, nor a shipped checkpoint (agents/gcpn/checkpoints/gcpn_moses.pt, "
                        "agents/reinvent/checkpoints/reinvent_moses.pt)" + reason)
 
 
 def _pretrain(args: argparse.Namespace) -> int:
-    import torch
+    from molgym.agent import Agent
+    from molgym.data import load_smiles
 
-    from agents.gcpn import GCPNPolicy
-    from agents.gcpn.expert import behaviour_cloning, expert_data
-    from molgym.chem import ActionLayout, AtomVocab
-    from molgym.data import encode_smiles, load_smiles
-
+    cls = _agent(args.agent)
+    if cls.pretrain.__func__ is Agent.pretrain.__func__:
+        raise CommandError(f"agent {args.agent!r} has no pretraining step")
     with _checking():
         smiles = load_smiles(args.data, limit=args.molecules)
-    defaults = PRETRAIN_DEFAULTS[args.agent]
-    args.hidden, args.batch_size = args.hidden or defaults["hidden"], args.batch_size or defaults["batch_size"]
-    args.out = args.out or f"runs/{args.agent}_pretrained.pt"
-    if args.agent == "reinvent":
-        from agents.reinvent.prior import pretrain
-
-        with _checking():
-            print(pretrain(smiles, args.out, args.argv, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                           hidden=args.hidden, layers=args.layers, seed=args.seed, device=args.device))
-        return 0
-    vocab = AtomVocab.default()
-    encoded = encode_smiles(smiles, vocab, args.max_atoms, progress=True)
-    print(encoded.summary())
-    if not encoded.graphs:
-        raise CommandError(f"no usable molecule in {args.data}")
-    layout = ActionLayout(args.max_atoms, len(vocab))
-    data = expert_data(encoded.graphs, layout, seed=args.seed, progress=True)
-    torch.manual_seed(args.seed)
-    sizes = {"hidden": args.hidden, "layers": args.layers, "rank": args.rank}
-    policy = GCPNPolicy(len(vocab), args.max_atoms, 3, max_free=int(vocab.max_valence.max()), **sizes)
-    losses = behaviour_cloning(policy, data, layout, vocab, epochs=args.epochs, batch_size=args.batch_size,
-                               lr=args.lr, device=args.device, seed=args.seed, progress=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    torch.save({"agent": "gcpn", "policy": policy.cpu().state_dict(), "vocab": vocab.names, "max_atoms": args.max_atoms,
-                "sizes": sizes, "molecules": len(encoded.graphs), "pairs": len(data), "losses": losses,
-                "command": "molgym " + " ".join(shlex.quote(a) for a in args.argv)}, tmp)
-    tmp.replace(out)
-    print(f"behaviour cloning on {len(encoded.graphs)} molecules ({len(data)} expert steps): loss "
-          f"{losses[0]:.3f} -> {losses[-1]:.3f}; wrote {out}")
+    out = Path(args.out or f"runs/{args.agent}_pretrained.pt")
+    command = "molgym " + shlex.join(args.argv)
+    with _checking():
+        print(cls.pretrain(smiles, out, command, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                           hidden=args.hidden, layers=args.layers, rank=args.rank, max_atoms=args.max_atoms,
+                           seed=args.seed, device=args.device))
     return 0
 
 
@@ -552,9 +525,9 @@ def _add_task_arguments(parser: argparse.ArgumentParser, default: str | None = "
 
 def build_parser() -> argparse.ArgumentParser:
     import molgym
-    from agents.registry import AGENTS
+    from molgym.agent import registered_agents
 
-    agents = ", ".join(AGENTS)
+    agents = ", ".join(registered_agents())
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     parser = argparse.ArgumentParser(prog="molgym", description="Molecular graph editing environments and agents.",
@@ -616,14 +589,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     pre = command("pretrain", "pretraining on real molecules: gcpn's expert (behaviour cloning), reinvent's prior "
                   "(maximum likelihood on SMILES)", _pretrain)
-    pre.add_argument("agent", choices=list(PRETRAIN_DEFAULTS), help="the agent pretrained")
+    pre.add_argument("agent", help="the agent pretrained: one with a pretraining step (gcpn, reinvent), or module:Class")
     pre.add_argument("--data", default="nci", help="nci, moses (../shared/data or $MOLGYM_MOSES), zinc250k or a SMILES file")
     pre.add_argument("--molecules", type=positive, default=5000, help="at most this many molecules")
     pre.add_argument("--max-atoms", type=positive, default=38)
     pre.add_argument("--epochs", type=positive, default=3)
-    pre.add_argument("--batch-size", type=positive, default=None, help="default: gcpn 256, reinvent 128")
+    pre.add_argument("--batch-size", type=positive, default=None, help="default: the agent's (gcpn 256, reinvent 128)")
     pre.add_argument("--lr", type=positive_float, default=1e-3)
-    pre.add_argument("--hidden", type=positive, default=None, help="default: gcpn 128, reinvent 256")
+    pre.add_argument("--hidden", type=positive, default=None, help="default: the agent's (gcpn 128, reinvent 256)")
     pre.add_argument("--layers", type=positive, default=3)
     pre.add_argument("--rank", type=positive, default=32)
     pre.add_argument("--seed", type=int, default=0)

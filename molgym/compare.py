@@ -137,7 +137,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     The caller has checked (:func:`check_runs`) that the directory holds no run of other settings."""
     from tqdm.auto import tqdm
 
-    from agents.registry import agent_class
+    from molgym.agent import agent_class
     from molgym.metrics import run_metrics
     from molgym.oracle import budget_spent
     from molgym.tasks import make_task

@@ -38,12 +38,12 @@ import torch
 from rdkit import Chem
 from tqdm.auto import tqdm
 
-from agents.gcpn.agent import GCPNAgent
 from molgym.data.datasets import MOSES_PATH
 from molgym.metrics import diversity
 from molgym.rewards import Context, PenalizedLogP
 from molgym.rewards.properties import sa_score, tanimoto
 from molgym.tasks import make_task
+from molgym_agents.gcpn.agent import GCPNAgent
 
 PAPER = {
     "qed": "top-3 0.948 0.947 0.946",

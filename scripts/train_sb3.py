@@ -5,8 +5,8 @@ Run: ``python scripts/train_sb3.py [--policy gcpn] [--steps 20000] [--n-envs 4] 
 The env is wrapped in ``molgym.wrappers.FlatAction`` (one ``Discrete`` action with
 ``action_masks()``: MaskablePPO masks a MultiDiscrete space per dimension, which cannot express
 which atom pairs are jointly legal). The policy is ``--policy gcpn`` (the default):
-``agents.sb3.GCPNMaskablePolicy``, GCPN's network and action heads starting from the shipped
-pretrained weights; or ``--policy extractor``: SB3's MLP heads over ``agents.sb3.MolGraphExtractor``
+``molgym_agents.sb3.GCPNMaskablePolicy``, GCPN's network and action heads starting from the shipped
+pretrained weights; or ``--policy extractor``: SB3's MLP heads over ``molgym_agents.sb3.MolGraphExtractor``
 from scratch (which collapses onto one molecule). After training, the policy samples molecules
 (stochastic, with masks) and the script prints their QED and unique share beside the random
 agent's on the same number of molecules.
@@ -25,9 +25,9 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 from tqdm.auto import tqdm
 
 import molgym  # noqa: F401 - registers the environments
-from agents.random import RandomAgent
-from agents.sb3 import GCPNMaskablePolicy, MolGraphExtractor
 from molgym.wrappers import FlatAction
+from molgym_agents.random import RandomAgent
+from molgym_agents.sb3 import GCPNMaskablePolicy, MolGraphExtractor
 
 # Reward: the final QED only. With masks every action is legal, so GCPN's +1/N validity term would
 # only pay for longer episodes (longer molecules, lower QED): a first run with it learned exactly that.

@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from agents.base import Agent, UpdatingAgent
+from molgym.agent import Agent, UpdatingAgent
 from molgym.oracle import BudgetExhausted
 
 
@@ -52,7 +52,7 @@ def nitrogen_share(mol):
 def whole_and_resumed(make_agent, agent_cls, task, tmp_path, steps: int = 96, stop_at: int = 64):
     """The same run twice: uninterrupted to ``steps``, and stopped at ``stop_at`` then resumed from
     its checkpoint to ``steps``. Returns ``(whole, resumed)`` agents."""
-    from agents.training import load_checkpoint, run_training
+    from molgym.training import load_checkpoint, run_training
 
     whole = make_agent()
     run_training(whole, task.oracle(1000), tmp_path / "whole", steps=steps, checkpoint_every=1, progress=False)

@@ -1,16 +1,23 @@
-"""The agent registry, the random agent and sb3-ppo under the protocol: train, propose, save, load."""
+"""The agent registry (entry points), the layering of molgym and its agents, the random agent and
+sb3-ppo under the protocol: train, propose, save, load."""
 
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
 import tempfile
+import tomllib
+from pathlib import Path
 
 import pytest
 
-from agents.base import Agent
-from agents.random import RandomAgent
-from agents.registry import agent_class
-from agents.sb3.agent import SB3PPOAgent
+from molgym.agent import Agent, agent_class, registered_agents
 from molgym.tasks import make_task
+from molgym_agents.random import RandomAgent
+from molgym_agents.sb3.agent import SB3PPOAgent
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_registry_names_and_user_classes():
@@ -21,8 +28,62 @@ def test_registry_names_and_user_classes():
         agent_class("gcpn-x")
     with pytest.raises(ValueError, match="cannot load agent"):
         agent_class("tests.agents_for_tests:Missing")
-    with pytest.raises(ValueError, match="not an agents.base.Agent"):
+    with pytest.raises(ValueError, match="not a molgym.agent.Agent"):
         agent_class("molgym.tasks:Task")
+
+
+def test_every_registered_agent_loads_under_its_own_name():
+    names = registered_agents()
+    assert {"random", "sb3-ppo", "gcpn", "molgan", "graphrnn", "graph_ga", "reinvent"} <= set(names)
+    for name in names:
+        cls = agent_class(name)
+        assert issubclass(cls, Agent) and cls.name == name and cls.__module__.startswith("molgym_agents.")
+
+
+def test_a_user_package_registers_an_agent_through_entry_points(tmp_path, monkeypatch):
+    # what pip writes for a user's package declaring [project.entry-points."molgym.agents"]
+    info = tmp_path / "user_agents-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: user-agents\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[molgym.agents]\nlist-agent = tests.agents_for_tests:ListAgent\n")
+    assert "list-agent" not in registered_agents()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert registered_agents()["list-agent"] == "tests.agents_for_tests:ListAgent"
+    assert agent_class("list-agent").name == "list"
+
+
+def _imported_names(tree: ast.AST) -> list[str]:
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+def test_the_library_never_imports_the_agents_package():
+    # not at the top of a module, nor inside a function
+    for file in (ROOT / "molgym").rglob("*.py"):
+        for name in _imported_names(ast.parse(file.read_text())):
+            assert name.split(".")[0] not in ("agents", "molgym_agents"), f"{file.relative_to(ROOT)} imports {name}"
+    code = ("import sys, molgym, molgym.cli, molgym.compare, molgym.suite, molgym.training, molgym.agent\n"
+            "molgym.cli.build_parser(); molgym.agent.registered_agents()\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('agents', 'molgym_agents')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert result.stdout.strip() == "[]"
+
+
+def test_pyproject_lists_every_package_under_its_installed_name():
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {"molgym_agents": "agents", **{p: p for p in ["molgym"]}}
+    assert setuptools["package-dir"] == {"molgym_agents": "agents"}
+    found = set()
+    for name, folder in folders.items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            parts = init.parent.relative_to(ROOT / folder).parts
+            found.add(".".join((name, *parts)))
+    assert set(setuptools["packages"]) == found
 
 
 def test_random_agent_spends_exactly_the_budget_and_resumes_exactly(tmp_path):

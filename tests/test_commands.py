@@ -31,6 +31,8 @@ def _fails(argv, capsys, status: int = 2) -> str:
     (["rollout", "--start", "/no/such/starts.txt"], "neither an existing file"),
     (["pretrain", "gcpn", "--batch-size", "0"], "--batch-size: must be at least 1"),
     (["pretrain", "gcpn", "--lr", "0"], "--lr: must be above 0"),
+    (["pretrain", "random"], "agent 'random' has no pretraining step"),
+    (["pretrain", "gcpn-x"], "unknown agent 'gcpn-x': registered agents are "),
     (["sample", "--checkpoint", "x", "-n", "0"], "argument -n: must be at least 1"),
     (["train", "gcpn", "--config", "num_envs=abc"], "gcpn setting num_envs takes an integer (default 32), got 'abc'"),
     (["train", "gcpn", "--config", "num_env=4"], "unknown gcpn setting 'num_env'"),
@@ -72,7 +74,7 @@ def test_a_failure_during_the_work_is_status_1_and_one_line(tmp_path, capsys):
 def test_help_shows_defaults_agent_names_and_the_version(capsys):
     assert main(["compare", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
-    assert "(default: 10000)" in text and "random, sb3-ppo, gcpn, molgan, graphrnn" in text
+    assert "(default: 10000)" in text and "gcpn, graph_ga, graphrnn, molgan, random, reinvent, sb3-ppo" in text
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("molgym 0.")
 
@@ -103,8 +105,8 @@ def test_sample_from_a_constrained_run_scores_against_each_start(tmp_path, capsy
     assert main(["sample", "--checkpoint", str(out), "-n", "2", "--out", str(samples)]) == 0
     rows = list(csv.DictReader(open(samples)))
     assert [r["start"] for r in rows] == ["CCO", "CCO", "c1ccccc1N", "c1ccccc1N", "CC(=O)O", "CC(=O)O"]
-    from molgym.rewards import ConstrainedImprovement, Context
     from molgym.chem import AtomVocab, MolGraph
+    from molgym.rewards import ConstrainedImprovement, Context
     from rdkit import Chem
 
     vocab = AtomVocab.default()
@@ -121,7 +123,7 @@ def test_sample_from_a_constrained_run_scores_against_each_start(tmp_path, capsy
 
 
 def test_sample_reads_the_shipped_checkpoint_and_names_what_it_got(tmp_path, capsys):
-    from agents.gcpn.agent import PRETRAINED
+    from molgym_agents.gcpn.agent import PRETRAINED
 
     samples = tmp_path / "shipped.csv"
     assert main(["sample", "--checkpoint", str(PRETRAINED), "-n", "6", "--out", str(samples)]) == 0
@@ -184,7 +186,7 @@ def test_compare_reports_one_seed_in_the_singular(tmp_path, capsys):
 
 
 def test_settings_are_checked_against_the_constructor():
-    from agents.base import check_settings
+    from molgym.agent import check_settings
     from tests.agents_for_tests import ChainAgent, ListAgent
 
     check_settings(ChainAgent, {"pause": 1})  # an int where a float is expected

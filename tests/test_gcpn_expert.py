@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from agents.gcpn import GCPNPolicy
-from agents.gcpn.expert import behaviour_cloning, expert_batch, expert_data, expert_masks
 from molgym.chem import ActionLayout, AtomVocab, MolGraph
 from molgym.data import encode_smiles
+from molgym_agents.gcpn import GCPNPolicy
+from molgym_agents.gcpn.expert import behaviour_cloning, expert_batch, expert_data, expert_masks
 
 VOCAB = AtomVocab.default()
 SMILES = ["CC(=O)Oc1ccccc1C(=O)O", "C[NH+]1CCC(C(=O)[O-])CC1", "O=[N+]([O-])c1ccc(Cl)cc1", "CCOC(=O)N", "c1ccncc1"]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from agents.gcpn import GCPNPolicy
 from molgym.envs.vector import MolEditVectorEnv
+from molgym_agents.gcpn import GCPNPolicy
 
 
 def _batch(env_kwargs=None, steps=5, num_envs=6, seed=0):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from agents.gcpn import GCPNPolicy
-from agents.gcpn.ppo import PPO, PPOConfig
 from molgym.envs import MolEditEnv
 from molgym.envs.vector import MolEditVectorEnv
+from molgym_agents.gcpn import GCPNPolicy
+from molgym_agents.gcpn.ppo import PPO, PPOConfig
 
 
 def nitrogen_share(mol):
@@ -65,9 +65,9 @@ def test_autoreset_steps_are_left_out():
 def test_gcpn_agent_under_an_oracle_budget_saves_and_reloads(tmp_path):
     import pytest
 
-    from agents.gcpn.agent import GCPNAgent
-    from agents.registry import agent_class
+    from molgym.agent import agent_class
     from molgym.tasks import make_task
+    from molgym_agents.gcpn.agent import GCPNAgent
 
     assert agent_class("gcpn") is GCPNAgent
     task = make_task("qed")
@@ -89,8 +89,8 @@ def test_gcpn_agent_under_an_oracle_budget_saves_and_reloads(tmp_path):
 
 
 def test_a_saved_gcpn_agent_loads_without_its_initial_checkpoint(tmp_path):
-    from agents.gcpn.agent import GCPNAgent
     from molgym.tasks import make_task
+    from molgym_agents.gcpn.agent import GCPNAgent
 
     task = make_task("qed")
     task.env_kwargs = {"max_atoms": 10}
@@ -110,8 +110,8 @@ EXPERT = ["CCO", "CC(C)O", "OCCO", "CCN", "NCCO", "COC", "CC=O", "C=CC", "CC(N)O
 
 
 def test_the_expert_loss_keeps_the_policy_near_the_expert_where_pure_ppo_drifts():
-    from agents.gcpn.expert import expert_batch, expert_data
     from molgym.chem import ActionLayout, AtomVocab, MolGraph
+    from molgym_agents.gcpn.expert import expert_batch, expert_data
 
     vocab, layout = AtomVocab(["C", "N", "O"]), ActionLayout(6, 3)
     graphs = [MolGraph.from_smiles(s, vocab, 6) for s in EXPERT]

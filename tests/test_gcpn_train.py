@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from agents.gcpn.agent import GCPNAgent
-from agents.gcpn.discriminator import OnlineDiscriminator
-from agents.training import load_checkpoint, run_training
 from molgym.chem import AtomVocab, MolGraph
 from molgym.cli import main
 from molgym.data import encode_smiles, load_smiles
 from molgym.tasks import make_task
+from molgym.training import load_checkpoint, run_training
+from molgym_agents.gcpn.agent import GCPNAgent
+from molgym_agents.gcpn.discriminator import OnlineDiscriminator
 
 TINY = dict(num_envs=4, num_steps=8, minibatch_size=16, hidden=16, layers=1, rank=8, init=None)
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from rdkit import Chem
 
-from agents.graph_ga import GraphGAAgent
-from agents.graph_ga.operators import MUTATIONS, _kekulized, acceptable, crossover, mutate
 from molgym.data import nci_smiles
 from molgym.tasks import make_task
+from molgym_agents.graph_ga import GraphGAAgent
+from molgym_agents.graph_ga.operators import MUTATIONS, _kekulized, acceptable, crossover, mutate
 from tests.agents_for_tests import whole_and_resumed
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from agents.graphrnn import GraphRNNAgent
-from agents.graphrnn.model import bfs_sequence
 from molgym.chem import AtomVocab, MolGraph
 from molgym.tasks import make_task
+from molgym_agents.graphrnn import GraphRNNAgent
+from molgym_agents.graphrnn.model import bfs_sequence
 from tests.agents_for_tests import whole_and_resumed
 
 

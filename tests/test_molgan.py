@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from agents.molgan import MolGANAgent
-from agents.molgan.agent import GraphPlan
-from agents.molgan.model import GraphCritic, one_hot_graphs
-from agents.replay import run_episodes
 from molgym.chem import AtomVocab, MolGraph, canonical_smiles, parse_smiles
 from molgym.data import encode_smiles, load_smiles
 from molgym.rewards import QED, Context
 from molgym.tasks import make_task
+from molgym_agents.molgan import MolGANAgent
+from molgym_agents.molgan.agent import GraphPlan
+from molgym_agents.molgan.model import GraphCritic, one_hot_graphs
+from molgym_agents.replay import run_episodes
 from tests.agents_for_tests import whole_and_resumed
 
 SMALL = ["CCO", "CCN", "CCC", "CNC", "COC", "CC(C)O", "NCCO", "CC=O", "CCCN", "OCCO", "NC=O", "CC#N", "CCOC", "NCC(N)C"]

@@ -9,13 +9,13 @@ import pytest
 import torch
 from rdkit import Chem
 
-from agents.reinvent import ReinventAgent
-from agents.reinvent.agent import LIKELIHOOD_PENALTY, augmented_likelihood_loss
-from agents.reinvent.model import SmilesRNN, Vocabulary, tokenize
-from agents.reinvent.prior import load_prior, save_prior, train_prior
 from molgym.cli import main
 from molgym.data import nci_smiles
 from molgym.tasks import make_task
+from molgym_agents.reinvent import ReinventAgent
+from molgym_agents.reinvent.agent import LIKELIHOOD_PENALTY, augmented_likelihood_loss
+from molgym_agents.reinvent.model import SmilesRNN, Vocabulary, tokenize
+from molgym_agents.reinvent.prior import load_prior, save_prior, train_prior
 from tests.agents_for_tests import whole_and_resumed
 
 

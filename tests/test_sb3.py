@@ -9,9 +9,9 @@ from sb3_contrib import MaskablePPO
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
 import molgym  # noqa: F401 - registers the environments
-from agents.sb3 import MolGraphExtractor
-from agents.sb3.features import padded_to_graph
 from molgym.wrappers import FlatAction
+from molgym_agents.sb3 import MolGraphExtractor
+from molgym_agents.sb3.features import padded_to_graph
 
 
 class LegalityRecorder(gym.Wrapper):
@@ -82,14 +82,14 @@ def test_maskable_ppo_trains_and_never_takes_an_illegal_action(vec_env_cls):
 
 
 def _gcpn_model(env, **kwargs):
-    from agents.sb3 import GCPNMaskablePolicy
+    from molgym_agents.sb3 import GCPNMaskablePolicy
 
     return MaskablePPO(GCPNMaskablePolicy, env, n_steps=32, batch_size=32, n_epochs=1, seed=0,
                        policy_kwargs={"atom_types": env.unwrapped.vocab.names, **kwargs})
 
 
 def test_gcpn_policy_starts_from_the_shipped_weights_and_acts_legally():
-    from agents.gcpn.agent import PRETRAINED
+    from molgym_agents.gcpn.agent import PRETRAINED
 
     env = FlatAction(gym.make("MolEdit-v0", step_reward=None, info_smiles="end"))  # the checkpoint's 38 atoms
     model = _gcpn_model(env)
@@ -126,7 +126,7 @@ def test_gcpn_policy_refuses_a_checkpoint_for_other_atom_types():
     with pytest.raises(ValueError, match="max_atoms"):
         _gcpn_model(env)  # the shipped checkpoint is for 38 atoms
     with pytest.raises(ValueError, match="flat layout"):
-        from agents.sb3 import GCPNMaskablePolicy
+        from molgym_agents.sb3 import GCPNMaskablePolicy
 
         MaskablePPO(GCPNMaskablePolicy, DummyVecEnv([lambda: gym.wrappers.TransformAction(
             gym.make("MolEdit-v0", max_atoms=12), lambda a: a, gym.spaces.Discrete(7))]))

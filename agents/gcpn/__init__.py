@@ -5,6 +5,6 @@ sequences and behaviour cloning), ``ppo`` (PPO on the native batched env), ``dis
 online adversarial reward) and ``agent`` (``gcpn`` in the registry).
 """
 
-from agents.gcpn.policy import GCPNPolicy
+from molgym_agents.gcpn.policy import GCPNPolicy
 
 __all__ = ["GCPNPolicy"]

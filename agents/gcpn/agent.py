@@ -9,14 +9,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from agents.base import UpdatingAgent, check_settings, read_checkpoint
-from agents.gcpn.discriminator import OnlineDiscriminator
-from agents.gcpn.expert import expert_data as expert_data_of
-from agents.gcpn.policy import GCPNPolicy
-from agents.gcpn.ppo import PPO, PPOConfig, obs_tensors
+from molgym.agent import UpdatingAgent, check_settings, read_checkpoint
 from molgym.oracle import Oracle, OracleTerm
 from molgym.rewards import Adversarial
 from molgym.tasks import Task
+from molgym_agents.gcpn.discriminator import OnlineDiscriminator
+from molgym_agents.gcpn.expert import expert_data as expert_data_of
+from molgym_agents.gcpn.expert import pretrain
+from molgym_agents.gcpn.policy import GCPNPolicy
+from molgym_agents.gcpn.ppo import PPO, PPOConfig, obs_tensors
 
 __all__ = ["GCPNAgent", "load_weights", "PRETRAINED"]
 
@@ -87,6 +88,14 @@ class GCPNAgent(UpdatingAgent):
     @classmethod
     def _config_for_load(cls, config: dict) -> dict:
         return {**config, "init": None}  # the saved weights replace whatever the run started from
+
+    @classmethod
+    def pretrain(cls, smiles: list[str], out: Path, command: str, **options) -> str:
+        return pretrain(smiles, out, command, **options)
+
+    @classmethod
+    def from_pretrained(cls, state: dict, path: Path, task: Task, seed: int = 0, device: str = "cpu") -> GCPNAgent:
+        return cls(task, seed=seed, device=device, init=str(path), **state.get("sizes", {}))
 
     def update(self, oracle: Oracle) -> dict[str, float]:
         """One PPO round (``num_steps`` steps of ``num_envs`` molecules), then the discriminator's steps."""

@@ -13,8 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from agents.gcpn.policy import RelationalGraphConv
 from molgym.chem import MolGraph
+from molgym_agents.gcpn.policy import RelationalGraphConv
 
 __all__ = ["GraphDiscriminator", "OnlineDiscriminator"]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,7 +20,7 @@ from molgym.chem import ActionLayout, AtomVocab, MolGraph, apply_edit
 from molgym.chem.batch import batch_edit_mask, batch_free_valence
 from molgym.chem.construction import construction_sequence
 
-__all__ = ["ExpertData", "expert_data", "expert_batch", "expert_masks", "behaviour_cloning"]
+__all__ = ["ExpertData", "expert_data", "expert_batch", "expert_masks", "behaviour_cloning", "pretrain"]
 
 
 @dataclass
@@ -120,3 +121,34 @@ def behaviour_cloning(policy, data: ExpertData, layout: ActionLayout, vocab: Ato
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
     bar.close()
     return losses
+
+
+def pretrain(smiles: list[str], out: Path, command: str, epochs: int = 3, batch_size: int | None = None,
+             lr: float = 1e-3, hidden: int | None = None, layers: int = 3, rank: int = 32, max_atoms: int = 38,
+             seed: int = 0, device: str = "cpu") -> str:
+    """``molgym pretrain gcpn``: behaviour cloning of the construction sequences of ``smiles``
+    (default vocabulary), written to ``out`` with ``command``; a summary line. Defaults: hidden 128,
+    batch size 256."""
+    from molgym.data import encode_smiles
+    from molgym_agents.gcpn.policy import GCPNPolicy
+
+    vocab = AtomVocab.default()
+    encoded = encode_smiles(smiles, vocab, max_atoms, progress=True)
+    print(encoded.summary())
+    if not encoded.graphs:
+        raise ValueError("no usable molecule to pretrain on")
+    layout = ActionLayout(max_atoms, len(vocab))
+    data = expert_data(encoded.graphs, layout, seed=seed, progress=True)
+    torch.manual_seed(seed)
+    sizes = {"hidden": hidden or 128, "layers": layers, "rank": rank}
+    policy = GCPNPolicy(len(vocab), max_atoms, 3, max_free=int(vocab.max_valence.max()), **sizes)
+    losses = behaviour_cloning(policy, data, layout, vocab, epochs=epochs, batch_size=batch_size or 256, lr=lr,
+                               device=device, seed=seed, progress=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    torch.save({"agent": "gcpn", "policy": policy.cpu().state_dict(), "vocab": vocab.names, "max_atoms": max_atoms,
+                "sizes": sizes, "molecules": len(encoded.graphs), "pairs": len(data), "losses": losses,
+                "command": command}, tmp)
+    tmp.replace(out)
+    return (f"behaviour cloning on {len(encoded.graphs)} molecules ({len(data)} expert steps): loss "
+            f"{losses[0]:.3f} -> {losses[-1]:.3f}; wrote {out}")

@@ -211,7 +211,7 @@ class PPO:
         self.obs, self.ended = {k: v.copy() for k, v in state["obs"].items()}, state["ended"].copy()
 
     def _expert_loss(self, size: int) -> torch.Tensor:
-        from agents.gcpn.expert import expert_batch
+        from molgym_agents.gcpn.expert import expert_batch
 
         data, layout, vocab = self.expert
         index = self.rng.integers(len(data), size=size)

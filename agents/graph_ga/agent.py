@@ -3,7 +3,7 @@
 No training and no env: a population of scored molecules, drawn at first from a real set (MOSES
 here, ZINC in PMO), breeds each generation ``offspring_size`` children. Each child's parents are
 drawn from the population with probability proportional to their scores; the child is their
-crossover, mutated with probability ``mutation_rate`` (:mod:`agents.graph_ga.operators`). The
+crossover, mutated with probability ``mutation_rate`` (:mod:`molgym_agents.graph_ga.operators`). The
 oracle scores the children (repeats are free), and the best ``population_size`` distinct molecules
 of population and children form the next population.
 """
@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 from rdkit import Chem, rdBase
 
-from agents.base import UpdatingAgent
-from agents.graph_ga.operators import crossover, mutate
+from molgym.agent import UpdatingAgent
 from molgym.oracle import Oracle
 from molgym.tasks import Task
+from molgym_agents.graph_ga.operators import crossover, mutate
 
 __all__ = ["GraphGAAgent"]
 

@@ -16,11 +16,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from agents.base import UpdatingAgent, read_checkpoint
-from agents.graphrnn.model import GraphRNN, make_sequences
-from agents.replay import STOP, Episodes, check_one_atom_start, run_episodes
+from molgym.agent import UpdatingAgent, read_checkpoint
 from molgym.oracle import Oracle
 from molgym.tasks import Task
+from molgym_agents.graphrnn.model import GraphRNN, make_sequences
+from molgym_agents.replay import STOP, Episodes, check_one_atom_start, run_episodes
 
 __all__ = ["GraphRNNAgent"]
 

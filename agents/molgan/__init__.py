@@ -1,6 +1,6 @@
 """MolGAN (De Cao & Kipf, 2018): generator, WGAN-GP critic and reward network, as the ``molgan`` agent."""
 
-from agents.molgan.agent import MolGANAgent
-from agents.molgan.model import Generator, GraphCritic
+from molgym_agents.molgan.agent import MolGANAgent
+from molgym_agents.molgan.model import Generator, GraphCritic
 
 __all__ = ["Generator", "GraphCritic", "MolGANAgent"]

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from agents.base import UpdatingAgent, read_checkpoint
-from agents.molgan.model import Generator, GraphCritic, hard_graphs, one_hot_graphs
-from agents.replay import STOP, check_one_atom_start, run_episodes
+from molgym.agent import UpdatingAgent, read_checkpoint
 from molgym.oracle import Oracle
 from molgym.tasks import Task
+from molgym_agents.molgan.model import Generator, GraphCritic, hard_graphs, one_hot_graphs
+from molgym_agents.replay import STOP, check_one_atom_start, run_episodes
 
 __all__ = ["MolGANAgent", "GraphPlan"]
 

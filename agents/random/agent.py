@@ -9,7 +9,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-from agents.base import Agent, Patience
+from molgym.agent import Agent, Patience
 from molgym.oracle import Oracle
 from molgym.tasks import Task
 

@@ -1,5 +1,5 @@
 """REINVENT (Olivecrona et al., 2017) with PMO's settings: a SMILES GRU prior, tuned by the augmented likelihood."""
 
-from agents.reinvent.agent import ReinventAgent
+from molgym_agents.reinvent.agent import ReinventAgent
 
 __all__ = ["ReinventAgent"]

@@ -15,16 +15,17 @@ the second term (c = 5e3, REINVENT's) penalising sequences the agent finds very 
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
 import torch
 from rdkit import Chem, rdBase
 
-from agents.base import UpdatingAgent, read_checkpoint
-from agents.reinvent.prior import DEFAULT_PRIOR, MAX_TOKENS, load_prior
+from molgym.agent import UpdatingAgent, read_checkpoint
 from molgym.oracle import Oracle
 from molgym.tasks import Task
+from molgym_agents.reinvent.prior import DEFAULT_PRIOR, MAX_TOKENS, load_prior, pretrain
 
 __all__ = ["ReinventAgent", "augmented_likelihood_loss"]
 
@@ -57,12 +58,20 @@ class ReinventAgent(UpdatingAgent):
                          experience=experience, patience=patience)
         self.patience = patience
         self.prior, self.vocab, _ = load_prior(prior, device)
+        self.model = copy.deepcopy(self.prior)  # the agent starts as the prior and is tuned; the prior stays
         self.prior.requires_grad_(False)
-        self.model, _, _ = load_prior(prior, device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr)
         self.generator = torch.Generator().manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.replay: list[tuple[str, float]] = []  # the best molecules scored, best first
+
+    @classmethod
+    def pretrain(cls, smiles: list[str], out: Path, command: str, **options) -> str:
+        return pretrain(smiles, out, command, **options)
+
+    @classmethod
+    def from_pretrained(cls, state: dict, path: Path, task: Task, seed: int = 0, device: str = "cpu") -> ReinventAgent:
+        return cls(task, seed=seed, device=device, prior=str(path))
 
     def _smiles(self, sequences: torch.Tensor) -> list[str | None]:
         """Canonical SMILES of each row, ``None`` where it is not a valid molecule."""

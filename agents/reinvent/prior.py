@@ -3,15 +3,14 @@
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from agents.base import read_checkpoint
-from agents.reinvent.model import SmilesRNN, Vocabulary
+from molgym.agent import read_checkpoint
+from molgym_agents.reinvent.model import SmilesRNN, Vocabulary
 
 __all__ = ["DEFAULT_PRIOR", "MAX_TOKENS", "train_prior", "save_prior", "load_prior", "pretrain"]
 
@@ -76,8 +75,14 @@ def load_prior(path: str | Path = DEFAULT_PRIOR, device: str = "cpu") -> tuple[S
     return model, vocab, meta
 
 
-def pretrain(smiles: list[str], out: str | Path, argv: list[str], **settings) -> str:
-    """``molgym pretrain reinvent``: train a prior on ``smiles`` and write it to ``out``; a summary line."""
+def pretrain(smiles: list[str], out: str | Path, command: str, epochs: int = 1, batch_size: int | None = None,
+             lr: float = 1e-3, hidden: int | None = None, layers: int = 3, seed: int = 0, device: str = "cpu",
+             **unused) -> str:
+    """``molgym pretrain reinvent``: train a prior on ``smiles`` and write it to ``out`` with
+    ``command``; a summary line. Defaults: hidden 256, batch size 128. Graph options (``rank``,
+    ``max_atoms``) do not apply to a SMILES model and are ignored."""
+    settings = {"epochs": epochs, "batch_size": batch_size or 128, "lr": lr, "hidden": hidden or 256,
+                "layers": layers, "seed": seed, "device": device}
     model, vocab, losses = train_prior(smiles, **settings)
     model.eval()
     with torch.no_grad():
@@ -87,6 +92,6 @@ def pretrain(smiles: list[str], out: str | Path, argv: list[str], **settings) ->
     with rdBase.BlockLogs():
         valid = sum(Chem.MolFromSmiles(s) is not None for s in map(vocab.decode, sampled.cpu()))
     save_prior(out, model, vocab, molecules=len(smiles), losses=losses, valid_share=valid / 500,
-               command="molgym " + " ".join(shlex.quote(a) for a in argv))
+               command=command)
     return (f"REINVENT prior on {len(smiles)} molecules, {len(vocab)} tokens: NLL {losses[0]:.2f} -> {losses[-1]:.2f} "
             f"per molecule, {valid / 500:.0%} of 500 samples valid; wrote {out}")

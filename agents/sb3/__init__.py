@@ -1,7 +1,7 @@
 """Stable-Baselines3 compatibility: a graph features extractor for MolEdit observations, and the
 GCPN policy as a MaskablePPO policy."""
 
-from agents.sb3.features import MolGraphExtractor
-from agents.sb3.gcpn_policy import GCPNMaskablePolicy
+from molgym_agents.sb3.features import MolGraphExtractor
+from molgym_agents.sb3.gcpn_policy import GCPNMaskablePolicy
 
 __all__ = ["MolGraphExtractor", "GCPNMaskablePolicy"]

@@ -8,11 +8,11 @@ from sb3_contrib import MaskablePPO
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from agents.base import Agent
-from agents.sb3.features import MolGraphExtractor
+from molgym.agent import Agent
 from molgym.oracle import BudgetExhausted, Oracle
 from molgym.tasks import Task
 from molgym.wrappers import FlatAction
+from molgym_agents.sb3.features import MolGraphExtractor
 
 __all__ = ["SB3PPOAgent"]
 

@@ -1,7 +1,7 @@
 """The GCPN policy as an sb3-contrib ``MaskablePPO`` policy over ``FlatAction`` MolEdit envs.
 
 ``MaskablePPO(GCPNMaskablePolicy, FlatAction(env))`` trains the same network as the ``gcpn``
-agent (:class:`agents.gcpn.GCPNPolicy`: a relational GCN and GCPN's four action heads), starting
+agent (:class:`molgym_agents.gcpn.GCPNPolicy`: a relational GCN and GCPN's four action heads), starting
 from the shipped pretrained weights by default, with SB3's PPO. The action distribution is the
 GCPN policy's own (exact over the legal flat actions, from its heads), so SB3 samples, scores and
 regularises exactly what acts.
@@ -14,8 +14,8 @@ from gymnasium import spaces
 from sb3_contrib.common.maskable.distributions import MaskableCategoricalDistribution
 from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 
-from agents.gcpn.agent import PRETRAINED, load_weights
-from agents.gcpn.policy import GCPNPolicy
+from molgym_agents.gcpn.agent import PRETRAINED, load_weights
+from molgym_agents.gcpn.policy import GCPNPolicy
 
 __all__ = ["GCPNMaskablePolicy"]
 

@@ -1,18 +1,37 @@
-"""The protocol every agent implements, so that one command trains, samples and compares them all."""
+"""The protocol every agent implements, so that one command trains, samples and compares them all,
+and the registry that finds agents by name.
+
+Agents register themselves as Python entry points in the group ``molgym.agents`` (as Gymnasium
+environments and pytest plugins do): molgym's own agents in its ``pyproject.toml``, a user's agent
+in the user's package::
+
+    [project.entry-points."molgym.agents"]
+    my-agent = "my_package.agent:MyAgent"
+
+after which ``molgym train my-agent`` and ``molgym compare --agents my-agent`` find it. Without
+installing anything, ``module:Class`` names an agent as well. The library itself never imports an
+agent package by name.
+"""
 
 from __future__ import annotations
 
 import inspect
 import json
+from importlib.metadata import entry_points
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from molgym.oracle import BudgetExhausted, Oracle, budget_spent
+from molgym.plugins import load_object
 from molgym.tasks import Task
 
-__all__ = ["Agent", "UpdatingAgent", "Patience", "read_checkpoint", "check_settings"]
+__all__ = ["Agent", "UpdatingAgent", "Patience", "read_checkpoint", "check_settings", "registered_agents",
+           "agent_class"]
+
+#: The entry-point group in which agents register (name -> ``module:Class``).
+ENTRY_POINT_GROUP = "molgym.agents"
 
 
 def read_checkpoint(file: str | Path, what: str, device: str = "cpu") -> dict:
@@ -131,6 +150,21 @@ class Agent(ABC):
         """The constructor arguments when loading (the saved state supersedes e.g. initial weights)."""
         return config
 
+    @classmethod
+    def pretrain(cls, smiles: list[str], out: Path, command: str, **options: Any) -> str:
+        """``molgym pretrain NAME``: learn from the molecules ``smiles`` (no oracle), write the
+        weights to the file ``out`` (recording ``command``) and return a one-line summary.
+        ``options`` are the command's (``epochs``, ``batch_size``, ``lr``, ``hidden``, ``layers``,
+        ``rank``, ``max_atoms``, ``seed``, ``device``; ``None`` means the agent's default). Agents
+        with nothing to pretrain do not have it."""
+        raise ValueError(f"agent {cls.name!r} has no pretraining step")
+
+    @classmethod
+    def from_pretrained(cls, state: dict, path: Path, task: Task, seed: int = 0, device: str = "cpu") -> Agent:
+        """The agent for ``task`` starting from the file ``path`` that :meth:`pretrain` wrote
+        (``state`` is its content), for ``molgym sample --checkpoint FILE``."""
+        raise ValueError(f"agent {cls.name!r} has no pretrained weights to start from")
+
     def _save_state(self, path: Path) -> None:
         """Agent-specific state (weights, optimizer, RNG); nothing by default."""
 
@@ -170,7 +204,7 @@ class UpdatingAgent(Agent):
     """An agent that learns in updates (a PPO round, a GAN step, ...).
 
     It implements :meth:`update`; :meth:`train` repeats it until the oracle's budget is spent, and
-    ``molgym train`` (:func:`agents.training.run_training`) adds a step limit, logs, progress,
+    ``molgym train`` (:func:`molgym.training.run_training`) adds a step limit, logs, progress,
     periodic checkpoints and an exact ``--resume``: :meth:`save` between two updates must hold
     everything the next update depends on (weights, optimizer, generators, env state).
 
@@ -196,3 +230,22 @@ class UpdatingAgent(Agent):
             self.updates += 1
 
         self.stop_reason = Patience(self.patience).run(oracle, one_update)
+
+
+def registered_agents() -> dict[str, str]:
+    """The registered agents: name -> ``module:Class``, from the ``molgym.agents`` entry points
+    of every installed package (molgym's own among them once molgym is installed), by name."""
+    return dict(sorted((point.name, point.value) for point in entry_points(group=ENTRY_POINT_GROUP)))
+
+
+def agent_class(name: str) -> type[Agent]:
+    """The agent class for a registered name or a ``module:Class`` path."""
+    registered = registered_agents()
+    target = registered.get(name, name)
+    if ":" not in target:
+        known = ", ".join(registered) or "none (is molgym installed? pip install -e .)"
+        raise ValueError(f"unknown agent {name!r}: registered agents are {known}, or give module:Class")
+    cls = load_object(target, "agent")
+    if not (isinstance(cls, type) and issubclass(cls, Agent)):
+        raise ValueError(f"{target} is not a molgym.agent.Agent subclass")
+    return cls

@@ -27,7 +27,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from agents.base import Patience, UpdatingAgent
+from molgym.agent import Patience, UpdatingAgent
 from molgym.oracle import BudgetExhausted, Oracle, budget_spent
 
 __all__ = ["run_training", "load_checkpoint"]
@@ -57,7 +57,7 @@ def run_training(agent: UpdatingAgent, oracle: Oracle, out: str | Path, steps: i
     ``loop`` is the counters of a checkpoint being resumed (:func:`load_checkpoint`); the
     oracle must then hold that checkpoint's state. Returns the final counters, with ``stopped``
     the reason the run ended (``steps`` done, the budget spent, or ``agent.patience`` updates in
-    a row with (almost) no new paid call: the stall rule, :class:`~agents.base.Patience`) and
+    a row with (almost) no new paid call: the stall rule, :class:`~molgym.agent.Patience`) and
     ``interrupted`` true when Ctrl-C stopped it first (after a checkpoint).
     """
     out = Path(out)
