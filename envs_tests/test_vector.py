@@ -121,6 +121,27 @@ def test_batched_env_rejects_malformed_actions():
         env.step(np.zeros((2, 4)))
     with pytest.raises(ValueError, match="env 1 out of range: second=99"):
         env.step(np.array([[0, 0, 0, 0], [0, 99, 0, 0]]))
+    with pytest.raises(ValueError, match=rf"flat action of env 0 out of range: {env.layout.size} not in"):
+        env.step(np.array([env.layout.size, 0]))
+    with pytest.raises(ValueError, match=r"shape \(2, 4\) \(MultiDiscrete\) or \(2,\) \(flat\)"):
+        env.step(np.zeros(3, dtype=np.int64))
+
+
+def test_flat_actions_step_exactly_as_their_multidiscrete_form():
+    flat, multi = MolEditVectorEnv(num_envs=5), MolEditVectorEnv(num_envs=5)
+    flat.reset(seed=4)
+    multi.reset(seed=4)
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        masks = flat.action_masks()
+        assert np.array_equal(masks, multi.action_masks())
+        k = np.array([rng.choice(np.flatnonzero(m)) for m in masks])
+        a = flat.layout.to_multidiscrete_many(k)
+        assert np.array_equal(flat.layout.from_multidiscrete_many(a), k)
+        assert [flat.layout.from_multidiscrete(row) for row in a] == k.tolist()
+        one, two = flat.step(k), multi.step(a)
+        for x, y in zip(one[:4], two[:4]):
+            assert all(np.array_equal(x[key], y[key]) for key in x) if isinstance(x, dict) else np.array_equal(x, y)
 
 
 def test_final_rewards_scored_by_worker_processes_match_in_process():

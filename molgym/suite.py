@@ -146,7 +146,7 @@ def write_suite_report(by_task: dict[str, list[dict[str, Any]]], skipped: dict[s
         theirs = [cell(row["published"][m], row["ranks"].get(m), row["published_std"][m]) for m in methods]
         lines.append(f"| {task} | " + " | ".join(ours + theirs) + " |")
     total = table["sum"]
-    lines.append(f"| **sum over {len(by_task)} tasks** | "
+    lines.append(f"| **sum over {len(by_task)} task{'s' if len(by_task) > 1 else ''}** | "
                  + " | ".join([cell(total["agents"][a], total["ranks"].get(a)) for a in agents]
                               + [cell(total["published"][m], total["ranks"].get(m)) for m in methods]) + " |")
     lines += ["", "Published sums over all 23 tasks: "

@@ -150,7 +150,7 @@ class GCPNAgent(UpdatingAgent):
         while len(out) < n and (start is None or fresh.any()):
             actions = self.policy.act(obs_tensors(obs, self.device), torch.as_tensor(env.mask, device=self.device),
                                       greedy=greedy)
-            obs, _, terminated, truncated, _ = env.step(env.layout.to_multidiscrete_many(actions.cpu().numpy()))
+            obs, _, terminated, truncated, _ = env.step(actions.cpu().numpy())
             ended = np.flatnonzero((terminated | truncated) & fresh)
             out.extend(env.smiles_of(ended))
             if start is not None:

@@ -129,7 +129,7 @@ class PPO:
                 logprobs[t] = dist.log_prob(actions[t])
             chosen = actions[t].cpu().numpy()
             clock.lap("act")
-            self.obs, reward, term, trunc, _ = env.step(env.layout.to_multidiscrete_many(chosen))
+            self.obs, reward, term, trunc, _ = env.step(chosen)
             clock.lap("env")
             rewards[t], terminated[t] = reward, term
             done = term | trunc

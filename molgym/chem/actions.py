@@ -51,9 +51,15 @@ class ActionLayout:
         self.stop = self.num_edits
         self.nvec = np.array([N, N + T, B, 2], dtype=np.int64)
 
-    def encode(self, first: int, second: int, bond: int) -> int:
-        """Flat index of an edit."""
+    def encode(self, first, second, bond):
+        """Flat index of an edit (ints, or integer arrays of edits)."""
         return (bond * self.max_atoms + first) * self.num_seconds + second
+
+    def from_multidiscrete_many(self, actions: np.ndarray) -> np.ndarray:
+        """``(B,)`` flat indices of ``(B, 4)`` MultiDiscrete actions already within ``nvec``; the
+        inverse of :meth:`to_multidiscrete_many`."""
+        a = np.asarray(actions, dtype=np.int64)
+        return np.where(a[:, 3] == 1, self.stop, self.encode(a[:, 0], a[:, 1], a[:, 2]))
 
     def decode(self, k: int) -> tuple[int, int, int, int]:
         """``(first, second, bond, stop)`` of flat index ``k``; stop decodes to ``(0, 0, 0, 1)``."""
@@ -82,7 +88,7 @@ class ActionLayout:
                 if not 0 <= v < hi
             ]
             raise ValueError("action out of range: " + ", ".join(bad))
-        return self.stop if stop else (bond * N + first) * S + second
+        return self.stop if stop else self.encode(first, second, bond)
 
     def to_multidiscrete(self, k: int) -> np.ndarray:
         return np.array(self.decode(k), dtype=np.int64)

@@ -112,12 +112,14 @@ class MolEditVectorEnv(VectorEnv):
         return self._observations(), info
 
     def step(self, actions):
-        a = self._check_actions(actions)
+        """One step of every molecule. ``actions``: ``(B, 4)`` MultiDiscrete actions (the
+        ``action_space``'s), or ``(B,)`` flat indices into the action masks (what a policy over the
+        masks samples; no conversion either way)."""
+        k = self._flat_actions(actions)
         B, L = self.num_envs, self.layout
         self._step_contexts = {}
         resetting = np.flatnonzero(self._autoreset)
         active = ~self._autoreset
-        k = np.where(a[:, 3] == 1, L.stop, (a[:, 2] * L.max_atoms + a[:, 0]) * L.num_seconds + a[:, 1])
         self.steps[active] += 1
         valid = self.mask[np.arange(B), k] & active
         stop = valid & (k == L.stop)
@@ -218,18 +220,26 @@ class MolEditVectorEnv(VectorEnv):
         return sum(a.nbytes for a in arrays)
 
     # Internals --------------------------------------------------------------------------------
-    def _check_actions(self, actions) -> np.ndarray:
+    def _flat_actions(self, actions) -> np.ndarray:
+        """``(B,)`` flat indices of checked ``(B, 4)`` MultiDiscrete or ``(B,)`` flat actions."""
         a = np.asarray(actions)
-        if a.shape != (self.num_envs, 4):
-            raise ValueError(f"actions must have shape ({self.num_envs}, 4), got {a.shape}")
+        B = self.num_envs
+        if a.shape not in ((B, 4), (B,)):
+            raise ValueError(f"actions must have shape ({B}, 4) (MultiDiscrete) or ({B},) (flat), got {a.shape}")
         if a.dtype.kind not in "iu":
             raise ValueError(f"actions must be integers, got dtype {a.dtype}")
+        if a.ndim == 1:
+            out_of_range = (a < 0) | (a >= self.layout.size)
+            if out_of_range.any():
+                i = int(np.argmax(out_of_range))
+                raise ValueError(f"flat action of env {i} out of range: {int(a[i])} not in [0, {self.layout.size})")
+            return a.astype(np.int64)
         out_of_range = (a < 0) | (a >= self.layout.nvec[None, :])
         if out_of_range.any():
             i, d = map(int, np.argwhere(out_of_range)[0])
             name = ("first", "second", "bond", "stop")[d]
             raise ValueError(f"action of env {i} out of range: {name}={int(a[i, d])} not in [0, {int(self.layout.nvec[d])})")
-        return a.astype(np.int64)
+        return self.layout.from_multidiscrete_many(a)
 
     def _reset_rows(self, rows: np.ndarray, start: MolGraph | None) -> None:
         """Put molecules ``rows`` at ``start``, or at a start molecule drawn with each one's generator
