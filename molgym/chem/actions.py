@@ -36,7 +36,14 @@ _ORDER_PLANES = _ORDERS[:, None, None]
 
 
 class ActionLayout:
-    """Sizes and index arithmetic of the action space for ``N`` atoms and ``T`` atom types."""
+    """Sizes and index arithmetic of the action space for ``N`` atoms and ``T`` atom types.
+
+    Attributes:
+        num_bond_choices: ``B``, 3 (single, double, triple) or 4 with removal.
+        num_second_choices: ``N + T``, the second-atom slots: an existing atom, or a new atom of a type.
+        size: ``K = B * N * (N + T) + 1`` flat actions, the last one (``stop``) stopping.
+        nvec: the ``MultiDiscrete`` sizes ``[N, N + T, B, 2]``.
+    """
 
     def __init__(self, max_atoms: int, num_types: int, allow_removal: bool = False):
         if max_atoms < 1:
@@ -45,7 +52,7 @@ class ActionLayout:
         self.num_types = T = int(num_types)
         self.allow_removal = bool(allow_removal)
         self.num_bond_choices = B = 4 if allow_removal else 3
-        self.num_seconds = N + T
+        self.num_second_choices = N + T
         self.num_edits = N * (N + T) * B
         self.size = self.num_edits + 1
         self.stop = self.num_edits
@@ -53,7 +60,7 @@ class ActionLayout:
 
     def encode(self, first, second, bond):
         """Flat index of an edit (ints, or integer arrays of edits)."""
-        return (bond * self.max_atoms + first) * self.num_seconds + second
+        return (bond * self.max_atoms + first) * self.num_second_choices + second
 
     def from_multidiscrete_many(self, actions: np.ndarray) -> np.ndarray:
         """``(B,)`` flat indices of ``(B, 4)`` MultiDiscrete actions already within ``nvec``; the
@@ -68,7 +75,7 @@ class ActionLayout:
             raise ValueError(f"flat action {k} is out of range [0, {self.size})")
         if k == self.stop:
             return 0, 0, 0, 1
-        row, second = divmod(k, self.num_seconds)
+        row, second = divmod(k, self.num_second_choices)
         bond, first = divmod(row, self.max_atoms)
         return first, second, bond, 0
 
@@ -80,7 +87,7 @@ class ActionLayout:
         if a.dtype.kind not in "iu":
             raise ValueError(f"action must be integers, got dtype {a.dtype}")
         first, second, bond, stop = a.tolist()
-        N, S, B = self.max_atoms, self.num_seconds, self.num_bond_choices
+        N, S, B = self.max_atoms, self.num_second_choices, self.num_bond_choices
         if not (0 <= first < N and 0 <= second < S and 0 <= bond < B and 0 <= stop < 2):
             bad = [
                 f"{name}={v} not in [0, {hi})"
@@ -115,7 +122,7 @@ class ActionLayout:
         if np.any((k < 0) | (k >= self.size)):
             raise ValueError(f"flat actions must be in [0, {self.size})")
         stop = k == self.stop
-        row, second = np.divmod(k, self.num_seconds)
+        row, second = np.divmod(k, self.num_second_choices)
         bond, first = np.divmod(row, self.max_atoms)
         out = np.stack([first, second, bond, stop.astype(np.int64)], axis=1)
         out[stop, :3] = 0

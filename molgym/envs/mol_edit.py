@@ -287,7 +287,7 @@ class MolEditEnv(gym.Env):
     # Internals --------------------------------------------------------------------------------
     def _refresh(self) -> None:
         """Recompute what depends on the molecule after it changed (``self._free`` is kept by apply_edit)."""
-        planes = self._mask[:-1].reshape(self.layout.num_bond_choices, self.max_atoms, self.layout.num_seconds)
+        planes = self._mask[:-1].reshape(self.layout.num_bond_choices, self.max_atoms, self.layout.num_second_choices)
         free = self._free[: self._graph.num_atoms]
         edit_mask(self._graph, self.layout, out=planes, free=free)  # fills self._mask through the view
         self._ctx = Context(self._graph, True, self._start)

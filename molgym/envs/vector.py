@@ -126,7 +126,7 @@ class MolEditVectorEnv(VectorEnv):
         edit = np.flatnonzero(valid & (k != L.stop))
         terminated = stop.copy()
         if edit.size:
-            row, second = np.divmod(k[edit], L.num_seconds)
+            row, second = np.divmod(k[edit], L.num_second_choices)
             bond, first = np.divmod(row, L.max_atoms)
             grown = batch_apply_edits(
                 self.types, self.bonds, self.num_atoms, self.free, self.vocab, edit, first, second, bond
