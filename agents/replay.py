@@ -81,7 +81,7 @@ def run_episodes(env: MolEditVectorEnv, next_actions: Callable[[np.ndarray], lis
 
 def check_one_atom_start(env: MolEditVectorEnv, agent: str) -> int:
     """The type of the env's single one-atom start molecule; a clear error for tasks that start elsewhere."""
-    starts = env.template.start_graphs
+    starts = env.start_graphs
     if len(starts) != 1 or starts[0].num_atoms != 1:
         raise ValueError(f"{agent} builds molecules from one atom; this task starts from other molecules "
                          f"(e.g. {starts[0].smiles()})")

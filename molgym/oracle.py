@@ -70,7 +70,7 @@ class Oracle:
             return self._scores[key]
         if self.exhausted:
             raise BudgetExhausted(f"oracle budget of {self.budget} calls spent")
-        value = self.objective._checked(ctx)
+        value = self.objective.checked_value(ctx)
         self._scores[key] = value
         self.log.append((self.calls + 1, ctx.smiles, value))
         if self.on_call is not None:

@@ -224,7 +224,7 @@ class MolEditEnv(gym.Env):
         if index is not None and self.info_smiles != "none":
             if index not in self._start_smiles:
                 self._start_smiles[index] = self._ctx.smiles
-            self._ctx._smiles = self._start_smiles[index]
+            self._ctx.know_smiles(self._start_smiles[index])
         return self._obs(), self._info(valid=True, terms={}, smiles=self.info_smiles != "none")
 
     def step(self, action):

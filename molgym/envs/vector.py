@@ -56,8 +56,7 @@ class MolEditVectorEnv(VectorEnv):
     ):
         if num_envs < 1:
             raise ValueError(f"num_envs must be at least 1, got {num_envs}")
-        self.template = env_cls(**kwargs)  # parses and validates the arguments once
-        t = self.template
+        t = env_cls(**kwargs)  # one single env parses and validates the arguments
         self.spec = None
         self.num_envs = B = int(num_envs)
         self.vocab, self.layout = t.vocab, t.layout
@@ -71,7 +70,8 @@ class MolEditVectorEnv(VectorEnv):
         self.device = device
         self.scorer = BatchScorer(t.total_reward, n_workers=n_workers)
         N = self.max_atoms
-        starts = t.start_graphs
+        self.start_graphs: list[MolGraph] = t.start_graphs  # the molecules episodes start from
+        starts = self.start_graphs
         self._start_types = np.stack([g.atom_types for g in starts])
         self._start_bonds = np.stack([g.bonds for g in starts])
         self._start_n = np.array([g.num_atoms for g in starts], dtype=np.int64)
@@ -282,7 +282,7 @@ class MolEditVectorEnv(VectorEnv):
         self.mask[:, -1] = (self.steps >= self.min_steps) | ~self._edit_any
 
     def _context(self, i: int) -> Context:
-        start = self._option_start if self.start_index[i] < 0 else self.template.start_graphs[self.start_index[i]]
+        start = self._option_start if self.start_index[i] < 0 else self.start_graphs[self.start_index[i]]
         return Context(self.graph(i), True, start)
 
     def _contexts(self, rows: np.ndarray) -> list[Context]:

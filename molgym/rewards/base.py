@@ -79,6 +79,10 @@ class Context:
             return cls.of_mol(molecule)
         raise TypeError(f"a reward term scores a Context, an RDKit molecule or a SMILES, not {type(molecule).__name__}")
 
+    def know_smiles(self, smiles: str) -> None:
+        """Tell the context its graph's canonical SMILES, already computed elsewhere (saves computing it again)."""
+        self._smiles = smiles
+
     @property
     def max_atoms(self) -> int:
         return self.graph.max_atoms
@@ -147,10 +151,10 @@ class Term:
         if not isinstance(ctx, Context):
             ctx = Context.of(ctx)
         if not self.cached:
-            return self._checked(ctx)
+            return self.checked_value(ctx)
         hit = self.cached_value(ctx)
         if hit is None:
-            hit = self._checked(ctx)
+            hit = self.checked_value(ctx)
             self.remember(ctx, hit)
         return hit
 
@@ -165,7 +169,9 @@ class Term:
             del cache[next(iter(cache))]
         cache[self.cache_key(ctx)] = value
 
-    def _checked(self, ctx: Context) -> float:
+    def checked_value(self, ctx: Context) -> float:
+        """The term's value on ``ctx``, uncached, as a finite float; a :class:`RewardError` naming
+        the term and the molecule when it raises or returns something else."""
         try:
             raw = self.value(ctx)
         except (RewardError, Interrupt):
@@ -244,12 +250,13 @@ class Reward:
     def __init__(self, terms: Iterable[tuple[float, Term]] = ()):
         self.terms: list[tuple[float, Term]] = [(float(w), t) for w, t in terms]
         self.names = _unique_names(t.name for _, t in self.terms)
-        self._every = [(name, w, t) for name, (w, t) in zip(self.names, self.terms)]
-        self._steps = [item for item in self._every if not item[2].final]
+        #: ``(name, weight, term)`` of every term, names made unique
+        self.named_terms = [(name, w, t) for name, (w, t) in zip(self.names, self.terms)]
+        self._steps = [item for item in self.named_terms if not item[2].final]
 
     def score(self, ctx: Context, final: bool) -> dict[str, float]:
         """Contributions of the step terms, plus the final terms when ``final``."""
-        return {name: weight * term(ctx) for name, weight, term in (self._every if final else self._steps)}
+        return {name: weight * term(ctx) for name, weight, term in (self.named_terms if final else self._steps)}
 
     def __add__(self, other) -> Reward:
         return Reward(self.terms + as_reward(other).terms)

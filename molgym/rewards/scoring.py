@@ -76,13 +76,13 @@ class BatchScorer:
 
     @property
     def has_finals(self) -> bool:
-        return any(term.final for _, _, term in self.reward._every)
+        return any(term.final for _, _, term in self.reward.named_terms)
 
     def start_finals(self, ctxs: list[Context]) -> PendingFinals:
         """Begin scoring the final terms of these finished molecules: cache hits now, misses on the pool."""
         values: dict[int, np.ndarray] = {}
         jobs: dict[int, list[int]] = {}  # molecule -> indices of the terms to compute remotely
-        for index, (_, _, term) in enumerate(self.reward._every):
+        for index, (_, _, term) in enumerate(self.reward.named_terms):
             if not term.final:
                 continue
             column = np.empty(len(ctxs), dtype=np.float64)
@@ -101,7 +101,7 @@ class BatchScorer:
             payload = [(_arrays(ctxs[m].graph), _arrays(ctxs[m].start) if ctxs[m].start is not None else None, jobs[m])
                        for m in jobs]
             handle = self._pool.map_async(_score_in_worker, payload)
-        return PendingFinals(ctxs, values, jobs, handle, [term for _, _, term in self.reward._every])
+        return PendingFinals(ctxs, values, jobs, handle, [term for _, _, term in self.reward.named_terms])
 
     def score(
         self,
@@ -127,7 +127,7 @@ class BatchScorer:
             return acting_ctx
 
         final_values = pending.result() if pending is not None else {}
-        for index, (name, weight, term) in enumerate(self.reward._every):
+        for index, (name, weight, term) in enumerate(self.reward.named_terms):
             values = np.zeros(num_envs, dtype=np.float64)
             present = np.zeros(num_envs, dtype=bool)
             if term.final:
