@@ -230,7 +230,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _compare_suite(args: argparse.Namespace, agents: list[str], configs: dict[str, dict]) -> int:
     """``compare --suite pmo [--tasks a,b]``: every (task, agent, seed), and the suite's report."""
-    from molgym.compare import SettingsMismatch
+    from molgym.compare import SettingsMismatch, plan
     from molgym.suite import SUITES, compare_suite
 
     suite = SUITES[args.suite or "pmo"]()
@@ -246,8 +246,8 @@ def _compare_suite(args: argparse.Namespace, agents: list[str], configs: dict[st
                                 propose=args.propose, training_set=args.training_set, configs=configs,
                                 time_limit=args.time_limit, command="molgym " + shlex.join(args.argv))
     except KeyboardInterrupt:
-        planned = len(tasks) * len(agents) * args.seeds
-        return _interrupted(out, [run for task in tasks for run in (out / task).glob("*/seed*")], planned)
+        return _interrupted(out, [spec.directory for task in tasks for spec in plan(task, agents, args.budget,
+                                                                                     args.seeds, out / task)])
     except SettingsMismatch as err:
         raise CommandError(str(err)) from None
     return _reported(out, [r for results in by_task.values() for r in results])
@@ -261,12 +261,11 @@ def _check_training_set(path: str) -> None:
             raise ValueError(f"--training-set {path}: no molecule in it")
 
 
-def _interrupted(out: Path, runs: list[Path], planned: int | None = None) -> int:
-    """Ctrl-C during a comparison of ``planned`` runs (default: one per directory in ``runs``):
-    what is kept, and how to go on."""
+def _interrupted(out: Path, runs: list[Path]) -> int:
+    """Ctrl-C during a comparison whose runs are the directories ``runs``: what is kept, and how to go on."""
     finished = sum((run / "result.json").is_file() and
                    json.loads((run / "result.json").read_text()).get("status") == "ok" for run in runs)
-    print(f"molgym compare: interrupted; {finished} of {planned or len(runs)} runs finished and are kept in {out}; "
+    print(f"molgym compare: interrupted; {finished} of {len(runs)} runs finished and are kept in {out}; "
           "the same command resumes", file=sys.stderr)
     return INTERRUPTED
 
