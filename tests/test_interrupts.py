@@ -19,9 +19,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _start(argv: list[str], env: dict | None = None) -> subprocess.Popen:
-    """``molgym argv`` in its own process group, as a terminal runs it."""
+    """``molgym argv`` in its own process group, as a terminal runs it: with SIGINT's default
+    handling, which a test runner started in the background (``pytest &``) would otherwise pass on
+    as "ignored"."""
     return subprocess.Popen([sys.executable, "-m", "molgym.cli", *argv], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True, env={**os.environ, **(env or {})})
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, env={**os.environ, **(env or {})},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for(condition, seconds: float = 120.0) -> None:
@@ -35,7 +38,11 @@ def _ctrl_c(process: subprocess.Popen) -> tuple[float, str]:
     """SIGINT to the process group; seconds until the command ended, and its stderr."""
     began = time.monotonic()
     os.killpg(process.pid, signal.SIGINT)
-    _, err = process.communicate(timeout=60)
+    try:
+        _, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # leave nothing behind, then fail
+        raise
     return time.monotonic() - began, err
 
 
