@@ -18,11 +18,12 @@ from molgym.chem import (
     edit_mask,
     rdkit_accepts,
     rdkit_max_valence,
-    removable_bonds,
     rewritten_atoms,
     state_ok,
     valence_ok,
 )
+
+from envs_tests.reference_rules import removable_bonds
 
 VOCABS = {
     "default": AtomVocab.default(),

@@ -191,17 +191,17 @@ def test_batched_sampler_is_uniform_over_legal_actions():
 
 
 @pytest.mark.parametrize("allow_removal", [False, True])
-def test_batched_masks_match_single_molecule_masks_on_thousands_of_states(allow_removal, monkeypatch):
-    """``batch_edit_mask`` against ``edit_mask`` on states where every rewrite rule is in play.
+def test_engine_matches_the_reference_rules_on_thousands_of_states(allow_removal, monkeypatch):
+    """The engine (:mod:`molgym.chem.engine`, one batch) against the plain-Python reference rules
+    (``envs_tests/reference_rules.py``, one molecule at a time): masks and transitions.
 
     Random walks over C, N, O, O+, P, Cl and I (so P=O, P=C, I=O and halogens with only O neighbours are
     frequent) give 1,600 states, masked as one batch and one by one; the rewrite rules must have
     cleared edits in many of them (about 100 with additions only, 70 with removal), or this
-    test would not be testing them.
+    test would not be testing them. Then one random legal edit per state is applied by both.
     """
-    from molgym.chem import actions
-    from molgym.chem.actions import edit_mask
-    from molgym.chem.batch import batch_edit_mask, batch_free_valence
+    from envs_tests import reference_rules
+    from molgym.chem import apply_edits, edit_masks, free_valence
     from molgym.envs import MolEditEnv
 
     env = MolEditEnv(atom_types=["C", "N", "O", "O+", "P", "Cl", "I"], allow_removal=allow_removal, max_atoms=16,
@@ -221,13 +221,32 @@ def test_batched_masks_match_single_molecule_masks_on_thousands_of_states(allow_
             graphs.append(env.graph.copy())
     types = np.stack([g.atom_types for g in graphs])
     bonds = np.stack([g.bonds for g in graphs])
-    n = np.array([g.num_atoms for g in graphs])
-    batched = batch_edit_mask(types, bonds, n, batch_free_valence(types, bonds, n, env.vocab), env.vocab, env.layout)
+    n = np.array([g.num_atoms for g in graphs], dtype=np.int64)
+    free = free_valence(types, bonds, n, env.vocab)
+    batched, _ = edit_masks(types, bonds, n, free, env.vocab, env.layout)
     rewritten = 0
+    picks = []
     for i, g in enumerate(graphs):
-        single = edit_mask(g, env.layout)
-        assert np.array_equal(batched[i], single), f"state {i}: {g.smiles()}"
+        assert np.array_equal(free[i, : g.num_atoms], g.vocab.max_valence[g.atom_types[: g.num_atoms]] - g.bonds.sum(1)[: g.num_atoms])
+        single = reference_rules.edit_mask(g, env.layout)
+        assert np.array_equal(batched[i, :-1], single.reshape(-1)), f"state {i}: {g.smiles()}"
         with monkeypatch.context() as m:
-            m.setattr(actions, "forbid_rewriting_edits", lambda *args: None)
-            rewritten += int(not np.array_equal(edit_mask(g, env.layout), single))
+            m.setattr(reference_rules, "forbid_rewriting_edits", lambda *args: None)
+            rewritten += int(not np.array_equal(reference_rules.edit_mask(g, env.layout), single))
+        legal = np.flatnonzero(single.reshape(-1))
+        picks.append(int(rng.choice(legal)) if legal.size else env.layout.stop)
     assert rewritten > 50
+    rows = np.flatnonzero(np.array(picks) != env.layout.stop)
+    first, second, bond, _ = env.layout.to_multidiscrete_many(np.array(picks)[rows]).T
+    n_before = n.copy()
+    grown = apply_edits(types, bonds, n, free, env.vocab, rows, first, second, bond)
+    for r, i in enumerate(rows.tolist()):
+        g = graphs[i]
+        before = g.num_atoms
+        reference_rules.apply_edit(g, int(first[r]), int(second[r]), int(bond[r]))
+        assert (types[i] == g.atom_types).all() and (bonds[i] == g.bonds).all() and n[i] == g.num_atoms, i
+        assert np.array_equal(free[i, : g.num_atoms], g.free_valence()) and not free[i, g.num_atoms :].any()
+        assert grown[r] == (g.num_atoms > before)
+    assert grown.sum() > 100
+    if allow_removal:  # removals that strand an atom drop it, in both
+        assert (n < n_before).sum() > 10

@@ -1,6 +1,6 @@
 """Random masked steps per second: the single env, SyncVectorEnv, and the native batched env.
 
-Run: ``python scripts/bench_env.py [--part single|vector|all] [--steps 20000] [--seed 0]``
+Run: ``python scripts/bench_env.py [--part startup|single|vector|all] [--steps 20000] [--seed 0]``
 
 Every figure is measured in this one run, on this machine, with uniformly random legal actions,
 and the tables print ratios side by side.
@@ -10,14 +10,18 @@ and the tables print ratios side by side.
 episode end (``"end"``, the training setting); RDKit's own QED and SA time per molecule on the
 final molecules of the run; the env's overhead per finished molecule with QED (time of the
 episode-ending steps with QED minus without, over identical episodes). Reference: the original
-GCPN environment does about 1,000 random steps/s on one core. Targets: >= 10,000 steps/s
-without final reward; QED overhead <= 1.5x RDKit's QED+SA time.
+GCPN environment does about 1,000 random steps/s on one core. Targets: >= 15,000 steps/s
+without final reward with ``info_smiles="end"``; QED overhead <= 1.5x RDKit's QED+SA time.
+
+``startup``: ``import molgym``, ``gym.make`` + ``reset`` and the first step, in fresh processes:
+first with an empty compiled-kernel cache (a fresh install: the engine's kernels are compiled
+then, :mod:`molgym.chem.engine`), then with the cache that run wrote (every later process).
 
 ``vector``: SyncVectorEnv of B single envs and the native batched env at B = 64, 256, 1024,
 without final reward (``info_smiles="end"`` as in training, and ``"none"``) and with QED
 (``n_workers`` 0: scored in the env's process; 1 and 2: worker processes, overlapping the masks);
 bytes of memory per molecule state; each row the faster of two runs. Targets: native >= 30x
-SyncVectorEnv at B = 256 without final reward; with QED, within 1.5x of the bound that RDKit's
+SyncVectorEnv at B = 256 without final reward and ``info_smiles="none"``, >= 12x with ``"end"``; with QED, within 1.5x of the bound that RDKit's
 QED+SA time per finished molecule sets (steps per episode / QED+SA time, times the workers).
 """
 
@@ -97,8 +101,8 @@ def single_part(steps: int, seed: int, repeats: int) -> None:
               f"env overhead per finished molecule with QED {overhead * 1e3:.2f} ms = "
               f"{overhead / (qed_time + sa_time):.2f}x QED+SA (target <= 1.5x: "
               f"{'met' if overhead <= 1.5 * (qed_time + sa_time) else 'NOT met'})")
-    top = max(best[("none", m)]["rate"] for m in ("end", "step"))
-    print(f"target >= 10,000 steps/s without final reward: {top:.0f} ({'met' if top >= 10000 else 'NOT met'})")
+    top = best[("none", "end")]["rate"]
+    print(f"target >= 15,000 steps/s without final reward, info_smiles='end': {top:.0f} ({'met' if top >= 15000 else 'NOT met'})")
 
 
 # Vector envs ----------------------------------------------------------------------------------
@@ -167,9 +171,11 @@ def vector_part(molecule_steps: int, seed: int) -> None:
     for name, B, reward_name, smiles, workers, rate in rows:
         ratio = rate / sync_rate[(reward_name, smiles)]
         print(f"{name:15s} {B:5d} {reward_name:>12s} {smiles:>11s} {workers:7d} {rate:9.0f} {ratio:13.1f}x")
-    native256 = next(r[5] for r in rows if r[0] == "native batched" and r[1] == 256 and r[2] == "none" and r[3] == "end")
-    ratio = native256 / sync_rate[("none", "end")]
-    print(f"target native >= 30x SyncVectorEnv at B=256 without final reward: {ratio:.1f}x ({'met' if ratio >= 30 else 'NOT met'})")
+    for smiles, target in (("none", 30), ("end", 12)):
+        native256 = next(r[5] for r in rows if r[0] == "native batched" and r[1] == 256 and r[2] == "none" and r[3] == smiles)
+        ratio = native256 / sync_rate[("none", smiles)]
+        print(f"target native >= {target}x SyncVectorEnv at B=256 without final reward, info_smiles={smiles!r}: "
+              f"{ratio:.1f}x ({'met' if ratio >= target else 'NOT met'})")
 
     # the QED bound: steps per episode / (QED+SA time per finished molecule), times the workers
     probe = run_single(MolEditEnv(reward=[], info_smiles="end"), molecule_steps, seed)
@@ -189,15 +195,49 @@ def vector_part(molecule_steps: int, seed: int) -> None:
           f"single env object {bytes_per_molecule_single():.0f} bytes (tracemalloc)")
 
 
+# Startup ----------------------------------------------------------------------------------------
+_STARTUP = """
+import time
+t0 = time.perf_counter()
+import gymnasium as gym
+import molgym
+t1 = time.perf_counter()
+env = gym.make("MolEdit-v0")
+env.reset(seed=0)
+t2 = time.perf_counter()
+env.step(env.unwrapped.decode_action(int(env.unwrapped.action_masks().argmax())))
+t3 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2)
+"""
+
+
+def startup_part() -> None:
+    """Import, make + reset and first step in fresh processes: empty kernel cache, then warm."""
+    import subprocess
+    import sys
+    import tempfile
+
+    print("== startup: fresh processes (seconds)")
+    print(f"{'kernel cache':28s} {'import molgym':>13s} {'make + reset':>13s} {'first step':>11s}")
+    with tempfile.TemporaryDirectory() as cache:
+        for label in ("empty (a fresh install)", "warm (every later process)", "warm (again)"):
+            env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+            out = subprocess.run([sys.executable, "-c", _STARTUP], env=env, capture_output=True, text=True, check=True)
+            imp, make, step = map(float, out.stdout.split())
+            print(f"{label:28s} {imp:13.2f} {make:13.2f} {step:11.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=["single", "vector", "all"], default="all")
+    parser.add_argument("--part", choices=["startup", "single", "vector", "all"], default="all")
     parser.add_argument("--steps", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     sa_score(Chem.MolFromSmiles("CCO"))  # load the SA model outside the timings
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    if args.part in ("startup", "all"):
+        startup_part()
     if args.part in ("single", "all"):
         single_part(args.steps, args.seed, args.repeats)
     if args.part in ("vector", "all"):

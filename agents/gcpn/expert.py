@@ -16,8 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from molgym.chem import ActionLayout, AtomVocab, MolGraph, apply_edit
-from molgym.chem.batch import batch_edit_mask, batch_free_valence
+from molgym.chem import ActionLayout, AtomVocab, MolGraph, apply_edit, edit_masks, free_valence
 from molgym.chem.construction import construction_sequence
 
 __all__ = ["ExpertData", "expert_data", "expert_batch", "expert_masks", "behaviour_cloning", "pretrain"]
@@ -75,9 +74,9 @@ def expert_data(graphs: list[MolGraph], layout: ActionLayout, seed: int = 0, pro
 def expert_masks(data: ExpertData, index: np.ndarray, layout: ActionLayout, vocab: AtomVocab) -> np.ndarray:
     """``(len(index), K)`` legal-action masks of the selected states (stop legal)."""
     types, bonds, n = data.types[index], data.bonds[index], data.num_atoms[index]
-    free = batch_free_valence(types, bonds, n, vocab)
-    edits = batch_edit_mask(types, bonds, n, free, vocab, layout).reshape(len(index), -1)
-    return np.concatenate([edits, np.ones((len(index), 1), dtype=bool)], axis=1)
+    masks, _ = edit_masks(types, bonds, n, free_valence(types, bonds, n, vocab), vocab, layout)
+    masks[:, -1] = True
+    return masks
 
 
 def expert_batch(data: ExpertData, index: np.ndarray, layout: ActionLayout, vocab: AtomVocab, device: str = "cpu"):
@@ -86,7 +85,7 @@ def expert_batch(data: ExpertData, index: np.ndarray, layout: ActionLayout, voca
     obs = {
         "atom_types": torch.as_tensor(types, device=device),
         "bonds": torch.as_tensor(bonds, device=device),
-        "free_valence": torch.as_tensor(batch_free_valence(types, bonds, n, vocab), device=device),
+        "free_valence": torch.as_tensor(free_valence(types, bonds, n, vocab), device=device),
     }
     mask = torch.as_tensor(expert_masks(data, index, layout, vocab), device=device)
     return obs, mask, torch.as_tensor(data.actions[index], device=device)

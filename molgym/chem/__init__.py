@@ -1,6 +1,7 @@
 """Chemistry core: atom vocabularies, the molecule state and the edit actions."""
 
-from molgym.chem.actions import ActionLayout, apply_edit, edit_mask, removable_bonds
+from molgym.chem.actions import ActionLayout
+from molgym.chem.engine import apply_edit, apply_edits, edit_mask, edit_masks, free_valence, rewritten_atoms
 from molgym.chem.graph import (
     MoleculeError,
     MolGraph,
@@ -14,7 +15,6 @@ from molgym.chem.graph import (
     state_ok,
     valence_ok,
 )
-from molgym.chem.rewrites import rewritten_atoms
 from molgym.chem.vocab import DEFAULT_TYPES, GCPN_ZINC_TYPES, AtomVocab, format_type, rdkit_max_valence
 
 __all__ = [
@@ -26,16 +26,18 @@ __all__ = [
     "MoleculeError",
     "StereoDropped",
     "apply_edit",
+    "apply_edits",
     "canonical_smiles",
     "edit_mask",
+    "edit_masks",
     "format_type",
+    "free_valence",
     "graph_to_mol",
     "has_stereo",
     "parse_smiles",
     "parse_state",
     "rdkit_accepts",
     "rdkit_max_valence",
-    "removable_bonds",
     "rewritten_atoms",
     "state_ok",
     "valence_ok",

@@ -1,4 +1,4 @@
-"""GCPN-style edit actions: their flat index, their legality mask and their transitions.
+"""GCPN-style edit actions: their flat index and what makes one legal (computed by :mod:`molgym.chem.engine`).
 
 An edit names a first atom ``i`` (an existing atom), a second atom ``j`` and a bond choice ``b``:
 
@@ -26,13 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from molgym.chem.graph import MolGraph
-from molgym.chem.rewrites import forbid_rewriting_edits
-
-__all__ = ["ActionLayout", "edit_mask", "apply_edit", "removable_bonds"]
-
-_ORDERS = np.array([1, 2, 3], dtype=np.int64)
-_ORDER_PLANES = _ORDERS[:, None, None]
+__all__ = ["ActionLayout"]
 
 
 class ActionLayout:
@@ -127,117 +121,3 @@ class ActionLayout:
         out = np.stack([first, second, bond, stop.astype(np.int64)], axis=1)
         out[stop, :3] = 0
         return out
-
-
-def removable_bonds(bonds: np.ndarray, num_atoms: int) -> np.ndarray:
-    """``(n, n)`` bool: bonds whose removal keeps one fragment, or only strands an atom (dropped)."""
-    n = num_atoms
-    adj = bonds[:n, :n] > 0
-    degree = adj.sum(axis=1)
-    neighbours = [np.flatnonzero(row).tolist() for row in adj]
-    # Bridges by an iterative DFS with low-links; a bond that is no bridge lies on a ring.
-    disc = [-1] * n
-    low = [0] * n
-    bridge = np.zeros((n, n), dtype=bool)
-    timer = 0
-    for root in range(n):
-        if disc[root] >= 0:
-            continue
-        disc[root] = low[root] = timer
-        timer += 1
-        stack = [(root, -1, iter(neighbours[root]))]
-        while stack:
-            v, parent, it = stack[-1]
-            advanced = False
-            for w in it:
-                if w == parent:
-                    continue
-                if disc[w] < 0:
-                    disc[w] = low[w] = timer
-                    timer += 1
-                    stack.append((w, v, iter(neighbours[w])))
-                    advanced = True
-                    break
-                low[v] = min(low[v], disc[w])
-            if not advanced:
-                stack.pop()
-                if parent >= 0:
-                    low[parent] = min(low[parent], low[v])
-                    if low[v] > disc[parent]:
-                        bridge[v, parent] = bridge[parent, v] = True
-    leaf = (degree == 1)[:, None] | (degree == 1)[None, :]
-    return adj & (~bridge | leaf)
-
-
-def edit_mask(
-    graph: MolGraph, layout: ActionLayout, out: np.ndarray | None = None, free: np.ndarray | None = None
-) -> np.ndarray:
-    """``(B, N, N + T)`` bool: which edits are legal in ``graph`` (stop is decided by the env).
-
-    Bonding ``i`` to partner ``j`` (an existing atom or a new-atom slot) with order ``b + 1`` is
-    legal when ``min(free[i], free[j]) >= b + 1`` and the pair is open (not ``i`` itself, not
-    already bonded), where ``free`` is the valence an atom can still take (a new atom's is its
-    type's limit). ``out``, if given, is filled in place; ``free`` is ``graph.free_valence()`` if
-    the caller has it already.
-    """
-    N, T, B = layout.max_atoms, layout.num_types, layout.num_bond_choices
-    n = graph.num_atoms
-    mask = np.zeros((B, N, N + T), dtype=bool) if out is None else out
-    if out is not None:
-        mask.fill(False)
-    cap = graph.vocab.max_valence
-    block = graph.bonds[:n, :n]
-    if free is None:
-        free = graph.free_valence()
-    partner = np.concatenate((free, cap)) if n < N else free
-    room = np.minimum.outer(free, partner)  # (n, n + T) or (n, n)
-    room[:, :n][block != 0] = 0
-    room.reshape(-1)[:: room.shape[1] + 1] = 0  # the diagonal: no self-loops
-    mask[:3, :n, : room.shape[1]] = room >= _ORDER_PLANES
-    if B == 4:
-        mask[3, :n, :n] = removable_bonds(graph.bonds, n)
-    forbid_rewriting_edits(graph.atom_types, graph.bonds, n, graph.vocab, mask)
-    return mask
-
-
-def apply_edit(graph: MolGraph, first: int, second: int, bond: int, free: np.ndarray | None = None) -> None:
-    """Apply a legal edit in place (legality is the caller's business: see :func:`edit_mask`).
-
-    ``free``, if given, is a ``(N,)`` array of free valences (``graph.free_valence()`` padded with
-    zeros) that is kept up to date, which spares callers a recomputation after every edit.
-    """
-    n = graph.num_atoms
-    if bond == 3:
-        graph.bonds[first, second] = graph.bonds[second, first] = 0
-        lone = [a for a in (first, second) if not graph.bonds[a, :n].any()]
-        if len(lone) == 2:  # the molecule was just these two atoms: keep the lower index
-            lone = [max(lone)]
-        for atom in lone:
-            _drop_atom(graph, atom)
-        if free is not None:
-            free.fill(0)
-            free[: graph.num_atoms] = graph.free_valence()
-        return
-    order = bond + 1
-    if second >= n:
-        kind = second - n
-        graph.atom_types[n] = kind
-        graph.num_atoms = n + 1
-        second = n
-        if free is not None:
-            free[n] = graph.vocab.max_valence[kind]
-    graph.bonds[first, second] = graph.bonds[second, first] = order
-    if free is not None:
-        free[first] -= order
-        free[second] -= order
-
-
-def _drop_atom(graph: MolGraph, atom: int) -> None:
-    n = graph.num_atoms
-    keep = np.r_[0:atom, atom + 1 : n]
-    graph.atom_types[: n - 1] = graph.atom_types[keep]
-    graph.atom_types[n - 1] = -1
-    block = graph.bonds[np.ix_(keep, keep)]
-    graph.bonds[:n, :n] = 0
-    graph.bonds[: n - 1, : n - 1] = block
-    graph.num_atoms = n - 1

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from molgym.chem.actions import ActionLayout, apply_edit, edit_mask
+from molgym.chem.actions import ActionLayout
+from molgym.chem.engine import apply_edit, edit_mask
 from molgym.chem.graph import MolGraph
 
 __all__ = ["Construction", "construction_sequence"]

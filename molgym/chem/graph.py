@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from rdkit import Chem, rdBase
 
-from molgym.chem.rewrites import rewritten_atoms
+from molgym.chem.engine import free_valence, rewritten_atoms
 from molgym.chem.vocab import AtomVocab, format_type
 
 __all__ = [
@@ -184,8 +184,8 @@ class MolGraph:
 
     def free_valence(self) -> np.ndarray:
         """``(num_atoms,)`` int: bond order each atom can still take within its valence limit."""
-        n = self.num_atoms
-        return self.vocab.max_valence[self.atom_types[:n]] - self.bonds[:n, :n].sum(axis=1)
+        n = np.array([self.num_atoms], dtype=np.int64)
+        return free_valence(self.atom_types[None], self.bonds[None], n, self.vocab)[0, : self.num_atoms]
 
     def __eq__(self, other: object) -> bool:
         return (

@@ -10,10 +10,12 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from molgym.chem import ActionLayout, AtomVocab, MolGraph, StereoDropped, apply_edit, edit_mask, parse_state
+from molgym.chem import ActionLayout, AtomVocab, MolGraph, StereoDropped, apply_edits, edit_masks, free_valence, parse_state
 from molgym.rewards import QED, Context, Reward, StepValidity, as_reward
 
 __all__ = ["MolEditEnv", "EditAction", "INFO_SMILES", "start_state"]
+
+_ROW = np.zeros(1, dtype=np.int64)  # the engine's row of the env's one molecule
 
 #: When ``info["smiles"]`` is given: every step, at reset and episode end, or never.
 INFO_SMILES = ("step", "end", "none")
@@ -175,11 +177,17 @@ class MolEditEnv(gym.Env):
                 "free_valence": spaces.Box(0, int(self.vocab.max_valence.max()), (N,), dtype=np.int8),
             }
         )
-        self._graph = MolGraph.empty(self.vocab, N)
+        # the molecule as a batch of one for the engine (molgym.chem.engine); _graph views row 0
+        self._types = np.full((1, N), -1, dtype=np.int8)
+        self._bonds = np.zeros((1, N, N), dtype=np.int8)
+        self._num_atoms = np.zeros(1, dtype=np.int64)
+        self._free = np.zeros((1, N), dtype=np.int8)  # free valence, padded: the observation's
+        self._masks = np.zeros((1, self.layout.size), dtype=bool)
+        self._mask = self._masks[0]
+        self._edit_any = False
+        self._graph = MolGraph(self._types[0], self._bonds[0], 0, self.vocab)
         self._start = self._graph
         self._steps = 0
-        self._mask = np.zeros(self.layout.size, dtype=bool)
-        self._free = np.zeros(N, dtype=np.int8)  # free valence, padded: the observation's
         self._ctx = Context(self._graph)
 
     # Construction helpers ---------------------------------------------------------------------
@@ -215,10 +223,9 @@ class MolEditEnv(gym.Env):
             index = int(self.np_random.integers(len(self.start_graphs)))
             start = self.start_graphs[index]
         self._start = start
-        self._graph = start.copy()
+        self._types[0], self._bonds[0], self._num_atoms[0] = start.atom_types, start.bonds, start.num_atoms
+        self._free[:] = free_valence(self._types, self._bonds, self._num_atoms, self.vocab)
         self._steps = 0
-        self._free.fill(0)
-        self._free[: start.num_atoms] = start.free_valence()
         self._refresh()
         self._mask[-1] = self._stop_allowed()
         if index is not None and self.info_smiles != "none":
@@ -237,10 +244,9 @@ class MolEditEnv(gym.Env):
                 terminated = True
             else:
                 first, second, bond, _ = self.layout.decode(k)
-                before = self._graph.num_atoms
-                apply_edit(self._graph, first, second, bond, free=self._free)
+                grown = apply_edits(self._types, self._bonds, self._num_atoms, self._free, self.vocab, _ROW, [first], [second], [bond])
                 self._refresh()
-                terminated = before < self._graph.num_atoms == self.max_atoms
+                terminated = bool(grown[0]) and self._graph.num_atoms == self.max_atoms
         truncated = not terminated and self._steps >= self.max_steps
         done = terminated or truncated
         self._mask[-1] = self._stop_allowed()
@@ -284,16 +290,22 @@ class MolEditEnv(gym.Env):
         """The current molecule as a sanitized RDKit ``Mol``."""
         return self._ctx.mol
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickled (or deep-copied): re-bind the views of the engine's arrays that pickling separated."""
+        self.__dict__.update(state)
+        self._mask = self._masks[0]
+        self._graph = MolGraph(self._types[0], self._bonds[0], int(self._num_atoms[0]), self.vocab)
+
     # Internals --------------------------------------------------------------------------------
     def _refresh(self) -> None:
-        """Recompute what depends on the molecule after it changed (``self._free`` is kept by apply_edit)."""
-        planes = self._mask[:-1].reshape(self.layout.num_bond_choices, self.max_atoms, self.layout.num_second_choices)
-        free = self._free[: self._graph.num_atoms]
-        edit_mask(self._graph, self.layout, out=planes, free=free)  # fills self._mask through the view
+        """Recompute what depends on the molecule after it changed (``self._free`` is kept by the engine)."""
+        self._graph.num_atoms = int(self._num_atoms[0])
+        _, edit_any = edit_masks(self._types, self._bonds, self._num_atoms, self._free, self.vocab, self.layout, out=self._masks)
+        self._edit_any = bool(edit_any[0])
         self._ctx = Context(self._graph, True, self._start)
 
     def _stop_allowed(self) -> bool:
-        return self._steps >= self.min_steps or not self._mask[:-1].any()
+        return self._steps >= self.min_steps or not self._edit_any
 
     def _obs(self) -> dict[str, np.ndarray]:
         g = self._graph
@@ -301,7 +313,7 @@ class MolEditEnv(gym.Env):
             "atom_types": g.atom_types.copy(),
             "bonds": g.bonds.copy(),
             "num_atoms": np.array([g.num_atoms], dtype=np.int16),
-            "free_valence": self._free.copy(),
+            "free_valence": self._free[0].copy(),
         }
 
     def _info(self, valid: bool, terms: dict[str, float], smiles: bool) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from molgym.chem import MolGraph
-from molgym.chem.batch import batch_apply_edits, batch_edit_mask, batch_free_valence
+from molgym.chem.engine import apply_edits, edit_masks, free_valence
 from molgym.envs.mol_edit import MolEditEnv, start_state
 from molgym.rewards import Context
 from molgym.rewards.scoring import BatchScorer
@@ -75,7 +75,7 @@ class MolEditVectorEnv(VectorEnv):
         self._start_types = np.stack([g.atom_types for g in starts])
         self._start_bonds = np.stack([g.bonds for g in starts])
         self._start_n = np.array([g.num_atoms for g in starts], dtype=np.int64)
-        self._start_free = batch_free_valence(self._start_types, self._start_bonds, self._start_n, self.vocab)
+        self._start_free = free_valence(self._start_types, self._start_bonds, self._start_n, self.vocab)
         self.types = np.full((B, N), -1, dtype=np.int8)
         self.bonds = np.zeros((B, N, N), dtype=np.int8)
         self.num_atoms = np.zeros(B, dtype=np.int64)
@@ -126,11 +126,8 @@ class MolEditVectorEnv(VectorEnv):
         edit = np.flatnonzero(valid & (k != L.stop))
         terminated = stop.copy()
         if edit.size:
-            row, second = np.divmod(k[edit], L.num_second_choices)
-            bond, first = np.divmod(row, L.max_atoms)
-            grown = batch_apply_edits(
-                self.types, self.bonds, self.num_atoms, self.free, self.vocab, edit, first, second, bond
-            )
+            first, second, bond, _ = L.to_multidiscrete_many(k[edit]).T
+            grown = apply_edits(self.types, self.bonds, self.num_atoms, self.free, self.vocab, edit, first, second, bond)
             terminated[edit[grown]] = self.num_atoms[edit[grown]] == self.max_atoms
             self._smiles[edit] = None
         truncated = active & ~terminated & (self.steps >= self.max_steps)
@@ -247,7 +244,7 @@ class MolEditVectorEnv(VectorEnv):
         if start is not None:
             g = start
             self.types[rows], self.bonds[rows], self.num_atoms[rows] = g.atom_types, g.bonds, g.num_atoms
-            self.free[rows] = batch_free_valence(g.atom_types[None], g.bonds[None], np.array([g.num_atoms]), self.vocab)
+            self.free[rows] = free_valence(g.atom_types[None], g.bonds[None], np.array([g.num_atoms]), self.vocab)
             self.start_index[rows] = -1
         else:
             count = len(self._start_n)
@@ -266,17 +263,8 @@ class MolEditVectorEnv(VectorEnv):
     def _refresh(self, rows: np.ndarray) -> None:
         if rows.size == 0:
             return
-        rows = np.sort(rows)
-        edits = batch_edit_mask(
-            self.types[rows], self.bonds[rows], self.num_atoms[rows], self.free[rows], self.vocab, self.layout
-        ).reshape(rows.size, -1)
-        if rows.size == self.num_envs:
-            self.mask[:, :-1] = edits
-        else:
-            self.mask[rows, :-1] = edits
-        # "any legal edit" per molecule, 8 mask bytes at a time when the row length allows it
-        words = edits.view(np.uint64) if edits.shape[1] % 8 == 0 else edits
-        self._edit_any[rows] = words.any(axis=1)
+        _, edit_any = edit_masks(self.types, self.bonds, self.num_atoms, self.free, self.vocab, self.layout, rows, self.mask)
+        self._edit_any[rows] = edit_any[rows]
 
     def _refresh_stop(self) -> None:
         self.mask[:, -1] = (self.steps >= self.min_steps) | ~self._edit_any

@@ -1,0 +1,465 @@
+"""The editing engine: the legal-edit mask and the transitions, written once, for a batch of molecules.
+
+A batch of ``B`` molecules of capacity ``N`` is four arrays:
+
+* ``types``: ``(B, N)`` int8, vocabulary ids, ``-1`` past each molecule's atoms;
+* ``bonds``: ``(B, N, N)`` int8, symmetric bond orders (0, 1, 2, 3), zero diagonal;
+* ``num_atoms``: ``(B,)`` int64;
+* ``free``: ``(B, N)`` int8, the bond order each atom can still take (0 past its atoms).
+
+Every rule is a compiled per-molecule kernel (numba), and a batch is a loop of it, so one molecule
+(the single env, expert sequences, ``state_ok``) and hundreds (the vector env) share one
+implementation. Kernels are cached on disk (``cache=True``): only the first import after install
+compiles them.
+
+The rules (``N`` atoms, ``T`` types; edit planes as in :mod:`molgym.chem.actions`):
+
+* **addition** ``(i, j, order)``: ``i`` exists; ``j`` is an existing atom other than ``i`` and not
+  bonded to it, or a new-atom slot ``n <= j < n + T`` while ``n < N``; ``order <= min(free_i,
+  free_j)`` (a new atom's free valence is its type's limit);
+* **removal** (``bond = 3``, with ``allow_removal``): the bond exists and is not a bridge, or one
+  of its atoms has degree 1 (that atom is then dropped, the later atoms shifting down; of a lone
+  pair, the higher index);
+* **no rewrite**: an edit whose result RDKit's ``cleanUp`` would rewrite is illegal
+  (:mod:`molgym.chem.rewrites` says which patterns and why). Only edits at a neutral hypervalent
+  halogen, at a neutral P, at a degree-1 C/N double-bonded to such a P, or adding a halogen to an
+  oxygen can create one, so the kernel screens those atoms only.
+
+``envs_tests/reference_rules.py`` keeps the earlier plain-Python per-molecule rules, which the
+differential tests compare against this engine, and everything is refereed by RDKit.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numba import njit
+
+from molgym.chem.actions import ActionLayout
+from molgym.chem.rewrites import TypeFlags
+from molgym.chem.vocab import AtomVocab
+
+if TYPE_CHECKING:
+    from molgym.chem.graph import MolGraph
+
+__all__ = ["free_valence", "edit_masks", "apply_edits", "rewritten_atoms", "edit_mask", "apply_edit"]
+
+# Columns of the per-type table the kernels read (``_type_table``).
+_CAP, _HALOGEN, _PHOSPHORUS, _OXYGEN, _NEUTRAL_O, _C_OR_N, _NEW_HALOGEN_DOUBLE = range(7)
+
+
+def _type_table(vocab: AtomVocab) -> tuple[np.ndarray, np.ndarray]:
+    """``(T, 7)`` int64 per-type facts (valence cap and rule flags), and ``odd_total (T, W)`` bool:
+    whether a type's total valence (hydrogens included) at bond valence ``v`` is 3, 5 or 7."""
+    cached = vocab.__dict__.get("_engine_tables")
+    if cached is None:
+        f = TypeFlags.of(vocab)
+        new_double = np.zeros(len(vocab), dtype=bool)
+        new_double[f.new_halogen_double] = True
+        columns = (vocab.max_valence, f.halogen, f.phosphorus, f.oxygen, f.neutral_oxygen, f.carbon_or_nitrogen, new_double)
+        table = np.stack([np.asarray(c, dtype=np.int64) for c in columns], axis=1)
+        cached = vocab.__dict__["_engine_tables"] = (np.ascontiguousarray(table), np.ascontiguousarray(f.odd_total))
+    return cached
+
+
+# Per-molecule kernels ---------------------------------------------------------------------------
+@njit(cache=True)
+def _free_one(types, bonds, n, table, out):
+    out[:] = 0
+    for i in range(n):
+        used = 0
+        for j in range(n):
+            used += bonds[i, j]
+        out[i] = table[types[i], _CAP] - used
+
+
+@njit(cache=True)
+def _degree(bonds, n, a):
+    d = 0
+    for j in range(n):
+        if bonds[a, j] != 0:
+            d += 1
+    return d
+
+
+@njit(cache=True)
+def _rewritten_at(types, bonds, n, a, table, odd_total):
+    """Whether RDKit's cleanUp would rewrite the molecule at atom ``a``."""
+    t = types[a]
+    valence = 0
+    has_double = False
+    all_oxygen = True
+    double_o = False
+    double_cn = False
+    degree = 0
+    for j in range(n):
+        order = bonds[a, j]
+        if order == 0:
+            continue
+        degree += 1
+        valence += order
+        tj = types[j]
+        if table[tj, _OXYGEN] == 0:
+            all_oxygen = False
+        if order == 2:
+            has_double = True
+            if table[tj, _NEUTRAL_O]:
+                double_o = True
+            if table[tj, _C_OR_N] and _degree(bonds, n, j) >= 2:
+                double_cn = True
+    if table[t, _HALOGEN]:
+        return bool(odd_total[t, min(valence, odd_total.shape[1] - 1)]) and all_oxygen and has_double
+    if table[t, _PHOSPHORUS]:
+        return valence == 5 and degree == 3 and double_o and double_cn
+    return False
+
+
+@njit(cache=True)
+def _bridges(bonds, n, bridge, disc, low, parent, cursor, stack):
+    """Mark ``bridge[i, j]`` for the bonds whose removal splits the molecule (iterative DFS, low-links)."""
+    bridge[:n, :n] = False
+    disc[:n] = -1
+    timer = 0
+    for root in range(n):
+        if disc[root] >= 0:
+            continue
+        disc[root] = low[root] = timer
+        timer += 1
+        parent[root] = -1
+        cursor[root] = 0
+        top = 0
+        stack[0] = root
+        while top >= 0:
+            v = stack[top]
+            advanced = False
+            while cursor[v] < n:
+                w = cursor[v]
+                cursor[v] += 1
+                if bonds[v, w] == 0 or w == parent[v]:
+                    continue
+                if disc[w] < 0:
+                    disc[w] = low[w] = timer
+                    timer += 1
+                    parent[w] = v
+                    cursor[w] = 0
+                    top += 1
+                    stack[top] = w
+                    advanced = True
+                    break
+                low[v] = min(low[v], disc[w])
+            if not advanced:
+                top -= 1
+                p = parent[v]
+                if p >= 0:
+                    low[p] = min(low[p], low[v])
+                    if low[v] > disc[p]:
+                        bridge[v, p] = bridge[p, v] = True
+
+
+@njit(cache=True)
+def _mask_one(types, bonds, n, free, table, odd_total, C, mask, bridge, disc, low, parent, cursor, stack):
+    """Fill ``mask`` (the ``C * N * (N + T)`` edit entries of one molecule, flat) and return
+    whether any edit is legal."""
+    N = bonds.shape[0]
+    T = table.shape[0]
+    S = N + T
+    plane = N * S
+    mask[:] = False
+    grows = n < N
+    # additions: order c + 1 fits both free valences
+    for i in range(n):
+        fi = free[i]
+        if fi <= 0:
+            continue
+        for j in range(n):
+            if j == i or bonds[i, j] != 0:
+                continue
+            room = min(fi, free[j])
+            for c in range(min(room, 3)):
+                mask[c * plane + i * S + j] = True
+        if grows:
+            for t in range(T):
+                room = min(fi, table[t, _CAP])
+                for c in range(min(room, 3)):
+                    mask[c * plane + i * S + n + t] = True
+    # removals: a bond that is no bridge, or that only strands an atom (dropped)
+    if C == 4:
+        _bridges(bonds, n, bridge, disc, low, parent, cursor, stack)
+        for i in range(n):
+            leaf_i = _degree(bonds, n, i) == 1
+            for j in range(n):
+                if bonds[i, j] != 0 and (not bridge[i, j] or leaf_i or _degree(bonds, n, j) == 1):
+                    mask[3 * plane + i * S + j] = True
+    _forbid_rewrites(types, bonds, n, table, odd_total, C, mask, N, T, S, plane, grows)
+    for k in range(C * plane):
+        if mask[k]:
+            return True
+    return False
+
+
+@njit(cache=True)
+def _forbid_rewrites(types, bonds, n, table, odd_total, C, mask, N, T, S, plane, grows):
+    """Clear the edits whose result RDKit would rewrite (the state itself is not rewritten)."""
+    # a new halogen double-bonded to an oxygen: total valence 3, its one neighbour an O
+    if grows:
+        for x in range(T):
+            if table[x, _NEW_HALOGEN_DOUBLE]:
+                for i in range(n):
+                    if table[types[i], _OXYGEN]:
+                        mask[plane + i * S + n + x] = False
+    for r in range(n):
+        tr = types[r]
+        if not (table[tr, _HALOGEN] or table[tr, _PHOSPHORUS]):
+            continue
+        valence = 0
+        degree = 0
+        has_double = False
+        all_oxygen = True
+        double_o = False
+        double_cn = False
+        for j in range(n):
+            order = bonds[r, j]
+            if order == 0:
+                continue
+            degree += 1
+            valence += order
+            if table[types[j], _OXYGEN] == 0:
+                all_oxygen = False
+            if order == 2:
+                has_double = True
+                if table[types[j], _NEUTRAL_O]:
+                    double_o = True
+                if table[types[j], _C_OR_N] and _degree(bonds, n, j) >= 2:
+                    double_cn = True
+        if table[tr, _HALOGEN]:
+            if not all_oxygen:
+                continue
+            # a new bond of order c + 1 to an O completes the pattern when the total valence is odd
+            for c in range(3):
+                if not (odd_total[tr, valence + c + 1] and (has_double or c == 1)):
+                    continue
+                for j in range(n):
+                    if table[types[j], _OXYGEN]:
+                        mask[c * plane + r * S + j] = False
+                        mask[c * plane + j * S + r] = False
+                if grows:
+                    for t in range(T):
+                        if table[t, _OXYGEN]:
+                            mask[c * plane + r * S + n + t] = False
+            continue
+        # phosphorus with a double bond, of degree 2 (one bond from the pattern) or 3 at valence 5
+        if not has_double:
+            continue
+        if degree == 3 and valence == 5:
+            if double_o:  # a degree-1 C/N double-bonded to this P must not gain a bond
+                for j in range(n):
+                    if bonds[r, j] == 2 and table[types[j], _C_OR_N] and _degree(bonds, n, j) == 1:
+                        for c in range(3):
+                            for k in range(S):
+                                mask[c * plane + j * S + k] = False
+                            for i in range(n):
+                                mask[c * plane + i * S + j] = False
+            continue
+        if degree != 2:
+            continue
+        order = 5 - valence  # the bond order that brings P to valence 5
+        if order == 2 and (double_o or double_cn):  # the new double bond supplies the missing half
+            for j in range(n):
+                partner_cn = table[types[j], _C_OR_N] and _degree(bonds, n, j) >= 1  # degree >= 2 once bonded
+                if (double_o or table[types[j], _NEUTRAL_O]) and (double_cn or partner_cn):
+                    mask[plane + r * S + j] = False
+                    mask[plane + j * S + r] = False
+            if grows:
+                for t in range(T):
+                    if (double_o or table[t, _NEUTRAL_O]) and double_cn:
+                        mask[plane + r * S + n + t] = False
+        elif order == 1 and double_o and double_cn:  # any single bond completes it
+            for j in range(n):
+                mask[r * S + j] = False
+                mask[j * S + r] = False
+            if grows:
+                for t in range(T):
+                    mask[r * S + n + t] = False
+    # removals lower valence and degree: only the endpoint halogen or P itself can become a pattern
+    if C == 4:
+        for r in range(n):
+            tr = types[r]
+            if not (table[tr, _HALOGEN] or table[tr, _PHOSPHORUS]):
+                continue
+            for q in range(n):
+                if not mask[3 * plane + r * S + q]:
+                    continue
+                order = bonds[r, q]
+                bonds[r, q] = bonds[q, r] = 0
+                bad = _rewritten_at(types, bonds, n, r, table, odd_total) or _rewritten_at(
+                    types, bonds, n, q, table, odd_total
+                )
+                bonds[r, q] = bonds[q, r] = order
+                if bad:
+                    mask[3 * plane + r * S + q] = False
+                    mask[3 * plane + q * S + r] = False
+
+
+@njit(cache=True)
+def _drop_atom(types, bonds, n, atom):
+    """Remove ``atom`` from a molecule of ``n`` atoms, shifting the later atoms down."""
+    for i in range(atom, n - 1):
+        types[i] = types[i + 1]
+        for j in range(n):
+            bonds[i, j] = bonds[i + 1, j]
+    for i in range(n):
+        for j in range(atom, n - 1):
+            bonds[i, j] = bonds[i, j + 1]
+    types[n - 1] = -1
+    for k in range(n):
+        bonds[n - 1, k] = 0
+        bonds[k, n - 1] = 0
+
+
+@njit(cache=True)
+def _apply_one(types, bonds, n, free, table, first, second, bond):
+    """Apply a legal edit in place; returns the new atom count."""
+    if bond == 3:
+        bonds[first, second] = bonds[second, first] = 0
+        first_alone = _degree(bonds, n, first) == 0
+        second_alone = _degree(bonds, n, second) == 0
+        if first_alone and second_alone:  # the molecule was these two atoms: keep the lower index
+            _drop_atom(types, bonds, n, max(first, second))
+            n -= 1
+        elif second_alone:
+            _drop_atom(types, bonds, n, second)
+            n -= 1
+        elif first_alone:
+            _drop_atom(types, bonds, n, first)
+            n -= 1
+        _free_one(types, bonds, n, table, free)
+        return n
+    order = bond + 1
+    if second >= n:
+        kind = second - n
+        types[n] = kind
+        free[n] = table[kind, _CAP]
+        second = n
+        n += 1
+    bonds[first, second] = bonds[second, first] = order
+    free[first] -= order
+    free[second] -= order
+    return n
+
+
+# Batch loops ------------------------------------------------------------------------------------
+@njit(cache=True)
+def _free_many(types, bonds, num_atoms, table, out):
+    for b in range(types.shape[0]):
+        _free_one(types[b], bonds[b], num_atoms[b], table, out[b])
+
+
+@njit(cache=True)
+def _mask_many(types, bonds, num_atoms, free, rows, table, odd_total, C, masks, any_edit):
+    N = bonds.shape[1]
+    bridge = np.zeros((N, N), dtype=np.bool_)
+    scratch = np.empty((5, N), dtype=np.int64)
+    for r in range(rows.shape[0]):
+        b = rows[r]
+        any_edit[b] = _mask_one(
+            types[b], bonds[b], num_atoms[b], free[b], table, odd_total, C, masks[b],
+            bridge, scratch[0], scratch[1], scratch[2], scratch[3], scratch[4],
+        )
+
+
+@njit(cache=True)
+def _apply_many(types, bonds, num_atoms, free, table, rows, first, second, bond, grown):
+    for r in range(rows.shape[0]):
+        b = rows[r]
+        before = num_atoms[b]
+        num_atoms[b] = _apply_one(types[b], bonds[b], before, free[b], table, first[r], second[r], bond[r])
+        grown[r] = num_atoms[b] > before
+
+
+@njit(cache=True)
+def _rewritten_many(types, bonds, n, table, odd_total, out):
+    for a in range(n):
+        out[a] = _rewritten_at(types, bonds, n, a, table, odd_total)
+
+
+# Public API -------------------------------------------------------------------------------------
+def free_valence(types: np.ndarray, bonds: np.ndarray, num_atoms: np.ndarray, vocab: AtomVocab) -> np.ndarray:
+    """``(B, N)`` int8 free valence of a batch (0 past each molecule's atoms)."""
+    table, _ = _type_table(vocab)
+    out = np.empty(types.shape, dtype=np.int8)
+    _free_many(types, bonds, np.asarray(num_atoms, dtype=np.int64), table, out)
+    return out
+
+
+def edit_masks(
+    types: np.ndarray,
+    bonds: np.ndarray,
+    num_atoms: np.ndarray,
+    free: np.ndarray,
+    vocab: AtomVocab,
+    layout: ActionLayout,
+    rows: np.ndarray | None = None,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Edit masks of a batch: ``(B, K)`` bool, of which the first ``K - 1 = C * N * (N + T)`` entries
+    (reshapeable to ``(C, N, N + T)``) are filled; the last one (stop) is the caller's.
+
+    ``rows`` (default: all) are the molecules to recompute; ``out`` (``(B, K)`` bool, C-contiguous)
+    is updated in place when given. Returns ``out`` and, as a second value, ``(B,)`` bool: whether
+    each recomputed molecule has a legal edit (False elsewhere).
+    """
+    table, odd_total = _type_table(vocab)
+    B = types.shape[0]
+    if out is None:
+        out = np.zeros((B, layout.size), dtype=bool)
+    rows = np.arange(B, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    any_edit = np.zeros(B, dtype=bool)
+    _mask_many(types, bonds, np.asarray(num_atoms, dtype=np.int64), free, rows, table, odd_total, layout.num_bond_choices, out[:, :-1], any_edit)
+    return out, any_edit
+
+
+def apply_edits(
+    types: np.ndarray,
+    bonds: np.ndarray,
+    num_atoms: np.ndarray,
+    free: np.ndarray,
+    vocab: AtomVocab,
+    rows: np.ndarray,
+    first: np.ndarray,
+    second: np.ndarray,
+    bond: np.ndarray,
+) -> np.ndarray:
+    """Apply legal edits ``(first[r], second[r], bond[r])`` to molecules ``rows[r]`` in place (arrays
+    and ``free``); returns ``(R,)`` bool, which of them gained an atom. Legality is the caller's
+    business (:func:`edit_masks`)."""
+    table, _ = _type_table(vocab)
+    grown = np.zeros(len(rows), dtype=bool)
+    as64 = lambda a: np.asarray(a, dtype=np.int64)  # noqa: E731
+    counts = as64(num_atoms)  # num_atoms itself when it is int64 already
+    _apply_many(types, bonds, counts, free, table, as64(rows), as64(first), as64(second), as64(bond), grown)
+    if counts is not num_atoms:
+        num_atoms[...] = counts
+    return grown
+
+
+def rewritten_atoms(atom_types: np.ndarray, bonds: np.ndarray, num_atoms: int, vocab: AtomVocab) -> np.ndarray:
+    """``(n,)`` bool: atoms of one molecule at which RDKit's cleanUp would rewrite it."""
+    table, odd_total = _type_table(vocab)
+    out = np.zeros(num_atoms, dtype=bool)
+    _rewritten_many(np.asarray(atom_types), np.asarray(bonds), int(num_atoms), table, odd_total, out)
+    return out
+
+
+def edit_mask(graph: MolGraph, layout: ActionLayout) -> np.ndarray:
+    """``(C, N, N + T)`` bool: the legal edits of one molecule (:func:`edit_masks` of a batch of one)."""
+    types, bonds, n = graph.atom_types[None], graph.bonds[None], np.array([graph.num_atoms], dtype=np.int64)
+    masks, _ = edit_masks(types, bonds, n, free_valence(types, bonds, n, graph.vocab), graph.vocab, layout)
+    return masks[0, :-1].reshape(layout.num_bond_choices, layout.max_atoms, layout.num_second_choices)
+
+
+def apply_edit(graph: MolGraph, first: int, second: int, bond: int) -> None:
+    """Apply a legal edit to one molecule in place (:func:`apply_edits` of a batch of one)."""
+    types, bonds, n = graph.atom_types[None], graph.bonds[None], np.array([graph.num_atoms], dtype=np.int64)
+    apply_edits(types, bonds, n, free_valence(types, bonds, n, graph.vocab), graph.vocab, [0], [first], [second], [bond])
+    graph.num_atoms = int(n[0])
