@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from molgym.envs.mol_edit import EditSpec
 from molgym.envs.vector import MolEditVectorEnv
 
 __all__ = ["STOP", "NOOP", "Episodes", "run_episodes", "check_one_atom_start"]
@@ -79,9 +80,9 @@ def run_episodes(env: MolEditVectorEnv, next_actions: Callable[[np.ndarray], lis
     return Episodes(smiles, rewards, types, bonds, rejected)
 
 
-def check_one_atom_start(env: MolEditVectorEnv, agent: str) -> int:
-    """The type of the env's single one-atom start molecule; a clear error for tasks that start elsewhere."""
-    starts = env.start_graphs
+def check_one_atom_start(spec: EditSpec, agent: str) -> int:
+    """The type of the task's single one-atom start molecule; a clear error for tasks that start elsewhere."""
+    starts = spec.start_graphs
     if len(starts) != 1 or starts[0].num_atoms != 1:
         raise ValueError(f"{agent} builds molecules from one atom; this task starts from other molecules "
                          f"(e.g. {starts[0].smiles()})")

@@ -33,43 +33,23 @@ def _lists(f: TypeFlags) -> SimpleNamespace:
 
 
 def removable_bonds(bonds: np.ndarray, num_atoms: int) -> np.ndarray:
-    """``(n, n)`` bool: bonds whose removal keeps one fragment, or only strands an atom (dropped)."""
+    """``(n, n)`` bool: bonds whose removal keeps one fragment, or only strands an atom (dropped).
+
+    By definition, with no cleverness: remove each bond in turn and search whether its two atoms
+    are still connected (the engine finds bridges by low-links in one depth-first search)."""
     n = num_atoms
     adj = bonds[:n, :n] > 0
     degree = adj.sum(axis=1)
-    neighbours = [np.flatnonzero(row).tolist() for row in adj]
-    # Bridges by an iterative DFS with low-links; a bond that is no bridge lies on a ring.
-    disc = [-1] * n
-    low = [0] * n
-    bridge = np.zeros((n, n), dtype=bool)
-    timer = 0
-    for root in range(n):
-        if disc[root] >= 0:
-            continue
-        disc[root] = low[root] = timer
-        timer += 1
-        stack = [(root, -1, iter(neighbours[root]))]
-        while stack:
-            v, parent, it = stack[-1]
-            advanced = False
-            for w in it:
-                if w == parent:
-                    continue
-                if disc[w] < 0:
-                    disc[w] = low[w] = timer
-                    timer += 1
-                    stack.append((w, v, iter(neighbours[w])))
-                    advanced = True
-                    break
-                low[v] = min(low[v], disc[w])
-            if not advanced:
-                stack.pop()
-                if parent >= 0:
-                    low[parent] = min(low[parent], low[v])
-                    if low[v] > disc[parent]:
-                        bridge[v, parent] = bridge[parent, v] = True
-    leaf = (degree == 1)[:, None] | (degree == 1)[None, :]
-    return adj & (~bridge | leaf)
+    out = np.zeros((n, n), dtype=bool)
+    for i, j in zip(*np.nonzero(np.triu(adj))):
+        cut = adj.copy()
+        cut[i, j] = cut[j, i] = False
+        seen, frontier = {int(i)}, [int(i)]
+        while frontier:
+            frontier = [w for v in frontier for w in np.flatnonzero(cut[v]).tolist() if w not in seen]
+            seen.update(frontier)
+        out[i, j] = out[j, i] = j in seen or degree[i] == 1 or degree[j] == 1
+    return out
 
 
 def edit_mask(

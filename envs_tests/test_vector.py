@@ -250,3 +250,29 @@ def test_engine_matches_the_reference_rules_on_thousands_of_states(allow_removal
     assert grown.sum() > 100
     if allow_removal:  # removals that strand an atom drop it, in both
         assert (n < n_before).sum() > 10
+
+
+def test_spec_is_the_envs_own_and_the_vector_env_builds_no_single_env(monkeypatch):
+    """``Task.edit_spec`` and ``MolEditEnv.settings`` give what the envs use, without building an env."""
+    from molgym.envs import MolEditEnv, MolOptEnv
+    from molgym.envs.vector import MolEditVectorEnv
+    from molgym.tasks import make_task
+
+    starts = ["CCO", "c1ccccc1O"]
+    single = MolOptEnv(start_smiles=starts, threshold=0.2, max_atoms=20)
+    task = make_task("constrained", start_smiles=starts, threshold=0.2)
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("an env was built")
+
+    monkeypatch.setattr(MolEditEnv, "__init__", refuse)
+    spec = task.edit_spec(max_atoms=20)
+    assert spec.vocab == single.vocab and spec.max_atoms == 20 and spec.layout.size == single.layout.size
+    assert spec.layout.allow_removal and (spec.min_steps, spec.max_steps) == (single.min_steps, single.max_steps)
+    assert list(spec.start_graphs) == single.start_graphs
+    assert spec.observation_space() == single.observation_space and spec.action_space() == single.action_space
+    vector = MolEditVectorEnv(MolOptEnv, num_envs=3, start_smiles=starts, threshold=0.2, max_atoms=20)
+    assert vector.edit_spec == spec and vector.single_observation_space == single.observation_space
+    assert "ConstrainedImprovement(threshold=0.2)" in repr(vector.scorer.reward)
+    with pytest.raises(ValueError, match="needs start molecules"):
+        MolOptEnv.settings()

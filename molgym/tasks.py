@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
@@ -21,6 +21,9 @@ from molgym.rewards import (
     RangeTarget,
     Term,
 )
+
+if TYPE_CHECKING:
+    from molgym.envs.mol_edit import EditSpec
 
 __all__ = ["PMO_TASKS", "TASKS", "Task", "make_task"]
 
@@ -61,6 +64,13 @@ class Task:
         from molgym.envs.vector import MolEditVectorEnv
 
         return MolEditVectorEnv(ENV_IDS[self.env_id], num_envs=num_envs, **self._env_arguments(oracle, overrides))
+
+    def edit_spec(self, **overrides) -> EditSpec:
+        """The task's env as a spec (vocabulary, action layout, limits, start molecules), without
+        building an env: what agents size their networks and decode actions by."""
+        from molgym.envs import ENV_IDS
+
+        return ENV_IDS[self.env_id].settings(**self._env_arguments(None, {"reward": [], **overrides})).spec
 
     def _env_arguments(self, oracle: Oracle | None, overrides: dict[str, Any]) -> dict[str, Any]:
         reward = overrides.pop("reward", OracleTerm(oracle, self.name) if oracle is not None else self.objective)

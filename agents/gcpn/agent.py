@@ -56,8 +56,8 @@ class GCPNAgent(UpdatingAgent):
                          real_molecules=real_molecules, expert_data=expert_data, expert_molecules=expert_molecules,
                          repeat_penalty=repeat_penalty, **config)
         self.ppo_config = PPOConfig(**config)
-        probe = task.make_vector_env(None, num_envs=1, reward=[])
-        self.vocab, self.layout = probe.vocab, probe.layout
+        spec = task.edit_spec()
+        self.vocab, self.layout = spec.vocab, spec.layout
         torch.manual_seed(seed)
         self.policy = GCPNPolicy(len(self.vocab), self.layout.max_atoms, self.layout.num_bond_choices,
                                  max_free=int(self.vocab.max_valence.max()), hidden=hidden, layers=layers, rank=rank)

@@ -39,9 +39,9 @@ class GraphRNNAgent(UpdatingAgent):
         super().__init__(task, seed, device, bandwidth=bandwidth, hidden=hidden, edge_hidden=edge_hidden, data=data,
                          pretrain_molecules=pretrain_molecules, pretrain_epochs=pretrain_epochs, batch_size=batch_size,
                          lr=lr, pretrain_lr=pretrain_lr, entropy_coef=entropy_coef, baseline_decay=baseline_decay)
-        probe = task.make_vector_env(None, num_envs=1, reward=[])
-        self.vocab, self.max_atoms = probe.vocab, probe.max_atoms
-        self.root_type = check_one_atom_start(probe, self.name)
+        spec = task.edit_spec()
+        self.vocab, self.max_atoms = spec.vocab, spec.max_atoms
+        self.root_type = check_one_atom_start(spec, self.name)
         self.max_valence = torch.as_tensor(self.vocab.max_valence, dtype=torch.long, device=device)
         torch.manual_seed(seed)
         self.model = GraphRNN(len(self.vocab), bandwidth, hidden, edge_hidden).to(device)

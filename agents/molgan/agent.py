@@ -90,10 +90,10 @@ class MolGANAgent(UpdatingAgent):
                          lambda_wgan=lambda_wgan, tau=tau, limit=limit)
         if not 0.0 <= lambda_wgan <= 1.0:
             raise ValueError(f"lambda_wgan must be in [0, 1], got {lambda_wgan}")
-        probe = task.make_vector_env(None, num_envs=1, reward=[])
-        self.vocab, self.root_type = probe.vocab, check_one_atom_start(probe, self.name)
-        if max_atoms > probe.max_atoms:
-            raise ValueError(f"max_atoms {max_atoms} is larger than the task's env ({probe.max_atoms})")
+        spec = task.edit_spec()
+        self.vocab, self.root_type = spec.vocab, check_one_atom_start(spec, self.name)
+        if max_atoms > spec.max_atoms:
+            raise ValueError(f"max_atoms {max_atoms} is larger than the task's env ({spec.max_atoms})")
         from molgym.data import encode_smiles, load_smiles
 
         real = encode_smiles(load_smiles(data, limit=limit), self.vocab, max_atoms)

@@ -52,6 +52,16 @@ class ActionLayout:
         self.stop = self.num_edits
         self.nvec = np.array([N, N + T, B, 2], dtype=np.int64)
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ActionLayout) and (self.max_atoms, self.num_types, self.allow_removal) == (
+            other.max_atoms, other.num_types, other.allow_removal)
+
+    def __hash__(self) -> int:
+        return hash((self.max_atoms, self.num_types, self.allow_removal))
+
+    def __repr__(self) -> str:
+        return f"ActionLayout(max_atoms={self.max_atoms}, num_types={self.num_types}, allow_removal={self.allow_removal})"
+
     def encode(self, first, second, bond):
         """Flat index of an edit (ints, or integer arrays of edits)."""
         return (bond * self.max_atoms + first) * self.num_second_choices + second

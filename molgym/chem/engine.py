@@ -84,15 +84,17 @@ def _degree(bonds, n, a):
 
 
 @njit(cache=True)
-def _rewritten_at(types, bonds, n, a, table, odd_total):
-    """Whether RDKit's cleanUp would rewrite the molecule at atom ``a``."""
-    t = types[a]
+def _neighbourhood(types, bonds, n, a, table):
+    """What the rewrite rules ask of atom ``a``: ``(valence, degree, has_double, all_oxygen,
+    double_o, double_cn)``: its bond-order sum and bond count, whether it has a double bond,
+    whether every neighbour is an O, and whether it is double-bonded to a neutral O / to a C or N
+    of degree >= 2."""
     valence = 0
+    degree = 0
     has_double = False
     all_oxygen = True
     double_o = False
     double_cn = False
-    degree = 0
     for j in range(n):
         order = bonds[a, j]
         if order == 0:
@@ -108,6 +110,14 @@ def _rewritten_at(types, bonds, n, a, table, odd_total):
                 double_o = True
             if table[tj, _C_OR_N] and _degree(bonds, n, j) >= 2:
                 double_cn = True
+    return valence, degree, has_double, all_oxygen, double_o, double_cn
+
+
+@njit(cache=True)
+def _rewritten_at(types, bonds, n, a, table, odd_total):
+    """Whether RDKit's cleanUp would rewrite the molecule at atom ``a``."""
+    t = types[a]
+    valence, degree, has_double, all_oxygen, double_o, double_cn = _neighbourhood(types, bonds, n, a, table)
     if table[t, _HALOGEN]:
         return bool(odd_total[t, min(valence, odd_total.shape[1] - 1)]) and all_oxygen and has_double
     if table[t, _PHOSPHORUS]:
@@ -212,26 +222,7 @@ def _forbid_rewrites(types, bonds, n, table, odd_total, C, mask, N, T, S, plane,
         tr = types[r]
         if not (table[tr, _HALOGEN] or table[tr, _PHOSPHORUS]):
             continue
-        valence = 0
-        degree = 0
-        has_double = False
-        all_oxygen = True
-        double_o = False
-        double_cn = False
-        for j in range(n):
-            order = bonds[r, j]
-            if order == 0:
-                continue
-            degree += 1
-            valence += order
-            if table[types[j], _OXYGEN] == 0:
-                all_oxygen = False
-            if order == 2:
-                has_double = True
-                if table[types[j], _NEUTRAL_O]:
-                    double_o = True
-                if table[types[j], _C_OR_N] and _degree(bonds, n, j) >= 2:
-                    double_cn = True
+        valence, degree, has_double, all_oxygen, double_o, double_cn = _neighbourhood(types, bonds, n, r, table)
         if table[tr, _HALOGEN]:
             if not all_oxygen:
                 continue

@@ -35,5 +35,6 @@ class MolEditLogPTargetEnv(MolEditEnv):
     * ``MolEdit-LogPTarget-v0``
     """
 
-    def default_reward(self) -> Reward:
+    @classmethod
+    def default_reward(cls) -> Reward:
         return as_reward(RangeTarget(LogP(), -2.5, -2.0))

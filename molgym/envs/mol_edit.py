@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import gymnasium as gym
@@ -13,7 +14,7 @@ from gymnasium import spaces
 from molgym.chem import ActionLayout, AtomVocab, MolGraph, StereoDropped, apply_edits, edit_masks, free_valence, parse_state
 from molgym.rewards import QED, Context, Reward, StepValidity, as_reward
 
-__all__ = ["MolEditEnv", "EditAction", "INFO_SMILES", "start_state"]
+__all__ = ["MolEditEnv", "EditAction", "EditSpec", "EnvSettings", "INFO_SMILES", "start_state"]
 
 _ROW = np.zeros(1, dtype=np.int64)  # the engine's row of the env's one molecule
 
@@ -28,6 +29,76 @@ def start_state(smiles: str, vocab: AtomVocab, max_atoms: int) -> MolGraph:
     if stereo:
         warnings.warn(f"stereochemistry of {smiles!r} dropped: a state is a 2D graph", StereoDropped, stacklevel=3)
     return graph
+
+
+def _parse_starts(start_smiles, vocab: AtomVocab, max_atoms: int, owner: str) -> list[MolGraph]:
+    """The start molecules' states; one error listing the unusable ones, one warning counting dropped stereo."""
+    if start_smiles is None or (not isinstance(start_smiles, str) and len(start_smiles) == 0):
+        raise ValueError(f"{owner} needs start molecules: pass start_smiles=... (a SMILES or a list)")
+    items = [start_smiles] if isinstance(start_smiles, str) else list(start_smiles)
+    graphs, errors, stereo = [], [], 0
+    for s in items:
+        try:
+            graph, dropped = parse_state(s, vocab, max_atoms)
+        except ValueError as err:
+            errors.append(str(err))
+            continue
+        graphs.append(graph)
+        stereo += dropped
+    if errors:
+        shown = "; ".join(errors[:3]) + (f"; and {len(errors) - 3} more" if len(errors) > 3 else "")
+        raise ValueError(f"{len(errors)} of {len(items)} start molecules are unusable: {shown}")
+    if stereo:
+        warnings.warn(f"{owner}: stereochemistry dropped from {stereo} of {len(items)} start "
+                      "molecules (a state is a 2D graph)", StereoDropped, stacklevel=4)
+    return graphs
+
+
+@dataclass(frozen=True)
+class EditSpec:
+    """What an editing environment is, without one: what agents size their networks by.
+
+    Attributes:
+        vocab: the atom types.
+        layout: the action layout (``max_atoms``, types, bond choices; flat index arithmetic).
+        min_steps: steps before stop is legal.
+        max_steps: steps before truncation.
+        start_graphs: the molecules episodes start from.
+    """
+
+    vocab: AtomVocab
+    layout: ActionLayout
+    min_steps: int
+    max_steps: int
+    start_graphs: tuple[MolGraph, ...]
+
+    @property
+    def max_atoms(self) -> int:
+        return self.layout.max_atoms
+
+    def action_space(self) -> spaces.MultiDiscrete:
+        return spaces.MultiDiscrete(self.layout.nvec)
+
+    def observation_space(self) -> spaces.Dict:
+        N, T = self.max_atoms, len(self.vocab)
+        return spaces.Dict(
+            {
+                "atom_types": spaces.Box(-1, T - 1, (N,), dtype=np.int8),
+                "bonds": spaces.Box(0, 3, (N, N), dtype=np.int8),
+                "num_atoms": spaces.Box(0, N, (1,), dtype=np.int16),
+                "free_valence": spaces.Box(0, int(self.vocab.max_valence.max()), (N,), dtype=np.int8),
+            }
+        )
+
+
+class EnvSettings(NamedTuple):
+    """An editing env's parsed arguments (:meth:`MolEditEnv.settings`)."""
+
+    spec: EditSpec
+    reward: Reward  #: the final reward
+    total_reward: Reward  #: step reward + final reward
+    info_smiles: str
+    render_mode: str | None
 
 
 class EditAction(NamedTuple):
@@ -128,11 +199,13 @@ class MolEditEnv(gym.Env):
     default_max_steps = 128
     default_allow_removal = False
 
-    def default_reward(self) -> Reward:
+    @classmethod
+    def default_reward(cls) -> Reward:
         return as_reward(QED())
 
-    def __init__(
-        self,
+    @classmethod
+    def settings(
+        cls,
         reward=None,
         start_smiles: str | Sequence[str] | None = "C",
         max_atoms: int = 38,
@@ -143,41 +216,43 @@ class MolEditEnv(gym.Env):
         step_reward="default",
         info_smiles: str = "step",
         render_mode: str | None = None,
-    ):
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
-        self.render_mode = render_mode
+    ) -> EnvSettings:
+        """The env's arguments, checked and parsed (start molecules included) without building an
+        env: what the single env, the batched env and agents (:meth:`molgym.tasks.Task.edit_spec`) read."""
+        if render_mode is not None and render_mode not in cls.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {cls.metadata['render_modes']}, got {render_mode!r}")
         if atom_types is None:
-            self.vocab = AtomVocab.default()
+            vocab = AtomVocab.default()
         else:
-            self.vocab = atom_types if isinstance(atom_types, AtomVocab) else AtomVocab(atom_types)
-        self.max_atoms = N = int(max_atoms)
-        self.min_steps = int(self.default_min_steps if min_steps is None else min_steps)
-        self.max_steps = int(self.default_max_steps if max_steps is None else max_steps)
-        if self.max_steps < 1 or self.min_steps < 0:
-            raise ValueError(f"need max_steps >= 1 and min_steps >= 0, got {self.max_steps} and {self.min_steps}")
-        removal = self.default_allow_removal if allow_removal is None else bool(allow_removal)
-        self.layout = ActionLayout(N, len(self.vocab), removal)
-        self.reward = self.default_reward() if reward is None else as_reward(reward)
+            vocab = atom_types if isinstance(atom_types, AtomVocab) else AtomVocab(atom_types)
+        min_steps = int(cls.default_min_steps if min_steps is None else min_steps)
+        max_steps = int(cls.default_max_steps if max_steps is None else max_steps)
+        if max_steps < 1 or min_steps < 0:
+            raise ValueError(f"need max_steps >= 1 and min_steps >= 0, got {max_steps} and {min_steps}")
+        removal = cls.default_allow_removal if allow_removal is None else bool(allow_removal)
+        layout = ActionLayout(int(max_atoms), len(vocab), removal)
+        final = cls.default_reward() if reward is None else as_reward(reward)
         step = StepValidity() if isinstance(step_reward, str) and step_reward == "default" else step_reward
-        self.total_reward: Reward = as_reward(step) + self.reward
         if info_smiles not in INFO_SMILES:
             raise ValueError(f"info_smiles must be one of {INFO_SMILES}, got {info_smiles!r}")
-        self.info_smiles = info_smiles
-        self.start_graphs = self._parse_starts(start_smiles)
-        self._start_smiles: dict[int, str] = {}  # canonical SMILES of the start molecules, once each
+        starts = _parse_starts(start_smiles, vocab, layout.max_atoms, cls.__name__)
+        spec = EditSpec(vocab, layout, min_steps, max_steps, tuple(starts))
+        return EnvSettings(spec, final, as_reward(step) + final, info_smiles, render_mode)
 
-        T = len(self.vocab)
-        self.action_space = spaces.MultiDiscrete(self.layout.nvec)
-        self.observation_space = spaces.Dict(
-            {
-                "atom_types": spaces.Box(-1, T - 1, (N,), dtype=np.int8),
-                "bonds": spaces.Box(0, 3, (N, N), dtype=np.int8),
-                "num_atoms": spaces.Box(0, N, (1,), dtype=np.int16),
-                "free_valence": spaces.Box(0, int(self.vocab.max_valence.max()), (N,), dtype=np.int8),
-            }
-        )
+    def __init__(self, **arguments):
+        """The arguments of :meth:`settings` (the class docstring's "Arguments")."""
+        settings = type(self).settings(**arguments)
+        self.edit_spec = spec = settings.spec
+        self.vocab, self.layout, self.max_atoms = spec.vocab, spec.layout, spec.max_atoms
+        self.min_steps, self.max_steps = spec.min_steps, spec.max_steps
+        self.start_graphs = list(spec.start_graphs)
+        self.reward, self.total_reward = settings.reward, settings.total_reward
+        self.info_smiles, self.render_mode = settings.info_smiles, settings.render_mode
+        self._start_smiles: dict[int, str] = {}  # canonical SMILES of the start molecules, once each
+        self.action_space = spec.action_space()
+        self.observation_space = spec.observation_space()
         # the molecule as a batch of one for the engine (molgym.chem.engine); _graph views row 0
+        N = self.max_atoms
         self._types = np.full((1, N), -1, dtype=np.int8)
         self._bonds = np.zeros((1, N, N), dtype=np.int8)
         self._num_atoms = np.zeros(1, dtype=np.int64)
@@ -189,28 +264,6 @@ class MolEditEnv(gym.Env):
         self._start = self._graph
         self._steps = 0
         self._ctx = Context(self._graph)
-
-    # Construction helpers ---------------------------------------------------------------------
-    def _parse_starts(self, start_smiles) -> list[MolGraph]:
-        if start_smiles is None or (not isinstance(start_smiles, str) and len(start_smiles) == 0):
-            raise ValueError(f"{type(self).__name__} needs start molecules: pass start_smiles=... (a SMILES or a list)")
-        items = [start_smiles] if isinstance(start_smiles, str) else list(start_smiles)
-        graphs, errors, stereo = [], [], 0
-        for s in items:
-            try:
-                graph, dropped = parse_state(s, self.vocab, self.max_atoms)
-            except ValueError as err:
-                errors.append(str(err))
-                continue
-            graphs.append(graph)
-            stereo += dropped
-        if errors:
-            shown = "; ".join(errors[:3]) + (f"; and {len(errors) - 3} more" if len(errors) > 3 else "")
-            raise ValueError(f"{len(errors)} of {len(items)} start molecules are unusable: {shown}")
-        if stereo:
-            warnings.warn(f"{type(self).__name__}: stereochemistry dropped from {stereo} of {len(items)} start "
-                          "molecules (a state is a 2D graph)", StereoDropped, stacklevel=3)
-        return graphs
 
     # Gymnasium API ----------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):

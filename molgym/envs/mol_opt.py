@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from molgym.envs.mol_edit import MolEditEnv
-from molgym.rewards import ConstrainedImprovement, Reward, as_reward
+from molgym.envs.mol_edit import EnvSettings, MolEditEnv
+from molgym.rewards import ConstrainedImprovement
 
 
 class MolOptEnv(MolEditEnv):
@@ -49,15 +49,17 @@ class MolOptEnv(MolEditEnv):
     default_min_steps = 0
     default_allow_removal = True
 
-    def __init__(self, start_smiles: str | Sequence[str] | None = None, threshold: float = 0.4, **kwargs):
+    def __init__(self, threshold: float = 0.4, **arguments):
         self.threshold = float(threshold)
+        super().__init__(threshold=threshold, **arguments)
+
+    @classmethod
+    def settings(cls, start_smiles: str | Sequence[str] | None = None, threshold: float = 0.4, reward=None, **kwargs) -> EnvSettings:
         if start_smiles is None:
             raise ValueError(
                 "MolOpt-v0 needs start molecules: gym.make('MolOpt-v0', start_smiles=[...]) (on the command "
                 "line: --start FILE); the benchmark set is the 800 molecules of zinc_low_plogp_800.txt, read with "
                 "molgym.data.load_smiles(path)"
             )
-        super().__init__(start_smiles=start_smiles, **kwargs)
-
-    def default_reward(self) -> Reward:
-        return as_reward(ConstrainedImprovement(self.threshold))
+        reward = ConstrainedImprovement(float(threshold)) if reward is None else reward
+        return super().settings(start_smiles=start_smiles, reward=reward, **kwargs)

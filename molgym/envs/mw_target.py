@@ -35,5 +35,6 @@ class MolEditMWTargetEnv(MolEditEnv):
     * ``MolEdit-MWTarget-v0``
     """
 
-    def default_reward(self) -> Reward:
+    @classmethod
+    def default_reward(cls) -> Reward:
         return as_reward(RangeTarget(MolWt(), 500.0, 550.0))

@@ -37,5 +37,6 @@ class MolEditPLogPEnv(MolEditEnv):
     * ``MolEdit-PLogP-v0``
     """
 
-    def default_reward(self) -> Reward:
+    @classmethod
+    def default_reward(cls) -> Reward:
         return as_reward(PenalizedLogP("normalized"))

@@ -56,21 +56,22 @@ class MolEditVectorEnv(VectorEnv):
     ):
         if num_envs < 1:
             raise ValueError(f"num_envs must be at least 1, got {num_envs}")
-        t = env_cls(**kwargs)  # one single env parses and validates the arguments
+        settings = env_cls.settings(**kwargs)  # the single env's own parsing, without building one
+        self.edit_spec = spec = settings.spec
         self.spec = None
         self.num_envs = B = int(num_envs)
-        self.vocab, self.layout = t.vocab, t.layout
-        self.max_atoms, self.min_steps, self.max_steps = t.max_atoms, t.min_steps, t.max_steps
-        self.info_smiles = t.info_smiles
-        self.render_mode = t.render_mode if t.render_mode == "ansi" else None
-        self.single_observation_space = t.observation_space
-        self.single_action_space = t.action_space
-        self.observation_space = batch_space(t.observation_space, B)
-        self.action_space = batch_space(t.action_space, B)
+        self.vocab, self.layout = spec.vocab, spec.layout
+        self.max_atoms, self.min_steps, self.max_steps = spec.max_atoms, spec.min_steps, spec.max_steps
+        self.info_smiles = settings.info_smiles
+        self.render_mode = settings.render_mode if settings.render_mode == "ansi" else None
+        self.single_observation_space = spec.observation_space()
+        self.single_action_space = spec.action_space()
+        self.observation_space = batch_space(self.single_observation_space, B)
+        self.action_space = batch_space(self.single_action_space, B)
         self.device = device
-        self.scorer = BatchScorer(t.total_reward, n_workers=n_workers)
+        self.scorer = BatchScorer(settings.total_reward, n_workers=n_workers)
         N = self.max_atoms
-        self.start_graphs: list[MolGraph] = t.start_graphs  # the molecules episodes start from
+        self.start_graphs: list[MolGraph] = list(spec.start_graphs)  # the molecules episodes start from
         starts = self.start_graphs
         self._start_types = np.stack([g.atom_types for g in starts])
         self._start_bonds = np.stack([g.bonds for g in starts])
