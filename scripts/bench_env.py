@@ -3,7 +3,8 @@
 Run: ``python scripts/bench_env.py [--part startup|single|vector|all] [--steps 20000] [--seed 0]``
 
 Every figure is measured in this one run, on this machine, with uniformly random legal actions,
-and the tables print ratios side by side.
+and the tables print ratios side by side. Rates are medians over chunks (1,000 single-env steps;
+an eighth of a vector run), since this VM stalls for whole seconds now and then.
 
 ``single`` (the MolEdit-v0 targets): the single env with no final reward and with QED, with
 ``info["smiles"]`` on every step (``info_smiles="step"``, the default) and only at reset and
@@ -45,14 +46,25 @@ from molgym.rewards import sa_score
 
 
 # Single env -----------------------------------------------------------------------------------
-def run_single(env: MolEditEnv, steps: int, seed: int) -> dict:
-    """Random masked steps; the rate, the final SMILES and the time of the episode-ending steps."""
+def median_rate(counts: list[int], seconds: list[float]) -> float:
+    """Median of the per-chunk rates: this VM stalls for whole seconds now and then, which a
+    whole-run rate mixes in at random; the median chunk does not see them."""
+    return float(np.median(np.array(counts) / np.array(seconds)))
+
+
+def run_single(env: MolEditEnv, steps: int, seed: int, chunk: int = 1000) -> dict:
+    """Random masked steps; the rate (median over chunks of ``chunk`` steps), the final SMILES
+    and the time of the episode-ending steps."""
     rng = np.random.default_rng(seed)
     env.reset(seed=seed)
-    finals, final_steps = [], 0.0
+    finals, final_steps, chunks = [], 0.0, []
     clock = time.perf_counter
-    begin = clock()
-    for _ in range(steps):
+    begin = last = clock()
+    for i in range(steps):
+        if i and i % chunk == 0:
+            now = clock()
+            chunks.append(now - last)
+            last = now
         legal = np.flatnonzero(env.action_masks())
         action = env.layout.to_multidiscrete(int(legal[rng.integers(legal.size)]))
         t0 = clock()
@@ -61,8 +73,10 @@ def run_single(env: MolEditEnv, steps: int, seed: int) -> dict:
             final_steps += clock() - t0
             finals.append(env.smiles)
             env.reset()
+    chunks.append(clock() - last)
     elapsed = clock() - begin
-    return {"rate": steps / elapsed, "elapsed": elapsed, "episodes": len(finals), "finals": finals, "final_steps": final_steps}
+    rate = median_rate([chunk] * (len(chunks) - 1) + [steps - chunk * (len(chunks) - 1)], chunks)
+    return {"rate": rate, "elapsed": steps / rate, "episodes": len(finals), "finals": finals, "final_steps": final_steps}
 
 
 def rdkit_time_per_molecule(smiles: list[str]) -> tuple[float, float]:
@@ -112,14 +126,19 @@ def run_vector(envs, steps: int, seed: int) -> dict:
     _, info = envs.reset(seed=seed)
     layout = envs.unwrapped.layout if hasattr(envs, "layout") else envs.envs[0].unwrapped.layout
     masks = info["action_mask"]
-    finished = 0
-    begin = time.perf_counter()
-    for _ in range(steps):
+    finished, seconds, counts = 0, [], []
+    chunk = max(1, steps // 8)  # about 8 chunks: each holds several steps' finished molecules
+    for i in range(steps):
+        if i % chunk == 0:
+            begin = time.perf_counter()
         _, _, terminated, truncated, info = envs.step(layout.sample(masks, rng))
         masks = info["action_mask"]
         finished += int((terminated | truncated).sum())
-    elapsed = time.perf_counter() - begin
-    return {"rate": steps * envs.num_envs / elapsed, "finished": finished, "molecule_steps": steps * envs.num_envs}
+        if (i + 1) % chunk == 0 or i + 1 == steps:
+            seconds.append(time.perf_counter() - begin)
+            counts.append(envs.num_envs * ((i % chunk) + 1))
+    rate = median_rate(counts, seconds)
+    return {"rate": rate, "finished": finished, "molecule_steps": steps * envs.num_envs}
 
 
 def sync_env(num_envs: int, **kwargs):
