@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from molgym.envs.mol_edit import EditSpec
+from molgym.envs.editing import EditSpec
 from molgym.envs.vector import MolEditVectorEnv
 
 __all__ = ["STOP", "NOOP", "Episodes", "run_episodes", "check_one_atom_start"]

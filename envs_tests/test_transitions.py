@@ -64,7 +64,7 @@ def test_mask_predicts_acceptance_for_random_unmasked_actions():
         k = layout.from_multidiscrete(action)
         legal = env.unwrapped.action_masks()[k]
         before = _state(env)
-        steps_before = env.unwrapped._steps
+        steps_before = env.unwrapped.steps
         _, reward, terminated, truncated, info = env.step(action)
         assert info["valid"] == legal
         if legal:
@@ -73,7 +73,7 @@ def test_mask_predicts_acceptance_for_random_unmasked_actions():
             rejected += 1
             assert _state(env) == before
             assert info["reward_terms"]["step_validity"] == pytest.approx(-1 / 38)
-            assert env.unwrapped._steps == steps_before + 1
+            assert env.unwrapped.steps == steps_before + 1
         if terminated or truncated:
             env.reset()
     assert accepted > 300 and rejected > 300
@@ -229,6 +229,7 @@ def test_bad_reset_smiles_is_a_clear_value_error():
         (np.array([38, 0, 0, 0]), "first=38"),
         (np.array([0, 0, 3, 0]), "bond=3"),
         (np.array([0, 0, 0, -1]), "stop=-1"),
+        (np.int64(38 * 52 * 3 + 1), r"flat action out of range: 5929 not in \[0, 5929\)"),
     ],
 )
 def test_malformed_action_is_a_clear_value_error(action, message):
@@ -236,6 +237,24 @@ def test_malformed_action_is_a_clear_value_error(action, message):
     env.reset(seed=0)
     with pytest.raises(ValueError, match=message):
         env.step(action)
+
+
+def test_flat_indices_step_exactly_as_their_multidiscrete_form():
+    """``step`` takes a flat index into the mask as it is: same molecules, rewards and infos."""
+    flat, multi = MolEditEnv(min_steps=3, allow_removal=True), MolEditEnv(min_steps=3, allow_removal=True)
+    flat.reset(seed=4)
+    multi.reset(seed=4)
+    rng = np.random.default_rng(4)
+    for _ in range(300):
+        legal = np.flatnonzero(flat.action_masks())
+        k = int(rng.integers(flat.layout.size)) if rng.random() < 0.3 else int(rng.choice(legal))  # some illegal
+        a = flat.step(np.int64(k))
+        b = multi.step(flat.layout.to_multidiscrete(k))
+        assert a[1:4] == b[1:4] and a[4]["valid"] == b[4]["valid"] and flat.smiles == multi.smiles
+        assert flat.steps == multi.steps and np.array_equal(a[0]["bonds"], b[0]["bonds"])
+        if a[2] or a[3]:
+            flat.reset()
+            multi.reset()
 
 
 def test_flat_action_wrapper_matches_the_multidiscrete_actions():

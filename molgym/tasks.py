@@ -23,7 +23,7 @@ from molgym.rewards import (
 )
 
 if TYPE_CHECKING:
-    from molgym.envs.mol_edit import EditSpec
+    from molgym.envs.editing import EditSpec
 
 __all__ = ["PMO_TASKS", "TASKS", "Task", "make_task"]
 

@@ -28,10 +28,11 @@ class FlatAction(gym.ActionWrapper):
         self.action_space = spaces.Discrete(self.layout.size)
 
     def action(self, action) -> np.ndarray:
+        """The flat index itself (the env takes it as it is)."""
         k = np.asarray(action)
         if k.shape not in ((), (1,)) or k.dtype.kind not in "iu":
             raise ValueError(f"a flat action is one integer, got {action!r}")
-        return self.layout.to_multidiscrete(int(k.reshape(())))
+        return k.reshape(())
 
     def action_masks(self) -> np.ndarray:
         """``(K,)`` bool mask of the legal flat actions."""

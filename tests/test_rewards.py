@@ -12,6 +12,7 @@ from rdkit import Chem
 from rdkit.Chem import Crippen
 
 from molgym.chem import AtomVocab
+from molgym.rewards.scoring import BatchScorer
 from molgym.rewards import (
     QED,
     SA,
@@ -151,10 +152,10 @@ def test_terms_compose_into_weighted_sums():
     reward = QED() + 0.5 * Similarity() - 0.1 * SA()
     assert isinstance(reward, Reward) and [w for w, _ in reward.terms] == [1.0, 0.5, -0.1]
     c = ctx(ASPIRIN, start=ASPIRIN)
-    parts = reward.score(c, final=True)
+    parts = BatchScorer(reward).score_one(c, final=True)
     assert parts == pytest.approx({"qed": QED()(c), "similarity": 0.5, "sa": -0.1 * SA()(c)})
-    assert reward.score(c, final=False) == {}  # no step term
-    assert (StepValidity() + reward).score(c, final=False) == {"step_validity": pytest.approx(1 / 38)}
+    assert BatchScorer(reward).score_one(c, final=False) == {}  # no step term
+    assert BatchScorer(StepValidity() + reward).score_one(c, final=False) == {"step_validity": pytest.approx(1 / 38)}
     assert as_reward([QED(), QED()]).names == ["qed", "qed_2"]
     assert as_reward(None).terms == []
     with pytest.raises(TypeError):
@@ -200,6 +201,6 @@ def test_failing_plugin_surfaces_from_env_step():
 
 def test_rewards_pickle_for_worker_processes():
     reward = QED() + Similarity() + ZincFilter()
-    reward.score(ctx("CCO", start="CCO"), final=True)
+    BatchScorer(reward).score_one(ctx("CCO", start="CCO"), final=True)
     clone = pickle.loads(pickle.dumps(reward))
-    assert clone.score(ctx("CCO", start="CCO"), final=True) == reward.score(ctx("CCO", start="CCO"), final=True)
+    assert BatchScorer(clone).score_one(ctx("CCO", start="CCO"), final=True) == BatchScorer(reward).score_one(ctx("CCO", start="CCO"), final=True)

@@ -51,6 +51,7 @@ class ActionLayout:
         self.size = self.num_edits + 1
         self.stop = self.num_edits
         self.nvec = np.array([N, N + T, B, 2], dtype=np.int64)
+        self._nvec = (N, N + T, B, 2)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ActionLayout) and (self.max_atoms, self.num_types, self.allow_removal) == (
@@ -84,22 +85,55 @@ class ActionLayout:
         return first, second, bond, 0
 
     def from_multidiscrete(self, action) -> int:
-        """Flat index of a ``MultiDiscrete([N, N + T, B, 2])`` action; ``ValueError`` if malformed."""
-        a = np.asarray(action)
-        if a.shape != (4,):
-            raise ValueError(f"action must have shape (4,) = (first, second, bond, stop), got shape {a.shape}")
+        """Flat index of one action (:meth:`flat_actions` of one env)."""
+        return int(self.flat_actions(action)[0])
+
+    def flat_actions(self, actions, num_envs: int | None = None) -> np.ndarray:
+        """Checked flat indices of the actions of ``num_envs`` molecules, ``(num_envs,)`` int64: each
+        a ``MultiDiscrete`` ``(first, second, bond, stop)`` row or already a flat index.
+
+        ``num_envs=None`` is one env's action: shape ``(4,)`` or ``()`` (returns shape ``(1,)``);
+        otherwise shape ``(num_envs, 4)`` or ``(num_envs,)``. A malformed action (wrong shape, not
+        integers, out of range) is a ``ValueError`` naming the env and the field.
+        """
+        a = np.asarray(actions)
+        single = num_envs is None
+        shapes = ((4,), ()) if single else ((num_envs, 4), (num_envs,))
+        if a.shape not in shapes:
+            raise ValueError(f"action{'' if single else 's'} must have shape {shapes[0]} (MultiDiscrete) or "
+                             f"{shapes[1]} (flat), got {a.shape}")
         if a.dtype.kind not in "iu":
-            raise ValueError(f"action must be integers, got dtype {a.dtype}")
-        first, second, bond, stop = a.tolist()
-        N, S, B = self.max_atoms, self.num_second_choices, self.num_bond_choices
-        if not (0 <= first < N and 0 <= second < S and 0 <= bond < B and 0 <= stop < 2):
-            bad = [
-                f"{name}={v} not in [0, {hi})"
-                for name, v, hi in zip(("first", "second", "bond", "stop"), (first, second, bond, stop), (N, S, B, 2))
-                if not 0 <= v < hi
-            ]
-            raise ValueError("action out of range: " + ", ".join(bad))
-        return self.stop if stop else self.encode(first, second, bond)
+            raise ValueError(f"actions must be integers, got dtype {a.dtype}")
+        if single:  # one action: plain ints check faster than array operations
+            values = a.tolist()
+            if a.ndim == 0:
+                if not 0 <= values < self.size:
+                    raise self._range_error(None, values)
+                return np.array([values], dtype=np.int64)
+            if not all(0 <= v < hi for v, hi in zip(values, self._nvec)):
+                raise self._range_error(None, values)
+            first, second, bond, stop = values
+            return np.array([self.stop if stop else self.encode(first, second, bond)], dtype=np.int64)
+        if a.ndim == 1:
+            bad = (a < 0) | (a >= self.size)
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise self._range_error(i, int(a[i]))
+            return a.astype(np.int64)
+        bad = (a < 0) | (a >= self.nvec[None, :])
+        if bad.any():
+            i = int(np.argmax(bad.any(axis=1)))
+            raise self._range_error(i, a[i].tolist())
+        return self.from_multidiscrete_many(a)
+
+    def _range_error(self, env: int | None, action: int | list[int]) -> ValueError:
+        """The error for an out-of-range flat index or MultiDiscrete row (of env ``env`` of a batch)."""
+        of = "" if env is None else f" of env {env}"
+        if isinstance(action, int):
+            return ValueError(f"flat action{of} out of range: {action} not in [0, {self.size})")
+        fields = ", ".join(f"{name}={v} not in [0, {hi})" for name, v, hi in
+                           zip(("first", "second", "bond", "stop"), action, self._nvec) if not 0 <= v < hi)
+        return ValueError(f"action{of} out of range: {fields}")
 
     def to_multidiscrete(self, k: int) -> np.ndarray:
         return np.array(self.decode(k), dtype=np.int64)

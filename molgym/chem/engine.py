@@ -43,7 +43,7 @@ from molgym.chem.vocab import AtomVocab
 if TYPE_CHECKING:
     from molgym.chem.graph import MolGraph
 
-__all__ = ["free_valence", "edit_masks", "apply_edits", "rewritten_atoms", "edit_mask", "apply_edit"]
+__all__ = ["free_valence", "edit_masks", "apply_edits", "take_steps", "rewritten_atoms", "edit_mask", "apply_edit"]
 
 # Columns of the per-type table the kernels read (``_type_table``).
 _CAP, _HALOGEN, _PHOSPHORUS, _OXYGEN, _NEUTRAL_O, _C_OR_N, _NEW_HALOGEN_DOUBLE = range(7)
@@ -369,6 +369,34 @@ def _apply_many(types, bonds, num_atoms, free, table, rows, first, second, bond,
 
 
 @njit(cache=True)
+def _step_many(types, bonds, num_atoms, free, table, masks, k, active, steps, max_steps, S, valid, terminated, truncated, edited):
+    """One step of the ``active`` molecules (see :func:`take_steps`); returns how many were edited."""
+    N = types.shape[1]
+    stop = masks.shape[1] - 1
+    count = 0
+    for b in range(types.shape[0]):
+        valid[b] = terminated[b] = truncated[b] = False
+        if not active[b]:
+            continue
+        steps[b] += 1
+        a = k[b]
+        if masks[b, a]:
+            valid[b] = True
+            if a == stop:
+                terminated[b] = True
+            else:
+                row, second = divmod(a, S)
+                bond, first = divmod(row, N)
+                before = num_atoms[b]
+                num_atoms[b] = _apply_one(types[b], bonds[b], before, free[b], table, first, second, bond)
+                terminated[b] = num_atoms[b] > before and num_atoms[b] == N
+                edited[count] = b
+                count += 1
+        truncated[b] = not terminated[b] and steps[b] >= max_steps
+    return count
+
+
+@njit(cache=True)
 def _rewritten_many(types, bonds, n, table, odd_total, out):
     for a in range(n):
         out[a] = _rewritten_at(types, bonds, n, a, table, odd_total)
@@ -432,6 +460,34 @@ def apply_edits(
     if counts is not num_atoms:
         num_atoms[...] = counts
     return grown
+
+
+def take_steps(
+    types: np.ndarray,
+    bonds: np.ndarray,
+    num_atoms: np.ndarray,
+    free: np.ndarray,
+    vocab: AtomVocab,
+    layout: ActionLayout,
+    masks: np.ndarray,
+    k: np.ndarray,
+    active: np.ndarray,
+    steps: np.ndarray,
+    max_steps: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One step of a batch, in place: each ``active`` molecule counts a step (``steps``, ``(B,)``
+    int64) and takes flat action ``k`` (``(B,)`` int64, within ``layout.size``) if its mask entry
+    (``masks`` ``(B, K)``) allows it: stop, or an edit applied to the arrays. A molecule terminates
+    on a legal stop or when an edit adds its ``max_atoms``-th atom, and is truncated when it reaches
+    ``max_steps`` steps without terminating. Returns ``valid``, ``terminated``, ``truncated``
+    (``(B,)`` bool) and the edited rows (``(E,)`` int64), whose masks the caller recomputes."""
+    table, _ = _type_table(vocab)
+    B = types.shape[0]
+    valid, terminated, truncated = np.empty(B, dtype=bool), np.empty(B, dtype=bool), np.empty(B, dtype=bool)
+    edited = np.empty(B, dtype=np.int64)
+    count = _step_many(types, bonds, num_atoms, free, table, masks, k, active, steps, max_steps,
+                       layout.num_second_choices, valid, terminated, truncated, edited)
+    return valid, terminated, truncated, edited[:count]
 
 
 def rewritten_atoms(atom_types: np.ndarray, bonds: np.ndarray, num_atoms: int, vocab: AtomVocab) -> np.ndarray:

@@ -2,93 +2,24 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 
-from molgym.chem import ActionLayout, AtomVocab, MolGraph, StereoDropped, apply_edits, edit_masks, free_valence, parse_state
-from molgym.rewards import QED, Context, Reward, StepValidity, as_reward
+from molgym.chem import ActionLayout, AtomVocab, MolGraph
+from molgym.envs.editing import EditBatch, EditSpec, parse_starts, start_state
+from molgym.rewards import QED, Reward, StepValidity, as_reward
+from molgym.rewards.scoring import BatchScorer
 
-__all__ = ["MolEditEnv", "EditAction", "EditSpec", "EnvSettings", "INFO_SMILES", "start_state"]
+__all__ = ["MolEditEnv", "EditAction", "EditSpec", "EnvSettings", "INFO_SMILES"]
 
-_ROW = np.zeros(1, dtype=np.int64)  # the engine's row of the env's one molecule
+_ONE = np.zeros(1, dtype=np.int64)  # the row of the env's one molecule in its batch
+_ACTIVE = np.ones(1, dtype=bool)
 
 #: When ``info["smiles"]`` is given: every step, at reset and episode end, or never.
 INFO_SMILES = ("step", "end", "none")
-
-
-def start_state(smiles: str, vocab: AtomVocab, max_atoms: int) -> MolGraph:
-    """The state of a start SMILES given at ``reset``; a :class:`StereoDropped` warning when its
-    stereochemistry is dropped (states are 2D graphs)."""
-    graph, stereo = parse_state(smiles, vocab, max_atoms)
-    if stereo:
-        warnings.warn(f"stereochemistry of {smiles!r} dropped: a state is a 2D graph", StereoDropped, stacklevel=3)
-    return graph
-
-
-def _parse_starts(start_smiles, vocab: AtomVocab, max_atoms: int, owner: str) -> list[MolGraph]:
-    """The start molecules' states; one error listing the unusable ones, one warning counting dropped stereo."""
-    if start_smiles is None or (not isinstance(start_smiles, str) and len(start_smiles) == 0):
-        raise ValueError(f"{owner} needs start molecules: pass start_smiles=... (a SMILES or a list)")
-    items = [start_smiles] if isinstance(start_smiles, str) else list(start_smiles)
-    graphs, errors, stereo = [], [], 0
-    for s in items:
-        try:
-            graph, dropped = parse_state(s, vocab, max_atoms)
-        except ValueError as err:
-            errors.append(str(err))
-            continue
-        graphs.append(graph)
-        stereo += dropped
-    if errors:
-        shown = "; ".join(errors[:3]) + (f"; and {len(errors) - 3} more" if len(errors) > 3 else "")
-        raise ValueError(f"{len(errors)} of {len(items)} start molecules are unusable: {shown}")
-    if stereo:
-        warnings.warn(f"{owner}: stereochemistry dropped from {stereo} of {len(items)} start "
-                      "molecules (a state is a 2D graph)", StereoDropped, stacklevel=4)
-    return graphs
-
-
-@dataclass(frozen=True)
-class EditSpec:
-    """What an editing environment is, without one: what agents size their networks by.
-
-    Attributes:
-        vocab: the atom types.
-        layout: the action layout (``max_atoms``, types, bond choices; flat index arithmetic).
-        min_steps: steps before stop is legal.
-        max_steps: steps before truncation.
-        start_graphs: the molecules episodes start from.
-    """
-
-    vocab: AtomVocab
-    layout: ActionLayout
-    min_steps: int
-    max_steps: int
-    start_graphs: tuple[MolGraph, ...]
-
-    @property
-    def max_atoms(self) -> int:
-        return self.layout.max_atoms
-
-    def action_space(self) -> spaces.MultiDiscrete:
-        return spaces.MultiDiscrete(self.layout.nvec)
-
-    def observation_space(self) -> spaces.Dict:
-        N, T = self.max_atoms, len(self.vocab)
-        return spaces.Dict(
-            {
-                "atom_types": spaces.Box(-1, T - 1, (N,), dtype=np.int8),
-                "bonds": spaces.Box(0, 3, (N, N), dtype=np.int8),
-                "num_atoms": spaces.Box(0, N, (1,), dtype=np.int16),
-                "free_valence": spaces.Box(0, int(self.vocab.max_valence.max()), (N,), dtype=np.int8),
-            }
-        )
 
 
 class EnvSettings(NamedTuple):
@@ -141,8 +72,9 @@ class MolEditEnv(gym.Env):
 
     Exact legality: :meth:`action_masks` and ``info["action_mask"]`` are flat boolean arrays over
     ``K = B * N * (N + T) + 1`` actions, ``k = (bond * N + first) * (N + T) + second`` for edits and
-    ``k = K - 1`` for stop; :meth:`decode_action` inverts the formula and
-    :class:`molgym.wrappers.FlatAction` exposes the same indexing as ``Discrete(K)``.
+    ``k = K - 1`` for stop; :meth:`decode_action` inverts the formula,
+    :class:`molgym.wrappers.FlatAction` exposes the same indexing as ``Discrete(K)``, and ``step``
+    also takes such an index (a NumPy integer or int of shape ``()``) in place of the four numbers.
 
     ## Observation
 
@@ -235,7 +167,7 @@ class MolEditEnv(gym.Env):
         step = StepValidity() if isinstance(step_reward, str) and step_reward == "default" else step_reward
         if info_smiles not in INFO_SMILES:
             raise ValueError(f"info_smiles must be one of {INFO_SMILES}, got {info_smiles!r}")
-        starts = _parse_starts(start_smiles, vocab, layout.max_atoms, cls.__name__)
+        starts = parse_starts(start_smiles, vocab, layout.max_atoms, cls.__name__)
         spec = EditSpec(vocab, layout, min_steps, max_steps, tuple(starts))
         return EnvSettings(spec, final, as_reward(step) + final, info_smiles, render_mode)
 
@@ -248,71 +180,38 @@ class MolEditEnv(gym.Env):
         self.start_graphs = list(spec.start_graphs)
         self.reward, self.total_reward = settings.reward, settings.total_reward
         self.info_smiles, self.render_mode = settings.info_smiles, settings.render_mode
-        self._start_smiles: dict[int, str] = {}  # canonical SMILES of the start molecules, once each
         self.action_space = spec.action_space()
         self.observation_space = spec.observation_space()
-        # the molecule as a batch of one for the engine (molgym.chem.engine); _graph views row 0
-        N = self.max_atoms
-        self._types = np.full((1, N), -1, dtype=np.int8)
-        self._bonds = np.zeros((1, N, N), dtype=np.int8)
-        self._num_atoms = np.zeros(1, dtype=np.int64)
-        self._free = np.zeros((1, N), dtype=np.int8)  # free valence, padded: the observation's
-        self._masks = np.zeros((1, self.layout.size), dtype=bool)
-        self._mask = self._masks[0]
-        self._edit_any = False
-        self._graph = MolGraph(self._types[0], self._bonds[0], 0, self.vocab)
-        self._start = self._graph
-        self._steps = 0
-        self._ctx = Context(self._graph)
+        self._batch = EditBatch(spec, 1)  # the molecule, and the step rules the vector env shares
+        self._scorer = BatchScorer(self.total_reward)
 
     # Gymnasium API ----------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         options = options or {}
-        index = None
         if options.get("smiles") is not None:
-            start = start_state(options["smiles"], self.vocab, self.max_atoms)
+            self._batch.set_option_start(start_state(options["smiles"], self.vocab, self.max_atoms))
+            pick = -1
         else:
-            index = int(self.np_random.integers(len(self.start_graphs)))
-            start = self.start_graphs[index]
-        self._start = start
-        self._types[0], self._bonds[0], self._num_atoms[0] = start.atom_types, start.bonds, start.num_atoms
-        self._free[:] = free_valence(self._types, self._bonds, self._num_atoms, self.vocab)
-        self._steps = 0
-        self._refresh()
-        self._mask[-1] = self._stop_allowed()
-        if index is not None and self.info_smiles != "none":
-            if index not in self._start_smiles:
-                self._start_smiles[index] = self._ctx.smiles
-            self._ctx.know_smiles(self._start_smiles[index])
+            pick = int(self.np_random.integers(len(self.start_graphs)))
+        self._batch.reset(_ONE, np.array([pick]))
         return self._obs(), self._info(valid=True, terms={}, smiles=self.info_smiles != "none")
 
     def step(self, action):
-        k = self.layout.from_multidiscrete(action)
-        self._steps += 1
-        valid = bool(self._mask[k])
-        terminated = False
-        if valid:
-            if k == self.layout.stop:
-                terminated = True
-            else:
-                first, second, bond, _ = self.layout.decode(k)
-                grown = apply_edits(self._types, self._bonds, self._num_atoms, self._free, self.vocab, _ROW, [first], [second], [bond])
-                self._refresh()
-                terminated = bool(grown[0]) and self._graph.num_atoms == self.max_atoms
-        truncated = not terminated and self._steps >= self.max_steps
+        """``action``: a ``MultiDiscrete`` ``(first, second, bond, stop)``, or a flat index into the mask."""
+        batch = self._batch
+        outcome = batch.step(self.layout.flat_actions(action), _ACTIVE)
+        batch.refresh(outcome.edited)
+        valid, terminated, truncated = bool(outcome.valid[0]), bool(outcome.terminated[0]), bool(outcome.truncated[0])
         done = terminated or truncated
-        self._mask[-1] = self._stop_allowed()
-        self._ctx.valid = valid
-        terms = self.total_reward.score(self._ctx, final=done)
+        terms = self._scorer.score_one(batch.context(0), final=done)
         reward = float(sum(terms.values()))
         smiles = self.info_smiles == "step" or (done and self.info_smiles == "end")
-        info = self._info(valid=valid, terms=terms, smiles=smiles)
-        return self._obs(), reward, terminated, truncated, info
+        return self._obs(), reward, terminated, truncated, self._info(valid=valid, terms=terms, smiles=smiles)
 
     def action_masks(self) -> np.ndarray:
         """``(K,)`` bool: which flat actions are legal now (see the class docstring for indexing)."""
-        return self._mask.copy()
+        return self._batch.mask[0].copy()
 
     def decode_action(self, k: int) -> EditAction:
         """The ``(first, second, bond, stop)`` of flat action ``k``."""
@@ -324,58 +223,47 @@ class MolEditEnv(gym.Env):
         if self.render_mode == "rgb_array":
             from rdkit.Chem import Draw
 
-            return np.asarray(Draw.MolToImage(self._ctx.mol, size=(300, 300)).convert("RGB"))
+            return np.asarray(Draw.MolToImage(self.mol, size=(300, 300)).convert("RGB"))
         return None
 
     # State accessors --------------------------------------------------------------------------
     @property
     def graph(self) -> MolGraph:
         """The current molecule (a copy)."""
-        return self._graph.copy()
+        return self._batch.graph(0)
+
+    @property
+    def steps(self) -> int:
+        """Steps taken in the episode (accepted or not)."""
+        return int(self._batch.steps[0])
 
     @property
     def smiles(self) -> str:
         """Canonical SMILES of the current molecule."""
-        return self._ctx.smiles
+        return self._batch.smiles_of(_ONE)[0]
 
     @property
     def mol(self):
         """The current molecule as a sanitized RDKit ``Mol``."""
-        return self._ctx.mol
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        """Unpickled (or deep-copied): re-bind the views of the engine's arrays that pickling separated."""
-        self.__dict__.update(state)
-        self._mask = self._masks[0]
-        self._graph = MolGraph(self._types[0], self._bonds[0], int(self._num_atoms[0]), self.vocab)
+        return self._batch.context(0).mol
 
     # Internals --------------------------------------------------------------------------------
-    def _refresh(self) -> None:
-        """Recompute what depends on the molecule after it changed (``self._free`` is kept by the engine)."""
-        self._graph.num_atoms = int(self._num_atoms[0])
-        _, edit_any = edit_masks(self._types, self._bonds, self._num_atoms, self._free, self.vocab, self.layout, out=self._masks)
-        self._edit_any = bool(edit_any[0])
-        self._ctx = Context(self._graph, True, self._start)
-
-    def _stop_allowed(self) -> bool:
-        return self._steps >= self.min_steps or not self._edit_any
-
     def _obs(self) -> dict[str, np.ndarray]:
-        g = self._graph
+        b = self._batch
         return {
-            "atom_types": g.atom_types.copy(),
-            "bonds": g.bonds.copy(),
-            "num_atoms": np.array([g.num_atoms], dtype=np.int16),
-            "free_valence": self._free[0].copy(),
+            "atom_types": b.types[0].copy(),
+            "bonds": b.bonds[0].copy(),
+            "num_atoms": np.array([b.num_atoms[0]], dtype=np.int16),
+            "free_valence": b.free[0].copy(),
         }
 
     def _info(self, valid: bool, terms: dict[str, float], smiles: bool) -> dict[str, Any]:
         info = {
             "valid": valid,
-            "num_atoms": self._graph.num_atoms,
+            "num_atoms": int(self._batch.num_atoms[0]),
             "reward_terms": terms,
-            "action_mask": self._mask.copy(),
+            "action_mask": self._batch.mask[0].copy(),
         }
         if smiles:
-            info["smiles"] = self._ctx.smiles
+            info["smiles"] = self.smiles
         return info

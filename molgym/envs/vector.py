@@ -10,15 +10,11 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from molgym.chem import MolGraph
-from molgym.chem.engine import apply_edits, edit_masks, free_valence
-from molgym.envs.mol_edit import MolEditEnv, start_state
-from molgym.rewards import Context
+from molgym.envs.editing import EditBatch, start_state
+from molgym.envs.mol_edit import MolEditEnv
 from molgym.rewards.scoring import BatchScorer
 
 __all__ = ["MolEditVectorEnv"]
-
-#: The per-molecule arrays of :meth:`MolEditVectorEnv.get_state`.
-_STATE_ARRAYS = ("types", "bonds", "num_atoms", "free", "steps", "start_index", "mask", "_edit_any", "_autoreset")
 
 
 class MolEditVectorEnv(VectorEnv):
@@ -70,27 +66,13 @@ class MolEditVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, B)
         self.device = device
         self.scorer = BatchScorer(settings.total_reward, n_workers=n_workers)
-        N = self.max_atoms
         self.start_graphs: list[MolGraph] = list(spec.start_graphs)  # the molecules episodes start from
-        starts = self.start_graphs
-        self._start_types = np.stack([g.atom_types for g in starts])
-        self._start_bonds = np.stack([g.bonds for g in starts])
-        self._start_n = np.array([g.num_atoms for g in starts], dtype=np.int64)
-        self._start_free = free_valence(self._start_types, self._start_bonds, self._start_n, self.vocab)
-        self.types = np.full((B, N), -1, dtype=np.int8)
-        self.bonds = np.zeros((B, N, N), dtype=np.int8)
-        self.num_atoms = np.zeros(B, dtype=np.int64)
-        self.free = np.zeros((B, N), dtype=np.int8)
-        self.steps = np.zeros(B, dtype=np.int64)
-        self.start_index = np.zeros(B, dtype=np.int64)
-        self.mask = np.zeros((B, self.layout.size), dtype=bool)
-        self._edit_any = np.zeros(B, dtype=bool)
-        self._autoreset = np.zeros(B, dtype=bool)
-        self._option_start: MolGraph | None = None
+        self.batch = batch = EditBatch(spec, B)  # the molecules and the step rules the single env shares
+        # the batch's arrays, as agents read them (updated in place)
+        self.types, self.bonds, self.num_atoms, self.free = batch.types, batch.bonds, batch.num_atoms, batch.free
+        self.steps, self.mask = batch.steps, batch.mask
+        self._autoreset = np.zeros(B, dtype=bool)  # molecules whose episode ended last step
         self._rngs = [seeding.np_random()[0] for _ in range(B)]
-        self._smiles = np.full(B, None, dtype=object)  # canonical SMILES cache of the current states
-        self._start_smiles = np.full(len(starts) + 1, None, dtype=object)  # of each start; [-1]: the reset option's
-        self._step_contexts: dict[int, Context] = {}  # contexts built during the current step
 
     # Gymnasium API ----------------------------------------------------------------------------
     def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
@@ -100,61 +82,45 @@ class MolEditVectorEnv(VectorEnv):
                 raise ValueError(f"{len(seeds)} seeds for {self.num_envs} environments")
             self._rngs = [seeding.np_random(s)[0] for s in seeds]
         options = options or {}
-        self._option_start = None
-        if options.get("smiles") is not None:
-            self._option_start = start_state(options["smiles"], self.vocab, self.max_atoms)
-        self._start_smiles[-1] = None
         everyone = np.arange(self.num_envs)
-        self._reset_rows(everyone, self._option_start)
-        self._refresh(everyone)
-        self._refresh_stop()
+        if options.get("smiles") is not None:
+            self.batch.set_option_start(start_state(options["smiles"], self.vocab, self.max_atoms))
+            self.batch.reset(everyone, np.full(self.num_envs, -1))
+        else:
+            self.batch.reset(everyone, self._draw_starts(everyone))
         self._autoreset[:] = False
-        info = self._reset_info(everyone, {})
-        return self._observations(), info
+        return self._observations(), self._reset_info(everyone, {})
 
     def step(self, actions):
         """One step of every molecule. ``actions``: ``(B, 4)`` MultiDiscrete actions (the
         ``action_space``'s), or ``(B,)`` flat indices into the action masks (what a policy over the
         masks samples; no conversion either way)."""
-        k = self._flat_actions(actions)
-        B, L = self.num_envs, self.layout
-        self._step_contexts = {}
+        k = self.layout.flat_actions(actions, self.num_envs)
+        batch = self.batch
         resetting = np.flatnonzero(self._autoreset)
         active = ~self._autoreset
-        self.steps[active] += 1
-        valid = self.mask[np.arange(B), k] & active
-        stop = valid & (k == L.stop)
-        edit = np.flatnonzero(valid & (k != L.stop))
-        terminated = stop.copy()
-        if edit.size:
-            first, second, bond, _ = L.to_multidiscrete_many(k[edit]).T
-            grown = apply_edits(self.types, self.bonds, self.num_atoms, self.free, self.vocab, edit, first, second, bond)
-            terminated[edit[grown]] = self.num_atoms[edit[grown]] == self.max_atoms
-            self._smiles[edit] = None
-        truncated = active & ~terminated & (self.steps >= self.max_steps)
-        done = terminated | truncated
-        finals = np.flatnonzero(done)
+        outcome = batch.step(k, active)
+        valid, terminated, truncated, _ = outcome
+        finals = np.flatnonzero(terminated | truncated)
         # final rewards start now (on the workers, if any) while this process computes the masks
-        pending = self.scorer.start_finals(self._contexts(finals)) if finals.size and self.scorer.has_finals else None
-        changed = edit
+        pending = self.scorer.start_finals(batch.contexts(finals)) if finals.size and self.scorer.has_finals else None
+        changed = outcome.edited
         if resetting.size:  # autoresets start from the env's start set, as a single env's reset() does
-            self._reset_rows(resetting, None)
-            changed = np.concatenate([edit, resetting])
-        self._refresh(changed)
-        self._refresh_stop()
+            batch.reset(resetting, self._draw_starts(resetting))
+        batch.refresh(changed)
 
-        rewards = np.zeros(B, dtype=np.float64)
+        rewards = np.zeros(self.num_envs, dtype=np.float64)
         info: dict[str, Any] = {}
         acting = np.flatnonzero(active)
         if acting.size:
-            terms = self.scorer.score(self._contexts, acting, valid[acting], finals, pending, B, self.max_atoms)
-            rewards = terms.pop("__total__")
-            info["reward_terms"] = terms
+            rewards, terms = self.scorer.score(batch.contexts, acting, valid[acting], finals, pending, self.num_envs, self.max_atoms)
+            info["reward_terms"] = {key: value for name, (values, present) in terms.items()
+                                    for key, value in ((name, values), (f"_{name}", present.copy()))}
         smiles_rows = {"step": acting, "end": finals, "none": acting[:0]}[self.info_smiles]
         info = self._merge_step_info(info, valid, smiles_rows, acting)
         if resetting.size:
             info = self._reset_info(resetting, info)
-        self._autoreset = done
+        self._autoreset = terminated | truncated
         return self._observations(), rewards, terminated, truncated, info
 
     def action_masks(self):
@@ -176,115 +142,34 @@ class MolEditVectorEnv(VectorEnv):
     # State ------------------------------------------------------------------------------------
     def graph(self, i: int) -> MolGraph:
         """Molecule ``i`` as a :class:`MolGraph` (a copy)."""
-        return MolGraph(self.types[i].copy(), self.bonds[i].copy(), int(self.num_atoms[i]), self.vocab)
+        return self.batch.graph(i)
 
     def smiles_of(self, rows: np.ndarray) -> list[str]:
         """Canonical SMILES of molecules ``rows`` (computed once per state)."""
-        out = []
-        for i in rows.tolist():
-            if self._smiles[i] is None:
-                ctx = self._step_contexts.get(i) or self._context(i)
-                self._smiles[i] = ctx.smiles
-                if self.steps[i] == 0:  # a start molecule: its SMILES serves every later reset to it
-                    self._start_smiles[self.start_index[i]] = ctx.smiles
-            out.append(self._smiles[i])
-        return out
+        return self.batch.smiles_of(rows)
 
     def get_state(self) -> dict[str, Any]:
         """Everything that decides the env's future (molecules, counters, masks, generators), to
         checkpoint a run mid-episode; :meth:`set_state` restores it exactly."""
-        arrays = {key: getattr(self, key).copy() for key in _STATE_ARRAYS}
-        return {**arrays, "rngs": [rng.bit_generator.state for rng in self._rngs], "option_start": self._option_start}
+        return {**self.batch.get_state(), "autoreset": self._autoreset.copy(),
+                "rngs": [rng.bit_generator.state for rng in self._rngs]}
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore a :meth:`get_state` of an env with the same ``num_envs``, ``max_atoms`` and vocabulary."""
-        if state["types"].shape != self.types.shape or state["mask"].shape != self.mask.shape:
-            raise ValueError(
-                f"saved env state is for {state['types'].shape[0]} molecules of {state['types'].shape[1]} atoms and "
-                f"{state['mask'].shape[1]} actions; this env has {self.num_envs}, {self.max_atoms} and {self.layout.size}"
-            )
-        for key in _STATE_ARRAYS:
-            getattr(self, key)[...] = state[key]
+        self.batch.set_state(state)
+        self._autoreset[...] = state["autoreset"]
         for rng, saved in zip(self._rngs, state["rngs"], strict=True):
             rng.bit_generator.state = saved
-        self._option_start = state["option_start"]
-        self._smiles[:] = None
-        self._start_smiles[-1] = None
-        self._step_contexts = {}
 
     def state_bytes(self) -> int:
         """Bytes of the per-molecule state arrays (graph, counters and action mask), all molecules."""
-        arrays = (self.types, self.bonds, self.num_atoms, self.free, self.steps, self.start_index, self.mask)
-        return sum(a.nbytes for a in arrays)
+        return self.batch.state_bytes() + self._autoreset.nbytes
 
     # Internals --------------------------------------------------------------------------------
-    def _flat_actions(self, actions) -> np.ndarray:
-        """``(B,)`` flat indices of checked ``(B, 4)`` MultiDiscrete or ``(B,)`` flat actions."""
-        a = np.asarray(actions)
-        B = self.num_envs
-        if a.shape not in ((B, 4), (B,)):
-            raise ValueError(f"actions must have shape ({B}, 4) (MultiDiscrete) or ({B},) (flat), got {a.shape}")
-        if a.dtype.kind not in "iu":
-            raise ValueError(f"actions must be integers, got dtype {a.dtype}")
-        if a.ndim == 1:
-            out_of_range = (a < 0) | (a >= self.layout.size)
-            if out_of_range.any():
-                i = int(np.argmax(out_of_range))
-                raise ValueError(f"flat action of env {i} out of range: {int(a[i])} not in [0, {self.layout.size})")
-            return a.astype(np.int64)
-        out_of_range = (a < 0) | (a >= self.layout.nvec[None, :])
-        if out_of_range.any():
-            i, d = map(int, np.argwhere(out_of_range)[0])
-            name = ("first", "second", "bond", "stop")[d]
-            raise ValueError(f"action of env {i} out of range: {name}={int(a[i, d])} not in [0, {int(self.layout.nvec[d])})")
-        return self.layout.from_multidiscrete_many(a)
-
-    def _reset_rows(self, rows: np.ndarray, start: MolGraph | None) -> None:
-        """Put molecules ``rows`` at ``start``, or at a start molecule drawn with each one's generator
-        (the caller refreshes the masks)."""
-        if start is not None:
-            g = start
-            self.types[rows], self.bonds[rows], self.num_atoms[rows] = g.atom_types, g.bonds, g.num_atoms
-            self.free[rows] = free_valence(g.atom_types[None], g.bonds[None], np.array([g.num_atoms]), self.vocab)
-            self.start_index[rows] = -1
-        else:
-            count = len(self._start_n)
-            # one draw per molecule from its own generator, exactly as each single env does
-            picks = np.array([int(self._rngs[i].integers(count)) for i in rows.tolist()], dtype=np.int64)
-            self.types[rows] = self._start_types[picks]
-            self.bonds[rows] = self._start_bonds[picks]
-            self.num_atoms[rows] = self._start_n[picks]
-            self.free[rows] = self._start_free[picks]
-            self.start_index[rows] = picks
-        self.steps[rows] = 0
-        self._smiles[rows] = self._start_smiles[self.start_index[rows]]
-        for i in rows.tolist():
-            self._step_contexts.pop(i, None)
-
-    def _refresh(self, rows: np.ndarray) -> None:
-        if rows.size == 0:
-            return
-        _, edit_any = edit_masks(self.types, self.bonds, self.num_atoms, self.free, self.vocab, self.layout, rows, self.mask)
-        self._edit_any[rows] = edit_any[rows]
-
-    def _refresh_stop(self) -> None:
-        self.mask[:, -1] = (self.steps >= self.min_steps) | ~self._edit_any
-
-    def _context(self, i: int) -> Context:
-        start = self._option_start if self.start_index[i] < 0 else self.start_graphs[self.start_index[i]]
-        return Context(self.graph(i), True, start)
-
-    def _contexts(self, rows: np.ndarray) -> list[Context]:
-        """Contexts of molecules ``rows``, shared within a step (rewards and SMILES reuse one molecule)."""
-        out = []
-        for i in rows.tolist():
-            ctx = self._step_contexts.get(i)
-            if ctx is None:
-                ctx = self._step_contexts[i] = self._context(i)
-                if self._smiles[i] is not None:
-                    ctx._smiles = self._smiles[i]
-            out.append(ctx)
-        return out
+    def _draw_starts(self, rows: np.ndarray) -> np.ndarray:
+        """One start molecule per row, drawn with each molecule's own generator exactly as each single env does."""
+        count = len(self.start_graphs)
+        return np.array([int(self._rngs[i].integers(count)) for i in rows.tolist()], dtype=np.int64)
 
     def _observations(self):
         obs = {

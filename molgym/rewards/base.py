@@ -245,18 +245,14 @@ class FunctionTerm(Term):
 
 
 class Reward:
-    """A weighted sum of terms; ``score`` returns each term's contribution (weight * value)."""
+    """A weighted sum of terms; :class:`~molgym.rewards.scoring.BatchScorer` scores it (each term's
+    contribution is weight * value)."""
 
     def __init__(self, terms: Iterable[tuple[float, Term]] = ()):
         self.terms: list[tuple[float, Term]] = [(float(w), t) for w, t in terms]
         self.names = _unique_names(t.name for _, t in self.terms)
         #: ``(name, weight, term)`` of every term, names made unique
         self.named_terms = [(name, w, t) for name, (w, t) in zip(self.names, self.terms)]
-        self._steps = [item for item in self.named_terms if not item[2].final]
-
-    def score(self, ctx: Context, final: bool) -> dict[str, float]:
-        """Contributions of the step terms, plus the final terms when ``final``."""
-        return {name: weight * term(ctx) for name, weight, term in (self.named_terms if final else self._steps)}
 
     def __add__(self, other) -> Reward:
         return Reward(self.terms + as_reward(other).terms)

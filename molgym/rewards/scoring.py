@@ -62,6 +62,7 @@ class BatchScorer:
             raise ValueError(f"n_workers must be 0 (score in this process) or more, got {n_workers}")
         self.reward = reward
         self.n_workers = n_workers
+        self.has_finals = any(term.final for _, _, term in reward.named_terms)
         self._pool = None
         if n_workers > 0:
             try:
@@ -73,10 +74,6 @@ class BatchScorer:
                 ) from err
             method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
             self._pool = multiprocessing.get_context(method).Pool(n_workers, _init_worker, (payload,))
-
-    @property
-    def has_finals(self) -> bool:
-        return any(term.final for _, _, term in self.reward.named_terms)
 
     def start_finals(self, ctxs: list[Context]) -> PendingFinals:
         """Begin scoring the final terms of these finished molecules: cache hits now, misses on the pool."""
@@ -112,12 +109,15 @@ class BatchScorer:
         pending: PendingFinals | None,
         num_envs: int,
         max_atoms: int,
-    ) -> dict[str, np.ndarray]:
-        """Per-term contributions as vector-env info arrays (``name`` and ``_name`` masks), plus
-        ``"__total__"``: each molecule's reward, summed in the same order as the single env does.
-        ``pending`` is :meth:`start_finals` of the contexts of ``finals``."""
-        out: dict[str, np.ndarray] = {}
+    ) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
+        """Each molecule's reward ``(num_envs,)``, and per term name its contributions (weight *
+        value) and where it was scored (``(num_envs,)`` bool, shared between terms): step terms for the ``acting`` rows
+        (``valid`` per acting row), final terms for the ``finals`` rows, whose :meth:`start_finals`
+        is ``pending``. Rewards sum the contributions in term order."""
+        terms: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         total = np.zeros(num_envs, dtype=np.float64)
+        scored_step, scored_final = np.zeros(num_envs, dtype=bool), np.zeros(num_envs, dtype=bool)
+        scored_step[acting], scored_final[finals] = True, True
         acting_ctx: list[Context] | None = None
 
         def acting_contexts() -> list[Context]:
@@ -128,20 +128,24 @@ class BatchScorer:
 
         final_values = pending.result() if pending is not None else {}
         for index, (name, weight, term) in enumerate(self.reward.named_terms):
-            values = np.zeros(num_envs, dtype=np.float64)
-            present = np.zeros(num_envs, dtype=bool)
+            values = np.zeros(num_envs, dtype=np.float64)  # 0 where not scored
             if term.final:
                 if not finals.size:
                     continue
                 values[finals] = weight * final_values[index]
-                present[finals] = True
             else:
                 values[acting] = weight * term.batch(valid, acting_contexts, max_atoms)
-                present[acting] = True
-            total[present] += values[present]
-            out[name], out[f"_{name}"] = values, present
-        out["__total__"] = total
-        return out
+            total += values
+            terms[name] = values, scored_final if term.final else scored_step
+        return total, terms
+
+    def score_one(self, ctx: Context, final: bool) -> dict[str, float]:
+        """One molecule's contributions per term (:meth:`score` of a batch of one): the step terms
+        (``ctx.valid`` says whether its step was accepted), and the final terms when ``final``."""
+        one = np.zeros(1, dtype=np.int64)
+        pending = self.start_finals([ctx]) if final and self.has_finals else None
+        _, terms = self.score(lambda rows: [ctx], one, np.array([ctx.valid]), one if final else one[:0], pending, 1, ctx.max_atoms)
+        return {name: float(values[0]) for name, (values, present) in terms.items() if present[0]}
 
     def close(self) -> None:
         if self._pool is not None:
