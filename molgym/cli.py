@@ -210,6 +210,15 @@ def _compare(args: argparse.Namespace) -> int:
     for name in agents:
         _agent(name)
     configs = _compare_configs(args.config, agents)
+    if args.ray_address is not None and args.executor != "ray":
+        raise CommandError("--ray-address needs --executor ray")
+    if args.executor == "ray":
+        from molgym.distributed import import_ray
+
+        try:
+            import_ray()
+        except RuntimeError as err:
+            raise CommandError(str(err)) from None
     if args.suite or args.tasks:
         return _compare_suite(args, agents, configs)
     params = _task_params(args)
@@ -222,7 +231,8 @@ def _compare(args: argparse.Namespace) -> int:
     try:
         results = compare(args.task, agents, args.budget, args.seeds, args.out, workers=args.workers,
                           device=args.device, propose=args.propose, task_params=params,
-                          training_set=args.training_set, configs=configs, time_limit=args.time_limit)
+                          training_set=args.training_set, configs=configs, time_limit=args.time_limit,
+                          executor=args.executor, ray_address=args.ray_address)
     except KeyboardInterrupt:
         return _interrupted(Path(args.out), [spec.directory for spec in specs])
     return _reported(Path(args.out), results)
@@ -244,7 +254,8 @@ def _compare_suite(args: argparse.Namespace, agents: list[str], configs: dict[st
     try:
         by_task = compare_suite(tasks, agents, args.budget, args.seeds, out, workers=args.workers, device=args.device,
                                 propose=args.propose, training_set=args.training_set, configs=configs,
-                                time_limit=args.time_limit, command="molgym " + shlex.join(args.argv))
+                                time_limit=args.time_limit, command="molgym " + shlex.join(args.argv),
+                                executor=args.executor, ray_address=args.ray_address)
     except KeyboardInterrupt:
         return _interrupted(out, [spec.directory for task in tasks for spec in plan(task, agents, args.budget,
                                                                                      args.seeds, out / task)])
@@ -557,6 +568,12 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--seeds", type=positive, default=3, help="runs per agent, seeds 0 .. SEEDS-1")
     comp.add_argument("--workers", type=positive, default=None,
                       help="runs at a time, each in its own process (default: one per core; 1: in this process)")
+    comp.add_argument("--executor", choices=["process", "ray"], default="process",
+                      help="process: this machine's processes (--workers); ray: each run a Ray task with one CPU "
+                           "(and a GPU with --device cuda), retried if its worker dies (pip install 'molgym[ray]')")
+    comp.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                      help="with --executor ray: an existing cluster (e.g. ray://head:10001 or auto); default: "
+                           "start a local Ray instance")
     comp.add_argument("--propose", type=non_negative, default=100,
                       help="molecules proposed after training, unscored, for validity, uniqueness and novelty "
                            "(proposed.csv of each run)")

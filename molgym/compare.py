@@ -215,11 +215,10 @@ def _worker(spec: RunSpec, threads: int, parent: int) -> None:
     run_one(spec)
 
 
-def _lost(spec: RunSpec, exitcode: int | None) -> dict[str, Any]:
+def _lost(spec: RunSpec, why: str) -> dict[str, Any]:
     """The result of a run whose worker ended without writing one (killed, out of memory, crashed)."""
     result = {"agent": spec.agent, "seed": spec.seed, "task": spec.task, "budget": spec.budget,
-              "device": spec.device, "status": "error", "error": f"the worker process died (exit code {exitcode})",
-              "wall_time": 0.0}
+              "device": spec.device, "status": "error", "error": why, "wall_time": 0.0}
     _write_whole(spec.directory / "result.json", result)
     return result
 
@@ -245,7 +244,8 @@ def _run_in_processes(specs: list[RunSpec], workers: int, threads: int) -> list[
                 i, process = running.pop(sentinel)
                 process.join()
                 done = specs[i].directory / "result.json"
-                results[i] = json.loads(done.read_text()) if done.is_file() else _lost(specs[i], process.exitcode)
+                results[i] = (json.loads(done.read_text()) if done.is_file()
+                              else _lost(specs[i], f"the worker process died (exit code {process.exitcode})"))
     finally:
         for _, process in running.values():
             process.terminate()
@@ -266,8 +266,19 @@ def plan(task: str, agents: list[str], budget: int, seeds: int, out: str | Path,
             for i, (a, s) in enumerate((a, s) for a in agents for s in range(seeds))]
 
 
-def _run_all(specs: list[RunSpec], workers: int | None) -> list[dict[str, Any]]:
-    """Every run, ``workers`` at a time in separate processes (default: one per core; 1: in this process)."""
+#: How a comparison runs its (agent, seed) runs: this machine's processes, or a Ray cluster.
+EXECUTORS = ("process", "ray")
+RAY_ATTEMPTS = 3  #: tries of a run on Ray whose worker dies (a failing agent is reported, not retried)
+
+
+def _run_all(specs: list[RunSpec], workers: int | None, executor: str = "process",
+             ray_address: str | None = None) -> list[dict[str, Any]]:
+    """Every run: ``workers`` at a time in separate processes (default: one per core; 1: in this
+    process), or as Ray tasks (``executor="ray"``)."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
+    if executor == "ray":
+        return _run_on_ray(specs, ray_address)
     cores = os.cpu_count() or 1
     workers = min(workers or cores, len(specs))
     if workers <= 1:
@@ -275,12 +286,55 @@ def _run_all(specs: list[RunSpec], workers: int | None) -> list[dict[str, Any]]:
     return _run_in_processes(specs, workers, threads=max(1, cores // workers))
 
 
+def _ray_run(spec: RunSpec) -> dict[str, Any]:
+    """A Ray task: one run, with the threads of the CPU it asked for."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    return run_one(spec)
+
+
+def _run_on_ray(specs: list[RunSpec], address: str | None) -> list[dict[str, Any]]:
+    """Every run as a Ray task asking for one CPU (and one GPU when its device is ``cuda``), on the
+    cluster at ``address`` or on a Ray instance started here (stopped at the end). Ray retries a
+    run whose worker died (up to :data:`RAY_ATTEMPTS` tries); one that still has no result is
+    reported as lost. Runs write into their directories, so on a cluster ``out`` must be a path every
+    node sees. On any exception (Ctrl-C) the remaining tasks are cancelled before it propagates."""
+    from molgym.distributed import import_ray, start_ray
+
+    ray = import_ray()
+    started_here = start_ray(address)
+    task = ray.remote(_ray_run)
+    refs = {}
+    for i, spec in enumerate(specs):
+        gpus = 1 if spec.device.startswith("cuda") else 0
+        refs[task.options(num_cpus=1, num_gpus=gpus, max_retries=RAY_ATTEMPTS - 1).remote(spec)] = i
+    results: list[dict[str, Any] | None] = [None] * len(specs)
+    waiting = list(refs)
+    try:
+        while waiting:
+            done, waiting = ray.wait(waiting, num_returns=1, timeout=1.0)
+            for ref in done:
+                i = refs[ref]
+                try:
+                    results[i] = ray.get(ref)
+                except ray.exceptions.RayError as err:  # the worker died RAY_ATTEMPTS times, or the node was lost
+                    why = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                    results[i] = _lost(specs[i], f"the Ray worker died {RAY_ATTEMPTS} times ({type(err).__name__}: {why})")
+    finally:
+        for ref in waiting:
+            ray.cancel(ref, force=True)
+        if started_here:
+            ray.shutdown()
+    return results  # type: ignore[return-value]
+
+
 def compare(task: str, agents: list[str], budget: int, seeds: int, out: str | Path, workers: int | None = None,
             device: str = "cpu", propose: int = 100, task_params: dict | None = None,
             training_set: str | None = "nci", configs: dict[str, dict] | None = None,
-            time_limit: float | None = None) -> list[dict[str, Any]]:
+            time_limit: float | None = None, executor: str = "process",
+            ray_address: str | None = None) -> list[dict[str, Any]]:
     """Run every (agent, seed) pair, ``workers`` at a time in separate processes (default: one per
-    core), and write the report. ``workers=1`` runs them one after another in this process.
+    core), and write the report. ``workers=1`` runs them one after another in this process;
+    ``executor="ray"`` runs each as a Ray task (on ``ray_address``, or a local Ray instance).
     ``configs`` maps an agent to its settings; ``time_limit`` caps each run's wall time (seconds).
     Raises :class:`SettingsMismatch`, before any run, when ``out`` holds runs of other settings."""
     out = Path(out)
@@ -288,7 +342,7 @@ def compare(task: str, agents: list[str], budget: int, seeds: int, out: str | Pa
     check_runs(specs)
     out.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
-    results = _run_all(specs, workers)
+    results = _run_all(specs, workers, executor, ray_address)
     write_report(results, out, task=task, budget=budget, wall_time=time.perf_counter() - began, device=device)
     return results
 

@@ -48,9 +48,10 @@ def leaderboard() -> dict[str, Any]:
 def compare_suite(tasks: list[str], agents: list[str], budget: int, seeds: int, out: str | Path,
                   workers: int | None = None, device: str = "cpu", propose: int = 100,
                   training_set: str | None = "nci", configs: dict[str, dict] | None = None,
-                  time_limit: float | None = None, command: str | None = None) -> dict[str, list[dict[str, Any]]]:
-    """Run every (task, agent, seed), ``workers`` at a time, write each task's report and the
-    suite's; returns the results per task. Tasks whose objective cannot be had are skipped
+                  time_limit: float | None = None, command: str | None = None, executor: str = "process",
+                  ray_address: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Run every (task, agent, seed), ``workers`` at a time (or as Ray tasks, ``executor="ray"``),
+    write each task's report and the suite's; returns the results per task. Tasks whose objective cannot be had are skipped
     (reported). Raises ``SettingsMismatch`` before any run when ``out`` holds other settings."""
     from molgym.rewards.classifiers import ModelUnavailable
     from molgym.tasks import make_task
@@ -71,7 +72,7 @@ def compare_suite(tasks: list[str], agents: list[str], budget: int, seeds: int, 
     for i, spec in enumerate(specs):
         spec.position = i % width  # progress bars: one line per worker
     began = time.perf_counter()
-    results = _run_all(specs, workers)
+    results = _run_all(specs, workers, executor, ray_address)
     by_task: dict[str, list[dict[str, Any]]] = {}
     for spec, result in zip(specs, results):
         by_task.setdefault(spec.task, []).append(result)

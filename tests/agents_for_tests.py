@@ -146,3 +146,22 @@ class TricklingAgent(UpdatingAgent):
 
     def propose(self, n):
         return ["C"] * n
+
+
+class DyingAgent(ListAgent):
+    """Kills its own process while training, the first ``deaths`` times it runs (counted in files
+    under ``marker_dir``), then scores the list: a worker lost mid-run."""
+
+    name = "dying"
+
+    def __init__(self, task, seed: int = 0, device: str = "cpu", marker_dir: str = "", deaths: int = 1):
+        super().__init__(task, seed=seed, device=device)
+        self.marker_dir, self.deaths = Path(marker_dir), deaths
+
+    def train(self, oracle):
+        oracle("CCO")
+        tries = len(list(self.marker_dir.glob(f"seed{self.seed}-*")))
+        if tries < self.deaths:
+            (self.marker_dir / f"seed{self.seed}-{tries}").touch()
+            os.kill(os.getpid(), 9)
+        super().train(oracle)

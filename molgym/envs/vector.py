@@ -34,7 +34,9 @@ class MolEditVectorEnv(VectorEnv):
     ``env_cls`` (the single environment's class, e.g. ``MolEditEnv``), ``num_envs``, ``device``
     (``None`` for NumPy outputs; ``"cpu"`` or ``"cuda"`` for observations and masks as torch
     tensors on that device), ``n_workers`` (processes that score the final rewards the cache does
-    not hold, while this process computes the next masks; 0 scores in this process), and every
+    not hold, while this process computes the next masks; 0 scores in this process), ``scorer``
+    (``"process"``: those workers are local processes; ``"ray"``: Ray actors, on the connected
+    cluster or a local Ray instance, ``pip install 'molgym[ray]'``), and every
     argument of the single environment.
 
     ``gym.make_vec(id, num_envs=B, vectorization_mode="vector_entry_point")`` builds it.
@@ -48,6 +50,7 @@ class MolEditVectorEnv(VectorEnv):
         num_envs: int = 1,
         device: str | None = None,
         n_workers: int = 0,
+        scorer: str = "process",
         **kwargs,
     ):
         if num_envs < 1:
@@ -65,7 +68,7 @@ class MolEditVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, B)
         self.action_space = batch_space(self.single_action_space, B)
         self.device = device
-        self.scorer = BatchScorer(settings.total_reward, n_workers=n_workers)
+        self.scorer = BatchScorer(settings.total_reward, n_workers=n_workers, backend=scorer)
         self.start_graphs: list[MolGraph] = list(spec.start_graphs)  # the molecules episodes start from
         self.batch = batch = EditBatch(spec, B)  # the molecules and the step rules the single env shares
         # the batch's arrays, as agents read them (updated in place)

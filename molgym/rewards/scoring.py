@@ -28,6 +28,59 @@ def _score_in_worker(job):
     return [_WORKER_REWARD.terms[i][1](ctx) for i in indices]
 
 
+class _ScoringActor:
+    """A Ray actor holding the reward, as a pool process does (Ray ships it with cloudpickle, so
+    functions defined in a script or a notebook work too)."""
+
+    def __init__(self, reward: Reward):
+        global _WORKER_REWARD
+        _WORKER_REWARD = reward
+
+    def score(self, jobs: list) -> list:
+        return [_score_in_worker(job) for job in jobs]
+
+    def ready(self) -> bool:
+        return True
+
+
+class _RayPool:
+    """``n`` Ray actors behind the two calls of a process pool that :class:`BatchScorer` makes: a
+    step's jobs are split into ``n`` contiguous shares, one per actor, and come back in order."""
+
+    def __init__(self, n: int, reward: Reward):
+        from molgym.distributed import import_ray, start_ray
+
+        self.ray = import_ray()
+        self.started_here = start_ray()
+        actor = self.ray.remote(num_cpus=1)(_ScoringActor)
+        shared = self.ray.put(reward)
+        self.actors = [actor.remote(shared) for _ in range(n)]
+        try:  # started (and the reward unpickled) before the first step, or a clear error now
+            self.ray.get([a.ready.remote() for a in self.actors])
+        except self.ray.exceptions.RayError as err:
+            self.terminate()
+            raise RuntimeError(f"the Ray scoring actors did not start: {str(err).strip().splitlines()[-1]}") from None
+
+    def map_async(self, fn, jobs: list) -> _RayResult:
+        shares = np.array_split(np.arange(len(jobs)), len(self.actors))
+        refs = [a.score.remote([jobs[i] for i in share]) for a, share in zip(self.actors, shares) if share.size]
+        return _RayResult(self.ray, refs)
+
+    def terminate(self) -> None:
+        for actor in self.actors:
+            self.ray.kill(actor)
+        if self.started_here:
+            self.ray.shutdown()
+
+
+class _RayResult:
+    def __init__(self, ray, refs):
+        self.ray, self.refs = ray, refs
+
+    def get(self) -> list:
+        return [value for share in self.ray.get(self.refs) for value in share]
+
+
 class PendingFinals:
     """Final-term values of the molecules that finished in a step, possibly still being computed."""
 
@@ -51,20 +104,26 @@ class BatchScorer:
     Step terms are scored for every acting molecule with :meth:`Term.batch` (vectorized where the
     term allows it). Final terms are scored for the molecules that finished: each cached term's
     value is taken from its canonical-SMILES cache when there; the misses are computed in this
-    process (``n_workers=0``) or on a pool of ``n_workers`` processes, asynchronously, so that the
-    caller can compute the next action masks meanwhile (:meth:`start_finals`, then :meth:`score`).
+    process (``n_workers=0``) or on ``n_workers`` processes (``backend="process"``) or Ray actors
+    (``backend="ray"``: on the connected Ray cluster, or a local instance started here),
+    asynchronously, so that the caller can compute the next action masks meanwhile
+    (:meth:`start_finals`, then :meth:`score`).
     Workers rebuild each molecule from its arrays, in the same atom order, so the values are the
     same as in-process.
     """
 
-    def __init__(self, reward: Reward, n_workers: int = 0):
+    def __init__(self, reward: Reward, n_workers: int = 0, backend: str = "process"):
         if n_workers < 0:
             raise ValueError(f"n_workers must be 0 (score in this process) or more, got {n_workers}")
+        if backend not in ("process", "ray"):
+            raise ValueError(f"backend must be 'process' or 'ray', got {backend!r}")
         self.reward = reward
         self.n_workers = n_workers
         self.has_finals = any(term.final for _, _, term in reward.named_terms)
         self._pool = None
-        if n_workers > 0:
+        if n_workers > 0 and backend == "ray":
+            self._pool = _RayPool(n_workers, reward)
+        elif n_workers > 0:
             try:
                 payload = pickle.dumps(reward)
             except Exception as err:  # noqa: BLE001 - lambdas, local functions, open handles...

@@ -1,0 +1,88 @@
+"""Comparisons on Ray: a local 2-CPU instance stands in for a cluster (Ray comes with the dev extra)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+import ray
+
+from molgym.cli import main
+from molgym.compare import RAY_ATTEMPTS, compare
+
+AGENTS = ["random", "tests.agents_for_tests:ListAgent"]
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(sys.path), "OMP_NUM_THREADS": "1"}})
+    yield
+    ray.shutdown()
+
+
+def _logs(out):
+    return {p.relative_to(out).as_posix(): p.read_text() for p in sorted(out.rglob("oracle_log.csv"))}
+
+
+def test_compare_on_ray_equals_the_process_pool(tmp_path, local_ray):
+    settings = dict(task="qed", agents=AGENTS, budget=6, seeds=2, propose=2, training_set=None)
+    pool = compare(out=tmp_path / "pool", workers=2, **settings)
+    on_ray = compare(out=tmp_path / "ray", executor="ray", **settings)
+    assert [r["status"] for r in on_ray] == ["ok"] * 4
+    assert [(r["agent"], r["seed"], r["metrics"]) for r in on_ray] == [(r["agent"], r["seed"], r["metrics"]) for r in pool]
+    logs = _logs(tmp_path / "ray")
+    assert len(logs) == 4 and logs == _logs(tmp_path / "pool")  # every oracle call, in order, the same
+    again = compare(out=tmp_path / "ray", executor="ray", **settings)  # resumes: nothing left to run
+    assert [r["wall_time"] for r in again] == [r["wall_time"] for r in on_ray]
+
+
+def test_a_worker_killed_mid_run_is_retried_and_one_that_keeps_dying_is_reported(tmp_path, local_ray):
+    agent = "tests.agents_for_tests:DyingAgent"
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    once = compare("qed", [agent], budget=4, seeds=1, out=tmp_path / "once", propose=0, training_set=None,
+                   configs={agent: {"marker_dir": str(markers), "deaths": 1}}, executor="ray")
+    assert once[0]["status"] == "ok" and once[0]["metrics"]["calls"] == 4
+    assert len(list(markers.iterdir())) == 1  # it died once, and the retry finished the run
+    always = compare("qed", [agent], budget=4, seeds=1, out=tmp_path / "always", propose=0, training_set=None,
+                     configs={agent: {"marker_dir": str(markers), "deaths": 99}}, executor="ray")
+    assert always[0]["status"] == "error" and f"died {RAY_ATTEMPTS} times" in always[0]["error"]
+    saved = json.loads((tmp_path / "always" / "results.json").read_text())
+    assert saved["runs"][0]["status"] == "error"  # reported in the comparison, not dropped
+
+
+def test_ray_address_needs_the_ray_executor(tmp_path, capsys):
+    argv = ["compare", "--agents", "random", "--budget", "2", "--seeds", "1", "--ray-address", "auto",
+            "--out", str(tmp_path / "x")]
+    assert main(argv) != 0
+    assert "--ray-address needs --executor ray" in capsys.readouterr().err
+
+
+def test_ray_actors_score_the_same_final_rewards_as_this_process(local_ray):
+    import numpy as np
+
+    import molgym
+    from molgym.envs.vector import MolEditVectorEnv
+
+    kwargs = {"min_steps": 2, "max_steps": 10}
+    here = MolEditVectorEnv(molgym.envs.MolEditPLogPEnv, num_envs=6, n_workers=0, **kwargs)
+    actors = MolEditVectorEnv(molgym.envs.MolEditPLogPEnv, num_envs=6, n_workers=2, scorer="ray", **kwargs)
+    try:
+        here.reset(seed=3)
+        actors.reset(seed=3)
+        rng = np.random.default_rng(3)
+        finished = 0
+        for _ in range(40):
+            k = np.array([rng.choice(np.flatnonzero(m)) for m in here.action_masks()])
+            _, r1, t1, u1, i1 = here.step(k)
+            _, r2, t2, u2, i2 = actors.step(k)
+            assert np.array_equal(r1, r2) and np.array_equal(t1 | u1, t2 | u2)
+            finished += int((t1 | u1).sum())
+        assert finished > 10
+    finally:
+        here.close()
+        actors.close()
+    assert ray.is_initialized()  # the env used the instance it found, and left it running
