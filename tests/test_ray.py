@@ -86,3 +86,41 @@ def test_ray_actors_score_the_same_final_rewards_as_this_process(local_ray):
         here.close()
         actors.close()
     assert ray.is_initialized()  # the env used the instance it found, and left it running
+
+
+def test_the_ray_executor_without_ray_says_how_to_install_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # "import ray" now fails as on a machine without it
+    out = tmp_path / "x"
+    argv = ["compare", "--agents", "random", "--budget", "2", "--seeds", "1", "--executor", "ray", "--out", str(out)]
+    assert main(argv) != 0
+    assert "pip install 'molgym[ray]'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_scoring_actor_killed_mid_step_is_restarted_and_scores_the_same(tmp_path, local_ray):
+    import numpy as np
+
+    from molgym.envs.vector import MolEditVectorEnv
+
+    marker = tmp_path / "killed"
+
+    def atoms_once_killing(mol):  # shipped to the actors by cloudpickle, marker path and all
+        if not marker.exists():
+            marker.touch()
+            os.kill(os.getpid(), 9)
+        return mol.GetNumAtoms() / 10
+
+    kwargs = {"num_envs": 4, "min_steps": 1, "max_steps": 3}
+    here = MolEditVectorEnv(reward=lambda mol: mol.GetNumAtoms() / 10, n_workers=0, **kwargs)
+    actors = MolEditVectorEnv(reward=atoms_once_killing, n_workers=2, scorer="ray", **kwargs)
+    try:
+        here.reset(seed=1)
+        actors.reset(seed=1)
+        rng = np.random.default_rng(1)
+        for _ in range(9):
+            k = np.array([rng.choice(np.flatnonzero(m)) for m in here.action_masks()])
+            assert np.array_equal(here.step(k)[1], actors.step(k)[1])
+    finally:
+        here.close()
+        actors.close()
+    assert marker.exists()  # an actor did die, and its share was scored again by its restarted self

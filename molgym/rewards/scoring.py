@@ -52,7 +52,8 @@ class _RayPool:
 
         self.ray = import_ray()
         self.started_here = start_ray()
-        actor = self.ray.remote(num_cpus=1)(_ScoringActor)
+        # an actor whose process dies is restarted, and its unfinished calls are retried (twice)
+        actor = self.ray.remote(num_cpus=1, max_restarts=2, max_task_retries=2)(_ScoringActor)
         shared = self.ray.put(reward)
         self.actors = [actor.remote(shared) for _ in range(n)]
         try:  # started (and the reward unpickled) before the first step, or a clear error now
