@@ -276,3 +276,30 @@ def test_spec_is_the_envs_own_and_the_vector_env_builds_no_single_env(monkeypatc
     assert "ConstrainedImprovement(threshold=0.2)" in repr(vector.scorer.reward)
     with pytest.raises(ValueError, match="needs start molecules"):
         MolOptEnv.settings()
+
+
+def test_the_single_and_the_vector_env_share_one_compiled_engine():
+    """A batch of one and a batch of many call the engine's kernels with the same array types, so
+    each kernel is compiled (or loaded from the cache) once: the vector env after a single env
+    costs no second compilation. In a fresh process, since other tests may call the kernels with
+    other types."""
+    import ast
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np\n"
+        "from molgym.chem import engine\n"
+        "from molgym.envs import MolEditEnv\n"
+        "from molgym.envs.vector import MolEditVectorEnv\n"
+        "env = MolEditEnv(reward=[]); env.reset(seed=0)\n"
+        "env.step(int(np.flatnonzero(env.action_masks())[0]))\n"
+        "vec = MolEditVectorEnv(MolEditEnv, num_envs=3, reward=[]); vec.reset(seed=0)\n"
+        "vec.step(vec.layout.sample(vec.mask, np.random.default_rng(0)))\n"
+        "kernels = [getattr(engine, k) for k in dir(engine) if hasattr(getattr(engine, k), 'signatures')]\n"
+        "print({k.__name__: len(k.signatures) for k in kernels if k.signatures})\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    counts = ast.literal_eval(out)  # kernel -> compiled variants (those called from Python)
+    assert {"_mask_many", "_step_many", "_free_many"} <= counts.keys()
+    assert all(n == 1 for n in counts.values()), counts

@@ -17,7 +17,9 @@ without final reward with ``info_smiles="end"``; QED overhead <= 1.5x RDKit's QE
 
 ``startup``: ``import molgym``, ``gym.make`` + ``reset`` and the first step, in fresh processes:
 first with an empty compiled-kernel cache (a fresh install: the engine's kernels are compiled
-then, :mod:`molgym.chem.engine`), then with the cache that run wrote (every later process).
+then, :mod:`molgym.chem.engine`), then with the cache that run wrote (every later process); and
+then, in the same process, the native vector env's make + reset + first step at B = 256 (it runs
+the kernels the single env compiled).
 
 ``vector``: SyncVectorEnv of B single envs and the native batched env at B = 64, 256, 1024,
 without final reward (``info_smiles="end"`` as in training, and ``"none"``) and with QED
@@ -229,24 +231,29 @@ env.reset(seed=0)
 t2 = time.perf_counter()
 env.step(env.unwrapped.decode_action(int(env.unwrapped.action_masks().argmax())))
 t3 = time.perf_counter()
-print(t1 - t0, t2 - t1, t3 - t2)
+envs = gym.make_vec("MolEdit-v0", num_envs=256)
+envs.reset(seed=0)
+envs.step(envs.action_masks().argmax(axis=1))
+t4 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2, t4 - t3)
 """
 
 
 def startup_part() -> None:
-    """Import, make + reset and first step in fresh processes: empty kernel cache, then warm."""
+    """Import, make + reset and first step in fresh processes: empty kernel cache, then warm; then
+    the native vector env's make + reset + first step in the same process (the same kernels)."""
     import subprocess
     import sys
     import tempfile
 
     print("== startup: fresh processes (seconds)")
-    print(f"{'kernel cache':28s} {'import molgym':>13s} {'make + reset':>13s} {'first step':>11s}")
+    print(f"{'kernel cache':28s} {'import molgym':>13s} {'make + reset':>13s} {'first step':>11s} {'then vector B=256':>18s}")
     with tempfile.TemporaryDirectory() as cache:
         for label in ("empty (a fresh install)", "warm (every later process)", "warm (again)"):
             env = {**os.environ, "NUMBA_CACHE_DIR": cache}
             out = subprocess.run([sys.executable, "-c", _STARTUP], env=env, capture_output=True, text=True, check=True)
-            imp, make, step = map(float, out.stdout.split())
-            print(f"{label:28s} {imp:13.2f} {make:13.2f} {step:11.3f}")
+            imp, make, step, vector = map(float, out.stdout.split())
+            print(f"{label:28s} {imp:13.2f} {make:13.2f} {step:11.3f} {vector:18.3f}")
 
 
 def main() -> None:

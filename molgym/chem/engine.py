@@ -169,13 +169,13 @@ def _bridges(bonds, n, bridge, disc, low, parent, cursor, stack):
 
 @njit(cache=True)
 def _mask_one(types, bonds, n, free, table, odd_total, C, mask, bridge, disc, low, parent, cursor, stack):
-    """Fill ``mask`` (the ``C * N * (N + T)`` edit entries of one molecule, flat) and return
-    whether any edit is legal."""
+    """Fill the first ``C * N * (N + T)`` entries of ``mask`` (the edits of one molecule, flat; a
+    last stop entry, if the row has one, is left alone) and return whether any edit is legal."""
     N = bonds.shape[0]
     T = table.shape[0]
     S = N + T
     plane = N * S
-    mask[:] = False
+    mask[: C * plane] = False
     grows = n < N
     # additions: order c + 1 fits both free valences
     for i in range(n):
@@ -434,7 +434,9 @@ def edit_masks(
         out = np.zeros((B, layout.size), dtype=bool)
     rows = np.arange(B, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
     any_edit = np.zeros(B, dtype=bool)
-    _mask_many(types, bonds, np.asarray(num_atoms, dtype=np.int64), free, rows, table, odd_total, layout.num_bond_choices, out[:, :-1], any_edit)
+    # the whole rows, stop entry included: one compiled variant for a batch of one and of many
+    # (a ``(B, K - 1)`` slice is contiguous only when B = 1)
+    _mask_many(types, bonds, np.asarray(num_atoms, dtype=np.int64), free, rows, table, odd_total, layout.num_bond_choices, out, any_edit)
     return out, any_edit
 
 
