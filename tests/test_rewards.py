@@ -158,6 +158,31 @@ def test_terms_compose_into_weighted_sums():
     assert BatchScorer(StepValidity() + reward).score_one(c, final=False) == {"step_validity": pytest.approx(1 / 38)}
     assert as_reward([QED(), QED()]).names == ["qed", "qed_2"]
     assert as_reward(None).terms == []
+
+
+def test_term_names_are_unique_and_never_look_like_a_vector_info_mask():
+    def _atoms(mol):
+        return mol.GetNumAtoms() / 10
+
+    def atoms(mol):
+        return 1.0
+
+    reward = as_reward([atoms, _atoms, QED(), QED(), FunctionTerm(atoms, name="qed_2")])
+    assert reward.names == ["atoms", "atoms_2", "qed", "qed_2", "qed_2_2"]
+    # in a vector env's infos "_atoms" would be the presence mask of "atoms": both terms keep their values
+    from molgym.envs import MolEditEnv
+    from molgym.envs.vector import MolEditVectorEnv
+
+    envs = MolEditVectorEnv(MolEditEnv, num_envs=2, reward=[atoms, _atoms], step_reward=None, min_steps=0, n_workers=0)
+    envs.reset(seed=0)
+    _, rewards, terminated, _, info = envs.step(np.full(2, envs.layout.stop))  # stop: the episodes end
+    terms = info["reward_terms"]
+    assert terminated.all()
+    assert set(terms) == {"atoms", "_atoms", "atoms_2", "_atoms_2"}
+    assert terms["atoms"].tolist() == [1.0, 1.0] and terms["_atoms"].tolist() == [True, True]
+    assert terms["atoms_2"].tolist() == pytest.approx([0.1, 0.1])  # one carbon
+    assert rewards.tolist() == pytest.approx([1.1, 1.1])
+    envs.close()
     with pytest.raises(TypeError):
         as_reward(3)
 

@@ -251,7 +251,7 @@ class Reward:
     def __init__(self, terms: Iterable[tuple[float, Term]] = ()):
         self.terms: list[tuple[float, Term]] = [(float(w), t) for w, t in terms]
         self.names = _unique_names(t.name for _, t in self.terms)
-        #: ``(name, weight, term)`` of every term, names made unique
+        #: ``(name, weight, term)`` of every term, names made unique (see :func:`_unique_names`)
         self.named_terms = [(name, w, t) for name, (w, t) in zip(self.names, self.terms)]
 
     def __add__(self, other) -> Reward:
@@ -297,9 +297,17 @@ def as_reward(obj) -> Reward:
 
 
 def _unique_names(names: Iterable[str]) -> list[str]:
-    seen: dict[str, int] = {}
+    """Each name once (a repeat gets ``_2``, ``_3``, ...), and none with a leading underscore: a
+    vector env's infos keep each key's presence mask under ``"_" + key`` (Gymnasium's convention),
+    so a term ``_x`` beside a term ``x`` would lose its values to ``x``'s mask."""
+    taken: set[str] = set()
     out = []
     for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        out.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+        base = name.lstrip("_") or "term"
+        unique, k = base, 1
+        while unique in taken:
+            k += 1
+            unique = f"{base}_{k}"
+        taken.add(unique)
+        out.append(unique)
     return out
