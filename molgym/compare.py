@@ -21,6 +21,7 @@ import csv
 import hashlib
 import json
 import os
+import sys
 import threading
 import time
 import traceback
@@ -287,8 +288,11 @@ def _run_all(specs: list[RunSpec], workers: int | None, executor: str = "process
 
 
 def _ray_run(spec: RunSpec) -> dict[str, Any]:
-    """A Ray task: one run, with the threads of the CPU it asked for."""
+    """A Ray task: one run, with the threads of the CPU it asked for (Ray reuses a worker process
+    for later tasks, so torch may be imported already: then its setting is changed directly)."""
     os.environ["OMP_NUM_THREADS"] = "1"
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
     return run_one(spec)
 
 
