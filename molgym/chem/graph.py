@@ -90,10 +90,10 @@ def canonical_smiles(mol: Chem.Mol) -> str:
 
 
 def valence_ok(atom_types: np.ndarray, bonds: np.ndarray, num_atoms: int, vocab: AtomVocab) -> bool:
-    """The environment's own valence rule: every atom's bond-order sum is within its type's limit."""
-    n = num_atoms
-    used = bonds[:n, :n].sum(axis=1, dtype=np.int64)
-    return bool(np.all(used <= vocab.max_valence[atom_types[:n]]))
+    """The environment's own valence rule: every atom's bond-order sum is within its type's limit
+    (no negative free valence, as the engine computes it)."""
+    free = free_valence(atom_types[None], bonds[None], np.array([num_atoms], dtype=np.int64), vocab)
+    return bool(np.all(free[0, :num_atoms] >= 0))
 
 
 @dataclass
