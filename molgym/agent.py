@@ -71,13 +71,16 @@ class Patience:
         return f"stalled: under {self.min_new:.0%} of the molecules scored were new in {self.idle} {self.unit} in a row"
 
     def run(self, oracle: Oracle, one_round) -> str:
-        """Call ``one_round()`` until the oracle's budget is spent or the rule ends it; the reason."""
+        """Call ``one_round()`` until the oracle's budget is spent, the rule ends it, or the round
+        returns a reason to stop (a string); the reason."""
         while True:
             calls, requests = oracle.calls, oracle.requests
             try:
-                one_round()
+                done = one_round()
             except BudgetExhausted:
                 return budget_spent(oracle)
+            if done:
+                return done
             if self.stalled(oracle.calls - calls, oracle.requests - requests):
                 return self.reason
 
@@ -214,20 +217,24 @@ class UpdatingAgent(Agent):
         patience: updates in a row in which under 5% of the molecules scored were new (none, or a
             trickle) after which training stops with a stated reason (:class:`Patience`), so that a
             run whose policy keeps making molecules already scored ends instead of running on for hours.
+        finished: set by :meth:`update` when the agent's own rule ends training, to the reason
+            (e.g. Graph GA's population unchanged for PMO's number of generations).
     """
 
     steps: int = 0
     updates: int = 0
     patience: int = 20
+    finished: str | None = None
 
     @abstractmethod
     def update(self, oracle: Oracle) -> dict[str, float]:
         """One update; returns its statistics for the logs (floats, e.g. ``reward``, ``loss``)."""
 
     def train(self, oracle: Oracle) -> None:
-        def one_update() -> None:
+        def one_update() -> str | None:
             self.update(oracle)
             self.updates += 1
+            return self.finished
 
         self.stop_reason = Patience(self.patience).run(oracle, one_update)
 

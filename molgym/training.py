@@ -56,8 +56,9 @@ def run_training(agent: UpdatingAgent, oracle: Oracle, out: str | Path, steps: i
 
     ``loop`` is the counters of a checkpoint being resumed (:func:`load_checkpoint`); the
     oracle must then hold that checkpoint's state. Returns the final counters, with ``stopped``
-    the reason the run ended (``steps`` done, the budget spent, or ``agent.patience`` updates in
-    a row with (almost) no new paid call: the stall rule, :class:`~molgym.agent.Patience`) and
+    the reason the run ended (``steps`` done, the budget spent, the agent's own rule
+    (``agent.finished``), or ``agent.patience`` updates in a row with (almost) no new paid call:
+    the stall rule, :class:`~molgym.agent.Patience`) and
     ``interrupted`` true when Ctrl-C stopped it first (after a checkpoint).
     """
     out = Path(out)
@@ -88,7 +89,9 @@ def run_training(agent: UpdatingAgent, oracle: Oracle, out: str | Path, steps: i
                 loop["stopped"] = budget_spent(oracle)
                 break
             agent.updates += 1
-            if patience.stalled(oracle.calls - calls_before, oracle.requests - requests_before):
+            if agent.finished:
+                loop["stopped"] = agent.finished
+            elif patience.stalled(oracle.calls - calls_before, oracle.requests - requests_before):
                 loop["stopped"] = patience.reason
             new = [score for _, _, score in oracle.log[calls_before:]]  # only this update's paid calls
             best = max([*new, *([] if loop["best"] is None else [loop["best"]])], default=None)

@@ -82,6 +82,28 @@ def test_graph_ga_resumes_exactly(tmp_path):
     assert resumed.propose(4) == whole.propose(4)
 
 
+def test_graph_ga_ends_when_its_population_stops_changing_as_pmo_does(tmp_path):
+    """With every molecule scoring the same no child displaces a member: the population stays as it
+    is, and ``stop_unchanged`` generations later the run ends with that reason, in ``train`` and in
+    ``molgym train``'s loop alike; without the option the budget is spent."""
+    from molgym.rewards import FunctionTerm
+    from molgym.tasks import Task
+    from molgym.training import run_training
+
+    task = Task("flat", FunctionTerm(lambda mol: 0.5, name="flat"))
+    make = lambda **kw: GraphGAAgent(task, seed=0, population_size=10, offspring_size=10, data="nci", **kw)  # noqa: E731
+    agent, oracle = make(stop_unchanged=3), task.oracle(1000)
+    agent.train(oracle)
+    assert agent.stop_reason == "population unchanged for 3 generations"
+    assert agent.updates == 4 and oracle.calls < 60  # the starting population, then 3 generations
+    looped, looped_oracle = make(stop_unchanged=3), task.oracle(1000)
+    end = run_training(looped, looped_oracle, tmp_path / "run", progress=False)
+    assert end["stopped"] == agent.stop_reason and looped_oracle.log == oracle.log
+    never, never_oracle = make(), task.oracle(60)
+    never.train(never_oracle)
+    assert never_oracle.calls == 60 and never.stop_reason == "budget spent (60 oracle calls)"
+
+
 def test_graph_ga_refuses_tasks_that_edit_given_molecules():
     task = make_task("constrained", start_smiles=["CCO"])
     with pytest.raises(ValueError, match="edits given start molecules"):

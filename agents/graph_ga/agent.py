@@ -5,7 +5,9 @@ here, ZINC in PMO), breeds each generation ``offspring_size`` children. Each chi
 drawn from the population with probability proportional to their scores; the child is their
 crossover, mutated with probability ``mutation_rate`` (:mod:`molgym_agents.graph_ga.operators`). The
 oracle scores the children (repeats are free), and the best ``population_size`` distinct molecules
-of population and children form the next population.
+of population and children form the next population. With ``stop_unchanged = k`` a run ends once
+the population has stayed the same for ``k`` generations in a row (PMO's ``mol_opt`` ends its
+Graph GA runs so, with 5, and pads the rest of the AUC with the last value, as molgym does).
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ class GraphGAAgent(UpdatingAgent):
     """Config: ``population_size``, ``offspring_size``, ``mutation_rate`` (PMO's tuned values:
     120, 70, 0.067), ``data`` (the set the first population is drawn from: ``moses``, ``nci``,
     ``zinc250k`` or a file), ``patience`` (generations in a row with under 5% new molecules that
-    end a run).
+    end a run), ``stop_unchanged`` (generations in a row with the population unchanged that end a
+    run; 0: never).
 
     One :meth:`update` is one generation (the first scores the starting population); ``steps``
     counts the molecules made.
@@ -46,17 +49,20 @@ class GraphGAAgent(UpdatingAgent):
     name = "graph_ga"
 
     def __init__(self, task: Task, seed: int = 0, device: str = "cpu", population_size: int = 120,
-                 offspring_size: int = 70, mutation_rate: float = 0.067, data: str = "moses", patience: int = 20):
+                 offspring_size: int = 70, mutation_rate: float = 0.067, data: str = "moses", patience: int = 20,
+                 stop_unchanged: int = 0):
         if task.start_smiles is not None:
             raise ValueError(f"graph_ga breeds molecules from a population; task {task.name!r} edits given "
                              "start molecules")
-        if population_size < 2 or offspring_size < 1 or not 0.0 <= mutation_rate <= 1.0:
-            raise ValueError("graph_ga needs population_size >= 2, offspring_size >= 1 and 0 <= mutation_rate <= 1")
+        if population_size < 2 or offspring_size < 1 or not 0.0 <= mutation_rate <= 1.0 or stop_unchanged < 0:
+            raise ValueError("graph_ga needs population_size >= 2, offspring_size >= 1, 0 <= mutation_rate <= 1 "
+                             "and stop_unchanged >= 0")
         super().__init__(task, seed, device, population_size=population_size, offspring_size=offspring_size,
-                         mutation_rate=mutation_rate, data=data, patience=patience)
+                         mutation_rate=mutation_rate, data=data, patience=patience, stop_unchanged=stop_unchanged)
         self.patience = patience
         self.rng = np.random.default_rng(seed)
         self.population: list[tuple[str, float]] = []  # (canonical SMILES, score), best first
+        self.unchanged = 0  # generations in a row that left the population as it was
 
     def update(self, oracle: Oracle) -> dict[str, float]:
         if not self.population:
@@ -68,7 +74,11 @@ class GraphGAAgent(UpdatingAgent):
         merged = dict(self.population)
         merged.update(scored)
         ranked = sorted(merged.items(), key=lambda item: -item[1])
-        self.population = ranked[: self.config["population_size"]]
+        before, self.population = self.population, ranked[: self.config["population_size"]]
+        self.unchanged = self.unchanged + 1 if self.population == before else 0
+        limit = self.config["stop_unchanged"]
+        if limit and self.unchanged >= limit:
+            self.finished = f"population unchanged for {self.unchanged} generations"
         scores = [score for _, score in self.population]
         return {"reward": float(np.mean([score for _, score in scored])) if scored else 0.0,
                 "population_mean": float(np.mean(scores)), "population_best": scores[0], "children": float(len(children))}
@@ -111,7 +121,8 @@ class GraphGAAgent(UpdatingAgent):
 
     def _save_state(self, path: Path) -> None:
         (path / "graph_ga.json").write_text(json.dumps({"population": self.population, "steps": self.steps,
-                                                        "updates": self.updates, "rng": self.rng.bit_generator.state}))
+                                                        "updates": self.updates, "unchanged": self.unchanged,
+                                                        "rng": self.rng.bit_generator.state}))
 
     def _load_state(self, path: Path) -> None:
         file = path / "graph_ga.json"
@@ -119,5 +130,5 @@ class GraphGAAgent(UpdatingAgent):
             raise ValueError(f"cannot read graph_ga checkpoint {file}: no such file")
         state = json.loads(file.read_text())
         self.population = [(smiles, score) for smiles, score in state["population"]]
-        self.steps, self.updates = state["steps"], state["updates"]
+        self.steps, self.updates, self.unchanged = state["steps"], state["updates"], state.get("unchanged", 0)
         self.rng.bit_generator.state = state["rng"]
