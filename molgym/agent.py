@@ -72,14 +72,14 @@ class Patience:
 
     def run(self, oracle: Oracle, one_round) -> str:
         """Call ``one_round()`` until the oracle's budget is spent, the rule ends it, or the round
-        returns a reason to stop (a string); the reason."""
+        returns a reason to stop (a string; any other value it returns is ignored); the reason."""
         while True:
             calls, requests = oracle.calls, oracle.requests
             try:
                 done = one_round()
             except BudgetExhausted:
                 return budget_spent(oracle)
-            if done:
+            if isinstance(done, str):
                 return done
             if self.stalled(oracle.calls - calls, oracle.requests - requests):
                 return self.reason
