@@ -136,3 +136,20 @@ def test_the_shipped_prior_loads_says_how_it_was_made_and_writes_mostly_valid_sm
     samples = model.sample(200, 100, torch.Generator().manual_seed(0))
     valid = [Chem.MolFromSmiles(vocab.decode(row)) is not None for row in samples]
     assert sum(valid) / len(valid) > 0.45 and meta["valid_share"] > 0.45  # 57% recorded; see checkpoints/README.md
+
+
+def test_reinvent_ends_when_its_best_100_scores_stop_changing_as_pmo_does(prior_path):
+    """With every molecule scoring the same, the best 100 scores are all equal once 100 molecules are
+    scored; past 1,000 calls ``stop_unchanged`` batches later the run ends with that reason; with 0 the
+    budget is spent."""
+    from molgym.rewards import FunctionTerm
+    from molgym.tasks import Task
+
+    task = Task("flat", FunctionTerm(lambda mol: 0.5, name="flat"))
+    agent, oracle = ReinventAgent(task, seed=0, prior=str(prior_path), stop_unchanged=2), task.oracle(5_000)
+    agent.train(oracle)
+    assert agent.stop_reason == "best 100 scores unchanged for 2 batches"
+    assert 1000 < oracle.calls < 1000 + 3 * 64
+    never, never_oracle = ReinventAgent(task, seed=0, prior=str(prior_path), stop_unchanged=0), task.oracle(1_300)
+    never.train(never_oracle)
+    assert never_oracle.calls == 1_300

@@ -11,6 +11,11 @@ scores 0). With the prior's log-likelihood ``log P_prior(x)``, the score ``S(x)`
 the second term (c = 5e3, REINVENT's) penalising sequences the agent finds very likely. With
 ``experience`` > 0, that many molecules are drawn each update from the best ones scored so far
 (experience replay, up to 100 kept) and enter the first term too.
+
+With ``stop_unchanged = k`` (PMO's REINVENT: 5) a run ends once more than 1,000 calls are paid and
+the scores of the best 100 molecules so far stayed the same for k batches in a row: the agent only
+repeats what it has already found. PMO's AUC then counts the last top-k for the unspent calls, as
+``molgym.metrics`` does for every run that ends early.
 """
 
 from __future__ import annotations
@@ -42,7 +47,8 @@ def augmented_likelihood_loss(agent_ll: torch.Tensor, prior_ll: torch.Tensor, sc
 
 class ReinventAgent(UpdatingAgent):
     """Config: ``prior`` (a ``.pt`` of ``molgym pretrain reinvent``; default the shipped MOSES prior),
-    ``batch_size``, ``sigma``, ``lr``, ``experience`` (PMO's: 64, 500, 5e-4, 24), ``patience``.
+    ``batch_size``, ``sigma``, ``lr``, ``experience``, ``stop_unchanged`` (PMO's: 64, 500, 5e-4, 24, 5),
+    ``patience``.
 
     ``steps`` counts the SMILES sampled; one :meth:`update` is one batch.
     """
@@ -51,11 +57,13 @@ class ReinventAgent(UpdatingAgent):
 
     def __init__(self, task: Task, seed: int = 0, device: str = "cpu", prior: str = str(DEFAULT_PRIOR),
                  batch_size: int = 64, sigma: float = 500.0, lr: float = 5e-4, experience: int = 24,
-                 patience: int = 20):
+                 stop_unchanged: int = 5, patience: int = 20):
         if task.start_smiles is not None:
             raise ValueError(f"reinvent writes molecules from scratch; task {task.name!r} edits given start molecules")
+        if stop_unchanged < 0:
+            raise ValueError(f"reinvent: stop_unchanged must be >= 0 (0: never stop early), not {stop_unchanged}")
         super().__init__(task, seed, device, prior=prior, batch_size=batch_size, sigma=sigma, lr=lr,
-                         experience=experience, patience=patience)
+                         experience=experience, stop_unchanged=stop_unchanged, patience=patience)
         self.patience = patience
         self.prior, self.vocab, _ = load_prior(prior, device)
         self.model = copy.deepcopy(self.prior)  # the agent starts as the prior and is tuned; the prior stays
@@ -64,6 +72,7 @@ class ReinventAgent(UpdatingAgent):
         self.generator = torch.Generator().manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.replay: list[tuple[str, float]] = []  # the best molecules scored, best first
+        self.unchanged = 0  # batches in a row that left the best 100 scores as they were
 
     @classmethod
     def pretrain(cls, smiles: list[str], out: Path, command: str, **options) -> str:
@@ -109,10 +118,19 @@ class ReinventAgent(UpdatingAgent):
         loss.backward()
         self.optimizer.step()
         fresh = {s: v for s, v in zip(smiles, scores) if s is not None}
-        self.replay = sorted({**dict(self.replay), **fresh}.items(), key=lambda item: -item[1])[:REPLAY_SIZE]
+        before, self.replay = self.replay, sorted({**dict(self.replay), **fresh}.items(), key=lambda item: -item[1])[:REPLAY_SIZE]
+        self._stop_when_unchanged([v for _, v in before], [v for _, v in self.replay], oracle.calls)
         valid = [v for s, v in zip(smiles, scores) if s is not None]
         return {"reward": float(np.mean(valid)) if valid else 0.0, "valid": len(valid) / len(smiles),
                 "unique": len(smiles) / cfg["batch_size"], "loss": fit.item(), "agent_likelihood": agent_ll.mean().item()}
+
+    def _stop_when_unchanged(self, before: list[float], after: list[float], calls: int) -> None:
+        limit = self.config["stop_unchanged"]
+        if calls <= 1000 or not limit:
+            return
+        self.unchanged = self.unchanged + 1 if after == before else 0
+        if self.unchanged >= limit:
+            self.finished = f"best {REPLAY_SIZE} scores unchanged for {self.unchanged} batches"
 
     def propose(self, n: int) -> list[str]:
         """``n`` valid SMILES sampled from the agent (not scored)."""
@@ -126,7 +144,7 @@ class ReinventAgent(UpdatingAgent):
     def _save_state(self, path: Path) -> None:
         torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                     "generator": self.generator.get_state(), "rng": self.rng.bit_generator.state,
-                    "replay": self.replay, "steps": self.steps, "updates": self.updates,
+                    "replay": self.replay, "steps": self.steps, "updates": self.updates, "unchanged": self.unchanged,
                     "tokens": self.vocab.tokens}, path / "reinvent.pt")
 
     def _load_state(self, path: Path) -> None:
@@ -139,3 +157,4 @@ class ReinventAgent(UpdatingAgent):
         self.generator.set_state(state["generator"])
         self.rng.bit_generator.state = state["rng"]
         self.replay, self.steps, self.updates = [tuple(r) for r in state["replay"]], state["steps"], state["updates"]
+        self.unchanged = state.get("unchanged", 0)
