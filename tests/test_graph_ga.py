@@ -85,7 +85,7 @@ def test_graph_ga_resumes_exactly(tmp_path):
 def test_graph_ga_ends_when_its_population_stops_changing_as_pmo_does(tmp_path):
     """With every molecule scoring the same no child displaces a member: the population stays as it
     is, and ``stop_unchanged`` generations later the run ends with that reason, in ``train`` and in
-    ``molgym train``'s loop alike; without the option the budget is spent."""
+    ``molgym train``'s loop alike; with 0 the budget is spent."""
     from molgym.rewards import FunctionTerm
     from molgym.tasks import Task
     from molgym.training import run_training
@@ -99,7 +99,7 @@ def test_graph_ga_ends_when_its_population_stops_changing_as_pmo_does(tmp_path):
     looped, looped_oracle = make(stop_unchanged=3), task.oracle(1000)
     end = run_training(looped, looped_oracle, tmp_path / "run", progress=False)
     assert end["stopped"] == agent.stop_reason and looped_oracle.log == oracle.log
-    never, never_oracle = make(), task.oracle(60)
+    never, never_oracle = make(stop_unchanged=0), task.oracle(60)
     never.train(never_oracle)
     assert never_oracle.calls == 60 and never.stop_reason == "budget spent (60 oracle calls)"
 

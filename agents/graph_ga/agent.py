@@ -7,7 +7,8 @@ crossover, mutated with probability ``mutation_rate`` (:mod:`molgym_agents.graph
 oracle scores the children (repeats are free), and the best ``population_size`` distinct molecules
 of population and children form the next population. With ``stop_unchanged = k`` a run ends once
 the population has stayed the same for ``k`` generations in a row (PMO's ``mol_opt`` ends its
-Graph GA runs so, with 5, and pads the rest of the AUC with the last value, as molgym does).
+Graph GA runs so, with 5, the default here, and pads the rest of the AUC with the last value, as
+molgym does; 0 never stops early).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class GraphGAAgent(UpdatingAgent):
     120, 70, 0.067), ``data`` (the set the first population is drawn from: ``moses``, ``nci``,
     ``zinc250k`` or a file), ``patience`` (generations in a row with under 5% new molecules that
     end a run), ``stop_unchanged`` (generations in a row with the population unchanged that end a
-    run; 0: never).
+    run; PMO's 5; 0: never).
 
     One :meth:`update` is one generation (the first scores the starting population); ``steps``
     counts the molecules made.
@@ -50,7 +51,7 @@ class GraphGAAgent(UpdatingAgent):
 
     def __init__(self, task: Task, seed: int = 0, device: str = "cpu", population_size: int = 120,
                  offspring_size: int = 70, mutation_rate: float = 0.067, data: str = "moses", patience: int = 20,
-                 stop_unchanged: int = 0):
+                 stop_unchanged: int = 5):
         if task.start_smiles is not None:
             raise ValueError(f"graph_ga breeds molecules from a population; task {task.name!r} edits given "
                              "start molecules")
