@@ -71,6 +71,21 @@ def test_targets_and_isomers_score_one():
     assert Formula("C7H8N2O2")("Nc1ccccc1C(=O)N=O") == pytest.approx(expected, abs=1e-12)
 
 
+def test_the_earlier_tdc_isomer_score_reads_the_total_from_the_smiles_text():
+    """scripts/pmo_isomer_prev.py: TDC's earlier isomer score; only the total-atom term differs."""
+    from scripts.pmo_isomer_prev import FormulaFromSmilesText, smiles_text_atoms
+
+    # CCN(C(C)=O)c1cccc(-c2ccnc3c(C#N)cnn23)c1: C C N C C O, then "C" of C#N and "N": 8 tokens, none with a digit;
+    # Cl and a ring digit after an upper-case atom: "C1" counts 1, "C2" counts 2, "Cl" one token
+    assert smiles_text_atoms("CCN(C(C)=O)c1cccc(-c2ccnc3c(C#N)cnn23)c1") == 8
+    assert smiles_text_atoms("C1CC2CCC1C2Cl") == 1 + 1 + 2 + 1 + 1 + 1 + 2 + 1
+    isomer = Chem.MolFromSmiles("Nc1ccccc1C(=O)NO")  # C7H8N2O2: 19 atoms with H, 5 tokens in its SMILES text
+    text_total = smiles_text_atoms(Chem.MolToSmiles(isomer))
+    expected = math.exp(-((text_total - 19) / 2.0) ** 2 / 2) ** (1 / 5)  # four exact element terms
+    assert Formula("C7H8N2O2")(isomer) == 1.0
+    assert FormulaFromSmilesText("C7H8N2O2")(isomer) == pytest.approx(expected, abs=1e-12) and expected < 0.5
+
+
 def test_modifiers_and_formulas_by_hand():
     assert Clipped(0.75)(0.375) == 0.5 and Clipped(0.75)(0.9) == 1.0 and Clipped(0.75)(-0.1) == 0.0
     assert Clipped(1.0)(0.3) == pytest.approx(0.3, abs=1e-15)

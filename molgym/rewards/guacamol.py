@@ -177,8 +177,12 @@ class Formula(Term):
 
     def value(self, ctx: Context) -> float:
         scores = [Gaussian(n, 1.0)(count_atoms(ctx.mol, element)) for element, n in self.counts]
-        scores.append(Gaussian(self.total, 2.0)(count_atoms(ctx.mol)))
+        scores.append(Gaussian(self.total, 2.0)(self.total_atoms(ctx.mol)))
         return _geometric(scores)
+
+    def total_atoms(self, mol: Chem.Mol) -> int:
+        """The atom count that the total term compares with the formula's: all atoms, hydrogens included."""
+        return count_atoms(mol)
 
     def __repr__(self) -> str:
         return f"Formula({self.formula!r})"
