@@ -5,7 +5,8 @@ with each task's own report in ``OUT/<task>/``. The suite's report (``OUT/result
 ``curves.png``: one panel per task) has the tasks as rows and, per agent, the mean AUC top-10 over
 seeds with its rank among the agents and the published methods that have a figure for the task;
 the last row sums over the tasks run (PMO's headline is that sum over its 23 tasks). The published
-figures come from ``molgym/data/pmo_leaderboard.json``, with their source. A task whose objective
+figures come from ``molgym/data/pmo_leaderboard.json``, with their source and, where a published
+figure was made with another definition of the task, a note that the report prints. A task whose objective
 cannot be had (a classifier model offline) is skipped, and the report says why.
 """
 
@@ -125,7 +126,9 @@ def write_suite_report(by_task: dict[str, list[dict[str, Any]]], skipped: dict[s
                                                   "wall_time": wall_time, "commands": list(commands),
                                                   "skipped": skipped, "table": table,
                                                   "leaderboard_source": board["source"],
-                                                  "per_task_source": board["per_task_source"]}, indent=2))
+                                                  "per_task_source": board["per_task_source"],
+                                                  "task_notes": {t: n for t, n in board.get("task_notes", {}).items()
+                                                                 if t in by_task}}, indent=2))
     agents, methods = table["agents"], table["methods"]
 
     def cell(value, rank=None, std=None) -> str:
@@ -152,6 +155,9 @@ def write_suite_report(by_task: dict[str, list[dict[str, Any]]], skipped: dict[s
                               + [cell(total["published"][m], total["ranks"].get(m)) for m in methods]) + " |")
     lines += ["", "Published sums over all 23 tasks: "
               + ", ".join(f"{m} {v:.3f}" for m, v in total["published_all_23"].items()) + "."]
+    notes = {task: note for task, note in board.get("task_notes", {}).items() if task in by_task}
+    if notes:
+        lines += ["", "About the published figures:", ""] + [f"- {task}: {note}" for task, note in notes.items()]
     if skipped:
         lines += ["", "Skipped tasks:", ""] + [f"- {task}: {why}" for task, why in skipped.items()]
     ended = [(task, r) for task, results in by_task.items() for r in results

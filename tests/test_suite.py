@@ -13,18 +13,18 @@ from molgym.suite import leaderboard
 def test_the_pmo_suite_reports_each_task_the_sum_and_the_published_figures(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MOLGYM_DRD2_MODEL", str(tmp_path / "no_model_here.pkl"))  # drd2 cannot be had: skipped
     out = tmp_path / "suite"
-    argv = ["compare", "--suite", "pmo", "--tasks", "qed,median1,drd2", "--agents",
+    argv = ["compare", "--suite", "pmo", "--tasks", "qed,median1,isomers_c9h10n2o2pf2cl,drd2", "--agents",
             "random,tests.agents_for_tests:ListAgent", "--budget", "12", "--seeds", "2", "--propose", "3",
             "--workers", "1", "--out", str(out)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "# PMO suite: 2 tasks, budget 12 oracle calls, 2 seeds" in printed
+    assert "# PMO suite: 3 tasks, budget 12 oracle calls, 2 seeds" in printed
 
     report = json.loads((out / "results.json").read_text())
     table = report["table"]
-    assert list(table["rows"]) == ["qed", "median1"] and "drd2" in report["skipped"]
+    assert list(table["rows"]) == ["qed", "median1", "isomers_c9h10n2o2pf2cl"] and "drd2" in report["skipped"]
     assert "no_model_here.pkl does not exist" in report["skipped"]["drd2"]
-    for task in ("qed", "median1"):
+    for task in ("qed", "median1", "isomers_c9h10n2o2pf2cl"):
         per_task = json.loads((out / task / "results.json").read_text())
         auc = [r["metrics"]["auc_top10"] for r in per_task["runs"] if r["agent"] == "random"]
         assert table["rows"][task]["agents"]["random"][0] == sum(auc) / 2  # the suite reads the task's runs
@@ -35,11 +35,14 @@ def test_the_pmo_suite_reports_each_task_the_sum_and_the_published_figures(tmp_p
     assert ranks["REINVENT"] == 1 and ranks["random"] > ranks["MolDQN"]
 
     md = (out / "results.md").read_text()
-    assert "| qed |" in md and "0.941 +- 0.000 (1)" in md and "**sum over 2 tasks**" in md and "REINVENT 14.196" in md
+    assert "| qed |" in md and "0.941 +- 0.000 (1)" in md and "**sum over 3 tasks**" in md and "REINVENT 14.196" in md
     assert f"Made by: `molgym {' '.join(argv)}`" in md and report["commands"] == [f"molgym {' '.join(argv)}"]
     assert "0.356 +- 0.009" in md  # REINVENT's published median1 figure with its spread
-    assert table["sum"]["published"]["REINVENT"] == 0.941 + 0.356
+    assert table["sum"]["published"]["REINVENT"] == 0.941 + 0.356 + 0.642
     assert "Skipped tasks:" in md and "- drd2:" in md
+    # a published figure made with another definition of the task says so, for that task only
+    assert "About the published figures:" in md and "- isomers_c9h10n2o2pf2cl: PMO's figures" in md and "- qed:" not in md
+    assert list(report["task_notes"]) == ["isomers_c9h10n2o2pf2cl"]
     assert Image.open(out / "curves.png").size[0] >= 800  # one panel per task
 
     before = (out / "median1" / "random" / "seed1" / "result.json").read_text()
@@ -61,3 +64,4 @@ def test_the_published_per_task_figures_cover_the_suite_and_add_up_to_the_publis
         assert set(figures["tasks"]) == set(PMO_TASKS) and set(figures.get("std", {})) <= set(figures["tasks"])
         # 23 three-decimal entries against the paper's own total
         assert abs(sum(figures["tasks"].values()) - figures["sum"]) < 0.015, method
+    assert set(leaderboard()["task_notes"]) <= set(PMO_TASKS)
