@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["RunSpec", "SettingsMismatch", "plan", "check_runs", "run_one", "compare", "write_report"]
+__all__ = ["RunSpec", "SettingsMismatch", "plan", "check_runs", "run_one", "compare", "ended_early", "write_report"]
 
 #: Metrics where smaller is better (the rest: larger is better).
 LOWER_IS_BETTER = {"sa_top100"}
@@ -131,6 +131,12 @@ def _training_smiles(source: str | None) -> frozenset[str] | None:
         except ValueError:
             continue
     return frozenset(out)
+
+
+def ended_early(result: dict[str, Any], budget: int) -> str:
+    """One report line for a run that ended before its budget: the agent, the seed, the calls, why."""
+    return (f"{result['agent']} seed {result['seed']} ({result['metrics']['calls']} of {budget} calls): "
+            f"{result.get('stop_reason') or 'the agent returned'}")
 
 
 def run_one(spec: RunSpec) -> dict[str, Any]:
@@ -410,8 +416,7 @@ def write_report(results: list[dict[str, Any]], out: Path, task: str, budget: in
     early = [r for r in results if r["status"] == "ok" and r["metrics"]["calls"] < budget]
     if early:
         lines += ["", "Runs that ended before their budget (AUC padded with their last value):", ""]
-        lines += [f"- {r['agent']} seed {r['seed']}: {r.get('stop_reason') or 'the agent returned'} after "
-                  f"{r['metrics']['calls']} of {budget} calls" for r in early]
+        lines += [f"- {ended_early(r, budget)}" for r in early]
     (out / "results.md").write_text("\n".join(lines) + "\n")
     _plot_curves(results, out, budget, task)
     for agent in summary:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from molgym.compare import _draw_curves, _run_all, check_runs, plan, write_report
+from molgym.compare import _draw_curves, _run_all, check_runs, ended_early, plan, write_report
 
 __all__ = ["SUITES", "compare_suite", "leaderboard", "write_suite_report"]
 
@@ -164,8 +164,7 @@ def write_suite_report(by_task: dict[str, list[dict[str, Any]]], skipped: dict[s
              if r["status"] == "ok" and r["metrics"]["calls"] < budget]
     if ended:
         lines += ["", "Runs that ended before their budget (AUC padded with their last value):", ""]
-        lines += [f"- {task}, {r['agent']} seed {r['seed']}: {r.get('stop_reason') or 'the agent returned'} after "
-                  f"{r['metrics']['calls']} calls" for task, r in ended]
+        lines += [f"- {task}, {ended_early(r, budget)}" for task, r in ended]
     failed = [(task, r) for task, results in by_task.items() for r in results if r["status"] != "ok"]
     if failed:
         lines += ["", "Failed runs:", ""] + [f"- {task}, {r['agent']} seed {r['seed']}: {r['error']}" for task, r in failed]

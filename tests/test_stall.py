@@ -50,5 +50,5 @@ def test_train_and_compare_state_why_a_run_ended(tmp_path, capsys):
     assert [r["stop_reason"] for r in runs] == ["stalled: under 5% of the molecules scored were new in 20 updates in a row",
                                                 "budget spent (5 oracle calls)"]
     report = (cmp / "results.md").read_text()
-    assert "- tests.agents_for_tests:StallingAgent seed 0: stalled: under 5% of the molecules scored were new in 20 updates in a row after 3 of 5 calls" in report
+    assert "- tests.agents_for_tests:StallingAgent seed 0 (3 of 5 calls): stalled: under 5% of the molecules scored were new in 20 updates in a row" in report
     assert "random seed 0" not in report.split("ended before their budget")[1]
