@@ -232,7 +232,8 @@ def _compare(args: argparse.Namespace) -> int:
         results = compare(args.task, agents, args.budget, args.seeds, args.out, workers=args.workers,
                           device=args.device, propose=args.propose, task_params=params,
                           training_set=args.training_set, configs=configs, time_limit=args.time_limit,
-                          executor=args.executor, ray_address=args.ray_address)
+                          executor=args.executor, ray_address=args.ray_address,
+                          command="molgym " + shlex.join(args.argv))
     except KeyboardInterrupt:
         return _interrupted(Path(args.out), [spec.directory for spec in specs])
     return _reported(Path(args.out), results)

@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -32,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["RunSpec", "SettingsMismatch", "plan", "check_runs", "run_one", "compare", "ended_early", "write_report"]
+__all__ = ["RunSpec", "SettingsMismatch", "plan", "check_runs", "run_one", "compare", "ended_early", "made_by", "write_report"]
 
 #: Metrics where smaller is better (the rest: larger is better).
 LOWER_IS_BETTER = {"sa_top100"}
@@ -131,6 +132,11 @@ def _training_smiles(source: str | None) -> frozenset[str] | None:
         except ValueError:
             continue
     return frozenset(out)
+
+
+def made_by(commands: Sequence[str]) -> list[str]:
+    """A report's lines naming the commands that made it (and a blank line), none without commands."""
+    return [*(f"Made by: `{c}`" for c in commands), ""] if commands else []
 
 
 def ended_early(result: dict[str, Any], budget: int) -> str:
@@ -341,11 +347,12 @@ def compare(task: str, agents: list[str], budget: int, seeds: int, out: str | Pa
             device: str = "cpu", propose: int = 100, task_params: dict | None = None,
             training_set: str | None = "nci", configs: dict[str, dict] | None = None,
             time_limit: float | None = None, executor: str = "process",
-            ray_address: str | None = None) -> list[dict[str, Any]]:
+            ray_address: str | None = None, command: str | None = None) -> list[dict[str, Any]]:
     """Run every (agent, seed) pair, ``workers`` at a time in separate processes (default: one per
     core), and write the report. ``workers=1`` runs them one after another in this process;
     ``executor="ray"`` runs each as a Ray task (on ``ray_address``, or a local Ray instance).
-    ``configs`` maps an agent to its settings; ``time_limit`` caps each run's wall time (seconds).
+    ``configs`` maps an agent to its settings; ``time_limit`` caps each run's wall time (seconds);
+    ``command``, the command line that asked for it, is written into the report.
     Raises :class:`SettingsMismatch`, before any run, when ``out`` holds runs of other settings."""
     out = Path(out)
     specs = plan(task, agents, budget, seeds, out, device, propose, task_params, training_set, configs, time_limit)
@@ -353,7 +360,8 @@ def compare(task: str, agents: list[str], budget: int, seeds: int, out: str | Pa
     out.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     results = _run_all(specs, workers, executor, ray_address)
-    write_report(results, out, task=task, budget=budget, wall_time=time.perf_counter() - began, device=device)
+    write_report(results, out, task=task, budget=budget, wall_time=time.perf_counter() - began, device=device,
+                 commands=[command] if command else [])
     return results
 
 
@@ -373,13 +381,15 @@ def _summary(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return table
 
 
-def write_report(results: list[dict[str, Any]], out: Path, task: str, budget: int, wall_time: float, device: str) -> None:
-    """``results.md`` / ``.csv`` / ``.json``, ``curves.png`` and ``top_<agent>.png`` from finished runs."""
+def write_report(results: list[dict[str, Any]], out: Path, task: str, budget: int, wall_time: float, device: str,
+                 commands: Sequence[str] = ()) -> None:
+    """``results.md`` / ``.csv`` / ``.json``, ``curves.png`` and ``top_<agent>.png`` from finished runs;
+    ``commands`` (those that made the runs) are written into the ``.md`` and ``.json``."""
     out = Path(out)
     summary = _summary(results)
     (out / "results.json").write_text(json.dumps(
         {"task": task, "budget": budget, "device": device, "wall_time": wall_time, "cpus": os.cpu_count(),
-         "summary": summary, "runs": results}, indent=2))
+         "commands": list(commands), "summary": summary, "runs": results}, indent=2))
     with open(out / "results.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["agent", "seed", "status", "error", *COLUMNS])
@@ -398,6 +408,7 @@ def write_report(results: list[dict[str, Any]], out: Path, task: str, budget: in
              f"Mean +- std over seeds; best of each column in bold (SA: lower is better). Device {device}, "
              f"wall time {wall_time:.0f} s.",
              "",
+             *made_by(commands),
              "| agent | " + " | ".join(COLUMNS) + " |",
              "| --- | " + " | ".join("---" for _ in COLUMNS) + " |"]
     for agent, row in summary.items():

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from molgym.compare import _draw_curves, _run_all, check_runs, ended_early, plan, write_report
+from molgym.compare import _draw_curves, _run_all, check_runs, ended_early, made_by, plan, write_report
 
 __all__ = ["SUITES", "compare_suite", "leaderboard", "write_suite_report"]
 
@@ -79,7 +79,8 @@ def compare_suite(tasks: list[str], agents: list[str], budget: int, seeds: int, 
         by_task.setdefault(spec.task, []).append(result)
     wall = time.perf_counter() - began
     for task, task_results in by_task.items():
-        write_report(task_results, out / task, task=task, budget=budget, wall_time=wall, device=device)
+        write_report(task_results, out / task, task=task, budget=budget, wall_time=wall, device=device,
+                     commands=[command] if command else [])
     write_suite_report(by_task, skipped, out, budget, seeds, device, wall, [command] if command else [])
     return by_task
 
@@ -142,7 +143,7 @@ def write_suite_report(by_task: dict[str, list[dict[str, Any]]], skipped: dict[s
              f"methods with a figure for the task. Published: {board['protocol']}; source: {board['source']}; "
              f"per task: {board['per_task_source']}. "
              f"Device {device}, wall time {wall_time:.0f} s.", "",
-             *[f"Made by: `{c}`" for c in commands], *([""] if commands else []),
+             *made_by(commands),
              "| task | " + " | ".join(agents) + " | " + " | ".join(f"{m} (published)" for m in methods) + " |",
              "| --- | " + " | ".join("---" for _ in agents + methods) + " |"]
     for task, row in table["rows"].items():

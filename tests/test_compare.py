@@ -32,6 +32,8 @@ def test_compare_writes_every_output_and_resumes(tmp_path, capsys):
 
     report = json.loads((out / "results.json").read_text())
     assert report["task"] == "qed" and report["budget"] == 5 and report["device"] == "cpu" and report["wall_time"] > 0
+    assert report["commands"] == [f"molgym {' '.join(argv)}"]  # the report says which command made it
+    assert f"Made by: `molgym {' '.join(argv)}`" in (out / "results.md").read_text()
     summary = report["summary"]
     assert summary["tests.agents_for_tests:BrokenAgent"]["failed"] == 2
     assert summary["tests.agents_for_tests:BrokenAgent"]["errors"] == ["RuntimeError: the policy diverged"]
