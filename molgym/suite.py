@@ -123,13 +123,13 @@ def write_suite_report(by_task: dict[str, list[dict[str, Any]]], skipped: dict[s
     out = Path(out)
     table = suite_table(by_task)
     board = leaderboard()
+    notes = {task: note for task, note in board.get("task_notes", {}).items() if task in by_task}
     (out / "results.json").write_text(json.dumps({"budget": budget, "seeds": seeds, "device": device,
                                                   "wall_time": wall_time, "commands": list(commands),
                                                   "skipped": skipped, "table": table,
                                                   "leaderboard_source": board["source"],
                                                   "per_task_source": board["per_task_source"],
-                                                  "task_notes": {t: n for t, n in board.get("task_notes", {}).items()
-                                                                 if t in by_task}}, indent=2))
+                                                  "task_notes": notes}, indent=2))
     agents, methods = table["agents"], table["methods"]
 
     def cell(value, rank=None, std=None) -> str:
@@ -156,7 +156,6 @@ def write_suite_report(by_task: dict[str, list[dict[str, Any]]], skipped: dict[s
                               + [cell(total["published"][m], total["ranks"].get(m)) for m in methods]) + " |")
     lines += ["", "Published sums over all 23 tasks: "
               + ", ".join(f"{m} {v:.3f}" for m, v in total["published_all_23"].items()) + "."]
-    notes = {task: note for task, note in board.get("task_notes", {}).items() if task in by_task}
     if notes:
         lines += ["", "About the published figures:", ""] + [f"- {task}: {note}" for task, note in notes.items()]
     if skipped:

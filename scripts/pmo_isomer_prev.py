@@ -21,8 +21,8 @@ import re
 
 from rdkit import Chem
 
-from molgym.rewards import Context
-from molgym.rewards.guacamol import Formula, Mean, TanimotoTo
+from molgym.rewards import Context, Term
+from molgym.rewards.guacamol import OBJECTIVES, Formula, Mean
 
 _TOKEN = re.compile(r"([A-Z][a-z]*)(\d*)")
 
@@ -39,9 +39,17 @@ class FormulaFromSmilesText(Formula):
         return smiles_text_atoms(Chem.MolToSmiles(mol))
 
 
-_ISOMERS = FormulaFromSmilesText("C9H10N2O2PF2Cl", name="isomers_c9h10n2o2pf2cl")
-_ZALEPLON = Mean([TanimotoTo("O=C(C)N(CC)C1=CC=CC(C2=CC=NC3=C(C=NN23)C#N)=C1", "ECFP4"),
-                  FormulaFromSmilesText("C19H17N3O2")], name="zaleplon_mpo")
+def _scored_the_earlier_way(task: str) -> Term:
+    """molgym's objective of ``task`` with each :class:`Formula` in it reading the SMILES text."""
+    earlier = lambda term: FormulaFromSmilesText(term.formula, term.name) if isinstance(term, Formula) else term  # noqa: E731
+    objective = OBJECTIVES[task]()
+    if isinstance(objective, Mean):
+        objective.terms = [earlier(term) for term in objective.terms]
+    return earlier(objective)
+
+
+_ISOMERS = _scored_the_earlier_way("isomers_c9h10n2o2pf2cl")
+_ZALEPLON = _scored_the_earlier_way("zaleplon_mpo")
 
 
 def isomers_c9h10n2o2pf2cl(mol: Chem.Mol) -> float:
