@@ -112,6 +112,30 @@ def test_batched_env_torch_outputs_on_a_device():
         assert obs["bonds"].is_cuda and env.action_masks().is_cuda
 
 
+def test_masks_are_handed_out_without_copies_and_never_written_afterwards():
+    """The batched env hands out its mask array itself (``info["action_mask"]``, ``mask``): it is
+    read-only, and every step makes a new one, so a kept mask stays what it was, through autoresets
+    and a restored state. ``action_masks()`` is a writable copy."""
+    env = MolEditVectorEnv(num_envs=4, max_steps=5, reward=[])
+    _, info = env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    kept = []
+    for t in range(14):
+        masks = info["action_mask"]
+        assert masks is env.mask and not masks.flags.writeable
+        copy = env.action_masks()
+        assert copy is not masks and copy.flags.writeable and np.array_equal(copy, masks)
+        with pytest.raises(ValueError, match="read-only"):
+            masks[0, 0] = True
+        kept.append((masks, masks.copy()))
+        if t == 7:
+            env.set_state(env.get_state())
+            assert not env.mask.flags.writeable and np.array_equal(env.mask, masks)
+        _, _, _, _, info = env.step(env.layout.sample(masks, rng))
+    assert all(np.array_equal(mask, snapshot) for mask, snapshot in kept)
+    assert len({snapshot.tobytes() for _, snapshot in kept}) > 10  # the masks did change
+
+
 def test_batched_env_rejects_malformed_actions():
     env = MolEditVectorEnv(num_envs=2)
     env.reset(seed=0)

@@ -148,7 +148,7 @@ class GCPNAgent(UpdatingAgent):
         out: list[str] = []
         fresh = np.ones(env.num_envs, dtype=bool)  # from `start`: autoresets would sample the start set
         while len(out) < n and (start is None or fresh.any()):
-            actions = self.policy.act(obs_tensors(obs, self.device), torch.as_tensor(env.mask, device=self.device),
+            actions = self.policy.act(obs_tensors(obs, self.device), torch.tensor(env.mask, device=self.device),
                                       greedy=greedy)
             obs, _, terminated, truncated, _ = env.step(actions.cpu().numpy())
             ended = np.flatnonzero((terminated | truncated) & fresh)

@@ -121,7 +121,7 @@ class PPO:
             obs = obs_tensors(self.obs, device)
             for k in KEYS:
                 store[k][t] = obs[k]
-            masks[t] = torch.as_tensor(env.mask, device=device)
+            masks[t] = torch.tensor(env.mask, device=device)
             valid[t] = ~self.ended
             with torch.no_grad():
                 dist, values[t] = self.policy(obs, masks[t])
@@ -138,7 +138,7 @@ class PPO:
             final_bonds.append(self.obs["bonds"][done])
             self.ended = done
         with torch.no_grad():
-            values[T] = self.policy(obs_tensors(self.obs, device), torch.as_tensor(env.mask, device=device))[1]
+            values[T] = self.policy(obs_tensors(self.obs, device), torch.tensor(env.mask, device=device))[1]
         ends = {"final_types": np.concatenate(final_types), "final_bonds": np.concatenate(final_bonds)}
         clock.lap("act")
 

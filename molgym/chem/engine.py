@@ -43,7 +43,7 @@ from molgym.chem.vocab import AtomVocab
 if TYPE_CHECKING:
     from molgym.chem.graph import MolGraph
 
-__all__ = ["free_valence", "edit_masks", "apply_edits", "take_steps", "rewritten_atoms", "edit_mask", "apply_edit"]
+__all__ = ["free_valence", "edit_masks", "next_masks", "apply_edits", "take_steps", "rewritten_atoms", "edit_mask", "apply_edit"]
 
 # Columns of the per-type table the kernels read (``_type_table``).
 _CAP, _HALOGEN, _PHOSPHORUS, _OXYGEN, _NEUTRAL_O, _C_OR_N, _NEW_HALOGEN_DOUBLE = range(7)
@@ -114,9 +114,22 @@ def _neighbourhood(types, bonds, n, a, table):
 
 
 @njit(cache=True)
+def _bonded_to_non_oxygen(types, bonds, n, a, table):
+    """Whether atom ``a`` has a neighbour that is not an O (then no halogen pattern applies at it)."""
+    for j in range(n):
+        if bonds[a, j] != 0 and table[types[j], _OXYGEN] == 0:
+            return True
+    return False
+
+
+@njit(cache=True)
 def _rewritten_at(types, bonds, n, a, table, odd_total):
     """Whether RDKit's cleanUp would rewrite the molecule at atom ``a``."""
     t = types[a]
+    if not (table[t, _HALOGEN] or table[t, _PHOSPHORUS]):
+        return False
+    if table[t, _HALOGEN] and _bonded_to_non_oxygen(types, bonds, n, a, table):
+        return False
     valence, degree, has_double, all_oxygen, double_o, double_cn = _neighbourhood(types, bonds, n, a, table)
     if table[t, _HALOGEN]:
         return bool(odd_total[t, min(valence, odd_total.shape[1] - 1)]) and all_oxygen and has_double
@@ -177,6 +190,7 @@ def _mask_one(types, bonds, n, free, table, odd_total, C, mask, bridge, disc, lo
     plane = N * S
     mask[: C * plane] = False
     grows = n < N
+    count = 0  # edits set
     # additions: order c + 1 fits both free valences
     for i in range(n):
         fi = free[i]
@@ -185,59 +199,70 @@ def _mask_one(types, bonds, n, free, table, odd_total, C, mask, bridge, disc, lo
         for j in range(n):
             if j == i or bonds[i, j] != 0:
                 continue
-            room = min(fi, free[j])
-            for c in range(min(room, 3)):
+            room = min(fi, free[j], 3)
+            for c in range(room):
                 mask[c * plane + i * S + j] = True
+            count += max(room, 0)
         if grows:
             for t in range(T):
-                room = min(fi, table[t, _CAP])
-                for c in range(min(room, 3)):
+                room = min(fi, table[t, _CAP], 3)
+                for c in range(room):
                     mask[c * plane + i * S + n + t] = True
+                count += max(room, 0)
     # removals: a bond that is no bridge, or that only strands an atom (dropped)
     if C == 4:
         _bridges(bonds, n, bridge, disc, low, parent, cursor, stack)
+        degree = disc  # the bridges' scratch, reused
         for i in range(n):
-            leaf_i = _degree(bonds, n, i) == 1
+            degree[i] = _degree(bonds, n, i)
+        for i in range(n):
             for j in range(n):
-                if bonds[i, j] != 0 and (not bridge[i, j] or leaf_i or _degree(bonds, n, j) == 1):
+                if bonds[i, j] != 0 and (not bridge[i, j] or degree[i] == 1 or degree[j] == 1):
                     mask[3 * plane + i * S + j] = True
-    _forbid_rewrites(types, bonds, n, table, odd_total, C, mask, N, T, S, plane, grows)
-    for k in range(C * plane):
-        if mask[k]:
-            return True
-    return False
+                    count += 1
+    return count > _forbid_rewrites(types, bonds, n, table, odd_total, C, mask, N, T, S, plane, grows)
+
+
+@njit(cache=True, inline="always")
+def _clear(mask, k):
+    """Clear ``mask[k]``; returns whether it was set."""
+    was = mask[k]
+    mask[k] = False
+    return was
 
 
 @njit(cache=True)
 def _forbid_rewrites(types, bonds, n, table, odd_total, C, mask, N, T, S, plane, grows):
-    """Clear the edits whose result RDKit would rewrite (the state itself is not rewritten)."""
+    """Clear the edits whose result RDKit would rewrite (the state itself is not rewritten); returns
+    how many legal edits it cleared."""
+    cleared = 0
     # a new halogen double-bonded to an oxygen: total valence 3, its one neighbour an O
     if grows:
         for x in range(T):
             if table[x, _NEW_HALOGEN_DOUBLE]:
                 for i in range(n):
                     if table[types[i], _OXYGEN]:
-                        mask[plane + i * S + n + x] = False
+                        cleared += _clear(mask, plane + i * S + n + x)
     for r in range(n):
         tr = types[r]
         if not (table[tr, _HALOGEN] or table[tr, _PHOSPHORUS]):
             continue
+        if table[tr, _HALOGEN] and _bonded_to_non_oxygen(types, bonds, n, r, table):
+            continue  # (most halogens: the patterns need every neighbour an O)
         valence, degree, has_double, all_oxygen, double_o, double_cn = _neighbourhood(types, bonds, n, r, table)
         if table[tr, _HALOGEN]:
-            if not all_oxygen:
-                continue
             # a new bond of order c + 1 to an O completes the pattern when the total valence is odd
             for c in range(3):
                 if not (odd_total[tr, valence + c + 1] and (has_double or c == 1)):
                     continue
                 for j in range(n):
                     if table[types[j], _OXYGEN]:
-                        mask[c * plane + r * S + j] = False
-                        mask[c * plane + j * S + r] = False
+                        cleared += _clear(mask, c * plane + r * S + j)
+                        cleared += _clear(mask, c * plane + j * S + r)
                 if grows:
                     for t in range(T):
                         if table[t, _OXYGEN]:
-                            mask[c * plane + r * S + n + t] = False
+                            cleared += _clear(mask, c * plane + r * S + n + t)
             continue
         # phosphorus with a double bond, of degree 2 (one bond from the pattern) or 3 at valence 5
         if not has_double:
@@ -248,9 +273,9 @@ def _forbid_rewrites(types, bonds, n, table, odd_total, C, mask, N, T, S, plane,
                     if bonds[r, j] == 2 and table[types[j], _C_OR_N] and _degree(bonds, n, j) == 1:
                         for c in range(3):
                             for k in range(S):
-                                mask[c * plane + j * S + k] = False
+                                cleared += _clear(mask, c * plane + j * S + k)
                             for i in range(n):
-                                mask[c * plane + i * S + j] = False
+                                cleared += _clear(mask, c * plane + i * S + j)
             continue
         if degree != 2:
             continue
@@ -259,19 +284,19 @@ def _forbid_rewrites(types, bonds, n, table, odd_total, C, mask, N, T, S, plane,
             for j in range(n):
                 partner_cn = table[types[j], _C_OR_N] and _degree(bonds, n, j) >= 1  # degree >= 2 once bonded
                 if (double_o or table[types[j], _NEUTRAL_O]) and (double_cn or partner_cn):
-                    mask[plane + r * S + j] = False
-                    mask[plane + j * S + r] = False
+                    cleared += _clear(mask, plane + r * S + j)
+                    cleared += _clear(mask, plane + j * S + r)
             if grows:
                 for t in range(T):
                     if (double_o or table[t, _NEUTRAL_O]) and double_cn:
-                        mask[plane + r * S + n + t] = False
+                        cleared += _clear(mask, plane + r * S + n + t)
         elif order == 1 and double_o and double_cn:  # any single bond completes it
             for j in range(n):
-                mask[r * S + j] = False
-                mask[j * S + r] = False
+                cleared += _clear(mask, r * S + j)
+                cleared += _clear(mask, j * S + r)
             if grows:
                 for t in range(T):
-                    mask[r * S + n + t] = False
+                    cleared += _clear(mask, r * S + n + t)
     # removals lower valence and degree: only the endpoint halogen or P itself can become a pattern
     if C == 4:
         for r in range(n):
@@ -288,8 +313,9 @@ def _forbid_rewrites(types, bonds, n, table, odd_total, C, mask, N, T, S, plane,
                 )
                 bonds[r, q] = bonds[q, r] = order
                 if bad:
-                    mask[3 * plane + r * S + q] = False
-                    mask[3 * plane + q * S + r] = False
+                    cleared += _clear(mask, 3 * plane + r * S + q)
+                    cleared += _clear(mask, 3 * plane + q * S + r)
+    return cleared
 
 
 @njit(cache=True)
@@ -347,16 +373,25 @@ def _free_many(types, bonds, num_atoms, table, out):
 
 
 @njit(cache=True)
-def _mask_many(types, bonds, num_atoms, free, rows, table, odd_total, C, masks, any_edit):
+def _mask_many(types, bonds, num_atoms, free, stale, table, odd_total, C, source, masks, has_edit, steps, min_steps):
+    """Masks of the ``stale`` molecules into ``masks`` (and ``has_edit``); the other rows copied
+    from ``source`` unless it is ``masks`` itself (``source`` may be read-only). With ``min_steps
+    >= 0`` every row's stop entry is set too: legal after ``min_steps`` steps, or with no legal edit."""
     N = bonds.shape[1]
+    stop = masks.shape[1] - 1
     bridge = np.zeros((N, N), dtype=np.bool_)
     scratch = np.empty((5, N), dtype=np.int64)
-    for r in range(rows.shape[0]):
-        b = rows[r]
-        any_edit[b] = _mask_one(
-            types[b], bonds[b], num_atoms[b], free[b], table, odd_total, C, masks[b],
-            bridge, scratch[0], scratch[1], scratch[2], scratch[3], scratch[4],
-        )
+    copy = source.ctypes.data != masks.ctypes.data
+    for b in range(types.shape[0]):
+        if stale[b]:
+            has_edit[b] = _mask_one(
+                types[b], bonds[b], num_atoms[b], free[b], table, odd_total, C, masks[b],
+                bridge, scratch[0], scratch[1], scratch[2], scratch[3], scratch[4],
+            )
+        elif copy:
+            masks[b, :] = source[b, :]
+        if min_steps >= 0:
+            masks[b, stop] = steps[b] >= min_steps or not has_edit[b]
 
 
 @njit(cache=True)
@@ -432,12 +467,43 @@ def edit_masks(
     B = types.shape[0]
     if out is None:
         out = np.zeros((B, layout.size), dtype=bool)
-    rows = np.arange(B, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    stale = np.ones(B, dtype=bool)
+    if rows is not None:
+        stale[:] = False
+        stale[np.asarray(rows, dtype=np.int64)] = True
     any_edit = np.zeros(B, dtype=bool)
-    # the whole rows, stop entry included: one compiled variant for a batch of one and of many
-    # (a ``(B, K - 1)`` slice is contiguous only when B = 1)
-    _mask_many(types, bonds, np.asarray(num_atoms, dtype=np.int64), free, rows, table, odd_total, layout.num_bond_choices, out, any_edit)
+    # whole rows, stop entry included, and the source read-only as next_masks passes it: one
+    # compiled variant for both, and for a batch of one and of many (a ``(B, K - 1)`` slice is
+    # contiguous only when B = 1)
+    source = out.view()
+    source.flags.writeable = False
+    _mask_many(types, bonds, np.asarray(num_atoms, dtype=np.int64), free, stale, table, odd_total,
+               layout.num_bond_choices, source, out, any_edit, np.zeros(B, dtype=np.int64), -1)
     return out, any_edit
+
+
+def next_masks(
+    types: np.ndarray,
+    bonds: np.ndarray,
+    num_atoms: np.ndarray,
+    free: np.ndarray,
+    vocab: AtomVocab,
+    layout: ActionLayout,
+    stale: np.ndarray,
+    masks: np.ndarray,
+    has_edit: np.ndarray,
+    steps: np.ndarray,
+    min_steps: int,
+) -> np.ndarray:
+    """The masks after a step, as a new ``(B, K)`` array: molecules ``stale`` (``(B,)`` bool) get
+    theirs computed (and ``has_edit``, ``(B,)`` bool, updated in place), the others keep their row
+    of ``masks``; every molecule's stop entry is legal once it has taken ``min_steps`` steps
+    (``steps``, ``(B,)`` int64), or when no edit is legal."""
+    table, odd_total = _type_table(vocab)
+    out = np.empty_like(masks)
+    _mask_many(types, bonds, num_atoms, free, stale, table, odd_total, layout.num_bond_choices, masks, out,
+               has_edit, steps, int(min_steps))
+    return out
 
 
 def apply_edits(

@@ -19,7 +19,7 @@ import numpy as np
 from gymnasium import spaces
 
 from molgym.chem import ActionLayout, AtomVocab, MolGraph, StereoDropped, parse_state
-from molgym.chem.engine import edit_masks, free_valence, take_steps
+from molgym.chem.engine import free_valence, next_masks, take_steps
 from molgym.rewards import Context
 
 __all__ = ["EditSpec", "EditBatch", "StepOutcome", "start_state", "parse_starts"]
@@ -95,12 +95,11 @@ class EditSpec:
 
 
 class StepOutcome(NamedTuple):
-    """What :meth:`EditBatch.step` did, per molecule (``(B,)`` bool arrays, and the edited rows)."""
+    """What :meth:`EditBatch.step` did, per molecule (``(B,)`` bool arrays)."""
 
     valid: np.ndarray  #: the action was legal (and the molecule acting)
     terminated: np.ndarray  #: a legal stop, or the molecule reached ``max_atoms`` atoms
     truncated: np.ndarray  #: ``max_steps`` steps taken without termination
-    edited: np.ndarray  #: ``(E,)`` int64 rows whose molecule changed
 
 
 class EditBatch:
@@ -114,8 +113,9 @@ class EditBatch:
     * ``steps`` ``(B,)`` int64: steps taken in the episode (accepted or not);
     * ``start_index`` ``(B,)`` int64: the start molecule of the episode, ``-1`` for the one given
       with :meth:`set_option_start`;
-    * ``mask`` ``(B, K)`` bool: the legal actions; ``has_edit`` ``(B,)`` bool: whether any edit is
-      legal.
+    * ``mask`` ``(B, K)`` bool, read-only: the legal actions. Each :meth:`refresh` makes a new
+      array and never writes to it again, so envs hand it out without copying;
+    * ``has_edit`` ``(B,)`` bool: whether any edit is legal.
 
     Rules: an action is legal when its mask entry is set; stop is legal once ``min_steps`` steps
     are taken, or when no edit is legal. An episode terminates on a legal stop or when an edit adds
@@ -137,8 +137,10 @@ class EditBatch:
         self.steps = np.zeros(B, dtype=np.int64)
         self.start_index = np.zeros(B, dtype=np.int64)
         self.mask = np.zeros((B, self.layout.size), dtype=bool)
+        self.mask.flags.writeable = False  # as every mask array (refresh)
         self.has_edit = np.zeros(B, dtype=bool)
         self.valid = np.ones(B, dtype=bool)  # whether the last step's action was accepted (True after reset)
+        self._stale = np.zeros(B, dtype=bool)  # changed since the last refresh: masks to recompute
         # the start molecules, and a last slot (start index -1) for a reset option's molecule
         self.starts: list[MolGraph | None] = [*spec.start_graphs, None]
         S = len(self.starts)
@@ -150,7 +152,7 @@ class EditBatch:
         self._start_free = free_valence(self._start_types, self._start_bonds, self._start_n, self.vocab)
         self._start_smiles: list[str | None] = [None] * S  # each start's canonical SMILES, once computed
         self._rows = np.arange(B)
-        self._contexts: list[Context | None] = [None] * B  # each molecule's reward context, built on demand
+        self._contexts: dict[int, Context] = {}  # molecule -> its state's reward context, built on demand
         self._at_start = np.zeros(B, dtype=bool)  # not edited since reset: the start's SMILES applies
 
     # Episodes ---------------------------------------------------------------------------------
@@ -163,7 +165,7 @@ class EditBatch:
 
     def reset(self, rows: np.ndarray, picks: np.ndarray) -> None:
         """Start new episodes of molecules ``rows`` from start molecules ``picks`` (indices into
-        ``spec.start_graphs``, ``-1`` for the option's), and compute their masks."""
+        ``spec.start_graphs``, ``-1`` for the option's). The caller then calls :meth:`refresh`."""
         self.types[rows] = self._start_types[picks]
         self.bonds[rows] = self._start_bonds[picks]
         self.num_atoms[rows] = self._start_n[picks]
@@ -173,25 +175,27 @@ class EditBatch:
         self.valid[rows] = True
         self._changed(rows)
         self._at_start[rows] = True
-        self.refresh(rows)
 
     def step(self, k: np.ndarray, active: np.ndarray) -> StepOutcome:
         """Take flat actions ``k`` (``(B,)``, checked by ``layout.flat_actions``) for the ``active``
         molecules (``(B,)`` bool; the others wait, e.g. for an autoreset). The caller then calls
-        :meth:`refresh` with the edited rows (and any it resets first)."""
+        :meth:`refresh` (after resetting any molecules)."""
         valid, terminated, truncated, edited = take_steps(
             self.types, self.bonds, self.num_atoms, self.free, self.vocab, self.layout, self.mask, k, active,
             self.steps, self.spec.max_steps)
         self._changed(edited)
         np.copyto(self.valid, valid, where=active)
-        return StepOutcome(valid, terminated, truncated, edited)
+        return StepOutcome(valid, terminated, truncated)
 
-    def refresh(self, rows: np.ndarray) -> None:
-        """Recompute the masks of molecules ``rows`` (changed) and every molecule's stop entry."""
-        if rows.size:
-            _, has_edit = edit_masks(self.types, self.bonds, self.num_atoms, self.free, self.vocab, self.layout, rows, self.mask)
-            self.has_edit[rows] = has_edit[rows]
-        self.mask[:, -1] = (self.steps >= self.spec.min_steps) | ~self.has_edit
+    def refresh(self) -> None:
+        """The masks after a step or a reset, as a new read-only ``mask``: the molecules changed
+        since the last refresh get theirs computed, the others keep theirs, and every molecule gets
+        its stop entry."""
+        mask = next_masks(self.types, self.bonds, self.num_atoms, self.free, self.vocab, self.layout, self._stale,
+                          self.mask, self.has_edit, self.steps, self.spec.min_steps)
+        mask.flags.writeable = False
+        self.mask = mask
+        self._stale[:] = False
 
     # Molecules --------------------------------------------------------------------------------
     def graph(self, i: int) -> MolGraph:
@@ -201,7 +205,7 @@ class EditBatch:
     def context(self, i: int) -> Context:
         """Molecule ``i``'s reward context (``valid``: its last step's): one per state, so its RDKit
         molecule and SMILES are computed once."""
-        ctx = self._contexts[i]
+        ctx = self._contexts.get(i)
         if ctx is None:
             index = int(self.start_index[i])
             ctx = self._contexts[i] = Context(self.graph(i), True, self.starts[index])
@@ -236,17 +240,24 @@ class EditBatch:
                 f"{state['mask'].shape[1]} actions; this env has {self.size}, {self.max_atoms} and {self.layout.size}"
             )
         for key in self.STATE:
-            getattr(self, key)[...] = state[key]
+            if key == "mask":  # a new read-only array, as after a refresh
+                self.mask = state[key].copy()
+                self.mask.flags.writeable = False
+            else:
+                getattr(self, key)[...] = state[key]
         if state["option_start"] is not None:
             self.set_option_start(state["option_start"])
         self._changed(self._rows)
+        self._stale[:] = False  # the masks are the saved ones
 
     def state_bytes(self) -> int:
         """Bytes of the per-molecule state arrays (graph, counters and action mask), all molecules."""
         return sum(getattr(self, key).nbytes for key in self.STATE)
 
     def _changed(self, rows: np.ndarray) -> None:
-        """Molecules ``rows`` are new states: drop their contexts."""
-        for i in rows.tolist():
-            self._contexts[i] = None
+        """Molecules ``rows`` are new states: drop their contexts, mark their masks stale."""
+        if self._contexts:
+            for i in rows.tolist():
+                self._contexts.pop(i, None)
         self._at_start[rows] = False
+        self._stale[rows] = True

@@ -195,13 +195,14 @@ class MolEditEnv(gym.Env):
         else:
             pick = int(self.np_random.integers(len(self.start_graphs)))
         self._batch.reset(_ONE, np.array([pick]))
+        self._batch.refresh()
         return self._obs(), self._info(valid=True, terms={}, smiles=self.info_smiles != "none")
 
     def step(self, action):
         """``action``: a ``MultiDiscrete`` ``(first, second, bond, stop)``, or a flat index into the mask."""
         batch = self._batch
         outcome = batch.step(self.layout.flat_actions(action), _ACTIVE)
-        batch.refresh(outcome.edited)
+        batch.refresh()
         valid, terminated, truncated = bool(outcome.valid[0]), bool(outcome.terminated[0]), bool(outcome.truncated[0])
         done = terminated or truncated
         terms = self._scorer.score_one(batch.context(0), final=done)

@@ -73,7 +73,7 @@ class MolEditVectorEnv(VectorEnv):
         self.batch = batch = EditBatch(spec, B)  # the molecules and the step rules the single env shares
         # the batch's arrays, as agents read them (updated in place)
         self.types, self.bonds, self.num_atoms, self.free = batch.types, batch.bonds, batch.num_atoms, batch.free
-        self.steps, self.mask = batch.steps, batch.mask
+        self.steps = batch.steps
         self._autoreset = np.zeros(B, dtype=bool)  # molecules whose episode ended last step
         self._rngs = [seeding.np_random()[0] for _ in range(B)]
 
@@ -91,6 +91,7 @@ class MolEditVectorEnv(VectorEnv):
             self.batch.reset(everyone, np.full(self.num_envs, -1))
         else:
             self.batch.reset(everyone, self._draw_starts(everyone))
+        self.batch.refresh()
         self._autoreset[:] = False
         return self._observations(), self._reset_info(everyone, {})
 
@@ -102,15 +103,13 @@ class MolEditVectorEnv(VectorEnv):
         batch = self.batch
         resetting = np.flatnonzero(self._autoreset)
         active = ~self._autoreset
-        outcome = batch.step(k, active)
-        valid, terminated, truncated, _ = outcome
+        valid, terminated, truncated = batch.step(k, active)
         finals = np.flatnonzero(terminated | truncated)
         # final rewards start now (on the workers, if any) while this process computes the masks
         pending = self.scorer.start_finals(batch.contexts(finals)) if finals.size and self.scorer.has_finals else None
-        changed = outcome.edited
         if resetting.size:  # autoresets start from the env's start set, as a single env's reset() does
             batch.reset(resetting, self._draw_starts(resetting))
-        batch.refresh(changed)
+        batch.refresh()
 
         rewards = np.zeros(self.num_envs, dtype=np.float64)
         info: dict[str, Any] = {}
@@ -126,8 +125,15 @@ class MolEditVectorEnv(VectorEnv):
         self._autoreset = terminated | truncated
         return self._observations(), rewards, terminated, truncated, info
 
+    @property
+    def mask(self) -> np.ndarray:
+        """``(B, K)`` bool masks of the legal flat actions, read-only: a new array after every
+        step and reset, never written afterwards (``info["action_mask"]`` is the same array)."""
+        return self.batch.mask
+
     def action_masks(self):
-        """``(B, K)`` bool masks of the legal flat actions (torch, on ``device``, if one is set)."""
+        """``(B, K)`` bool masks of the legal flat actions: a writable copy of :attr:`mask` (a torch
+        tensor on ``device``, if one is set)."""
         return self._to_device(self.mask.copy())
 
     def sample_actions(self, rng: np.random.Generator) -> np.ndarray:
@@ -172,6 +178,8 @@ class MolEditVectorEnv(VectorEnv):
     def _draw_starts(self, rows: np.ndarray) -> np.ndarray:
         """One start molecule per row, drawn with each molecule's own generator exactly as each single env does."""
         count = len(self.start_graphs)
+        if count == 1:  # nothing to draw (NumPy's draw below 1 takes no random bits either)
+            return np.zeros(len(rows), dtype=np.int64)
         return np.array([int(self._rngs[i].integers(count)) for i in rows.tolist()], dtype=np.int64)
 
     def _observations(self):
@@ -200,9 +208,7 @@ class MolEditVectorEnv(VectorEnv):
         info["num_atoms"], info["_num_atoms"] = np.where(present, self.num_atoms, 0), present.copy()
         if "reward_terms" in info:
             info["_reward_terms"] = present.copy()
-        info["action_mask"] = self.mask.copy()
-        info["action_mask"][~present] = False
-        info["_action_mask"] = present.copy()
+        info["action_mask"], info["_action_mask"] = self.mask, np.ones(B, dtype=bool)  # acting or reset: every row
         if smiles_rows.size:
             smiles = np.full(B, None, dtype=object)
             smiles[smiles_rows] = self.smiles_of(smiles_rows)
@@ -222,10 +228,8 @@ class MolEditVectorEnv(VectorEnv):
         info["_num_atoms"][rows] = True
         info.setdefault("reward_terms", {})
         info.setdefault("_reward_terms", np.zeros(B, dtype=bool))[rows] = True
-        if "action_mask" not in info:
-            info["action_mask"], info["_action_mask"] = np.zeros_like(self.mask), np.zeros(B, dtype=bool)
-        info["action_mask"][rows] = self.mask[rows]
-        info["_action_mask"][rows] = True
+        if "action_mask" not in info:  # a reset: every row
+            info["action_mask"], info["_action_mask"] = self.mask, np.ones(B, dtype=bool)
         if self.info_smiles == "none":
             return info
         if "smiles" not in info:
