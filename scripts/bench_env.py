@@ -22,6 +22,8 @@ then, in the same process, the native vector env's make + reset + first step at 
 the kernels the single env compiled).
 
 ``vector``: SyncVectorEnv of B single envs and the native batched env at B = 64, 256, 1024,
+timing ``env.step`` (the random actions are drawn before the clock starts; rates with the sampler's
+time added are printed beside, without final reward),
 without final reward (``info_smiles="end"`` as in training, and ``"none"``) and with QED
 (``n_workers`` 0: scored in the env's process; 1 and 2: worker processes, overlapping the masks);
 bytes of memory per molecule state; each row the faster of two runs. Targets: native >= 30x
@@ -125,20 +127,27 @@ def single_part(steps: int, seed: int, repeats: int) -> None:
 # Vector envs ----------------------------------------------------------------------------------
 def run_vector(envs, steps: int, seed: int) -> dict:
     """Batched random masked steps (the same sampler for both kinds of vector env): the median
-    single-step rate, and the whole run's rate (which holds the bursty final rewards, and stalls)."""
+    single-step rate of ``envs.step`` itself, the same with the sampler's time added (the random
+    agent's work: one pass over the ``(B, K)`` masks), and the whole run's rate of ``envs.step``
+    (which holds the bursty final rewards, and stalls)."""
     rng = np.random.default_rng(seed)
     _, info = envs.reset(seed=seed)
     layout = envs.unwrapped.layout if hasattr(envs, "layout") else envs.envs[0].unwrapped.layout
     masks = info["action_mask"]
-    finished, seconds, counts = 0, [], []
+    finished, seconds, sampling, counts = 0, [], [], []
     for _ in range(steps):
         begin = time.perf_counter()
-        _, _, terminated, truncated, info = envs.step(layout.sample(masks, rng))
+        actions = layout.sample(masks, rng)
+        sampled = time.perf_counter()
+        _, _, terminated, truncated, info = envs.step(actions)
         masks = info["action_mask"]
-        seconds.append(time.perf_counter() - begin)
+        seconds.append(time.perf_counter() - sampled)
+        sampling.append(sampled - begin)
         counts.append(envs.num_envs)
         finished += int((terminated | truncated).sum())
-    return {"rate": median_rate(counts, seconds), "whole": sum(counts) / sum(seconds), "finished": finished}
+    with_sampler = [a + b for a, b in zip(seconds, sampling)]
+    return {"rate": median_rate(counts, seconds), "with_sampler": median_rate(counts, with_sampler),
+            "whole": sum(counts) / sum(seconds), "finished": finished}
 
 
 def sync_env(num_envs: int, **kwargs):
@@ -173,33 +182,39 @@ def vector_part(molecule_steps: int, seed: int) -> None:
         measure = "rate" if reward_name == "none" else "whole"
 
         def best_of_two(make, steps):
-            rates = []
+            runs = []
             for _ in range(2):
                 envs = make()
-                rates.append(run_vector(envs, steps, seed)[measure])
+                runs.append(run_vector(envs, steps, seed))
                 envs.close()
-            return max(rates)
+            best = max(runs, key=lambda run: run[measure])
+            return best[measure], (best["with_sampler"] if measure == "rate" else None)
 
         if workers == 0:
             single = max(run_single(MolEditEnv(**kwargs), molecule_steps, seed)["rate"] for _ in range(2))
-            rows.append(("single env", 1, reward_name, smiles, workers, single))
+            rows.append(("single env", 1, reward_name, smiles, workers, single, None))
             sync = best_of_two(lambda: sync_env(256, **kwargs), max(molecule_steps // 256, 8))
-            rows.append(("SyncVectorEnv", 256, reward_name, smiles, workers, sync))
+            rows.append(("SyncVectorEnv", 256, reward_name, smiles, workers, *sync))
         for B in (64, 256, 1024):
             rate = best_of_two(lambda: MolEditVectorEnv(MolEditEnv, num_envs=B, n_workers=workers, **kwargs),
                                max(molecule_steps // B, 8))
-            rows.append(("native batched", B, reward_name, smiles, workers, rate))
+            rows.append(("native batched", B, reward_name, smiles, workers, *rate))
     sync_rate = {(r[2], r[3]): r[5] for r in rows if r[0] == "SyncVectorEnv"}
-    print("(vector rows without final reward: median single-step rate; with QED: whole-run rate)")
-    print(f"{'env':15s} {'B':>5s} {'final reward':>12s} {'info_smiles':>11s} {'workers':>7s} {'steps/s':>9s} {'vs Sync B=256':>14s}")
-    for name, B, reward_name, smiles, workers, rate in rows:
+    sync_sampled = {(r[2], r[3]): r[6] for r in rows if r[0] == "SyncVectorEnv"}
+    print("(vector rows without final reward: median single-step rate of env.step, and with the random sampler's "
+          "time added; with QED: whole-run rate of env.step; single env: sampling included, as in the single part)")
+    print(f"{'env':15s} {'B':>5s} {'final reward':>12s} {'info_smiles':>11s} {'workers':>7s} {'steps/s':>9s} "
+          f"{'vs Sync B=256':>14s} {'with sampler':>13s} {'vs Sync':>8s}")
+    for name, B, reward_name, smiles, workers, rate, sampled in rows:
         ratio = rate / sync_rate[(reward_name, smiles)]
-        print(f"{name:15s} {B:5d} {reward_name:>12s} {smiles:>11s} {workers:7d} {rate:9.0f} {ratio:13.1f}x")
+        extra = f" {sampled:13.0f} {sampled / sync_sampled[(reward_name, smiles)]:7.1f}x" if sampled else ""
+        print(f"{name:15s} {B:5d} {reward_name:>12s} {smiles:>11s} {workers:7d} {rate:9.0f} {ratio:13.1f}x{extra}")
     for smiles, target in (("none", 30), ("end", 12)):
-        native256 = next(r[5] for r in rows if r[0] == "native batched" and r[1] == 256 and r[2] == "none" and r[3] == smiles)
-        ratio = native256 / sync_rate[("none", smiles)]
+        native = next(r for r in rows if r[0] == "native batched" and r[1] == 256 and r[2] == "none" and r[3] == smiles)
+        ratio = native[5] / sync_rate[("none", smiles)]
         print(f"target native >= {target}x SyncVectorEnv at B=256 without final reward, info_smiles={smiles!r}: "
-              f"{ratio:.1f}x ({'met' if ratio >= target else 'NOT met'})")
+              f"{ratio:.1f}x ({'met' if ratio >= target else 'NOT met'}; {native[6] / sync_sampled[('none', smiles)]:.1f}x "
+              "with the random sampler's time in both)")
 
     # the QED bound: steps per episode / (QED+SA time per finished molecule), times the workers
     probe = run_single(MolEditEnv(reward=[], info_smiles="end"), molecule_steps, seed)

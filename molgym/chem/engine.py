@@ -223,7 +223,7 @@ def _mask_one(types, bonds, n, free, table, odd_total, C, mask, bridge, disc, lo
     return count > _forbid_rewrites(types, bonds, n, table, odd_total, C, mask, N, T, S, plane, grows)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _clear(mask, k):
     """Clear ``mask[k]``; returns whether it was set."""
     was = mask[k]
@@ -388,8 +388,9 @@ def _mask_many(types, bonds, num_atoms, free, stale, table, odd_total, C, source
                 types[b], bonds[b], num_atoms[b], free[b], table, odd_total, C, masks[b],
                 bridge, scratch[0], scratch[1], scratch[2], scratch[3], scratch[4],
             )
-        elif copy:
-            masks[b, :] = source[b, :]
+        elif copy:  # a loop: a slice assignment compiles numba's string code for its errors (+4 s)
+            for k in range(stop):
+                masks[b, k] = source[b, k]
         if min_steps >= 0:
             masks[b, stop] = steps[b] >= min_steps or not has_edit[b]
 
