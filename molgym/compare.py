@@ -462,14 +462,17 @@ def _plot_curves(results, out: Path, budget: int, task: str) -> None:
     plt.close(fig)
 
 
-def _draw_curves(ax, results, out: Path, budget: int) -> bool:
-    """Mean top-10 against oracle calls per agent (band: std over seeds) on ``ax``; False if nothing to draw."""
+def _draw_curves(ax, results, out: Path, budget: int, agents: list[str] | None = None) -> bool:
+    """Mean top-10 against oracle calls per agent (band: std over seeds) on ``ax``; False if nothing
+    to draw. ``agents``: the order that gives each agent its colour (default: as in ``results``), so
+    that an agent keeps its colour in every panel of a grid."""
     from molgym.metrics import top_k_curve
 
     plotted = False
     every = max(1, budget // 100)  # about 100 points per curve, whatever the budget
     grid = np.arange(every, budget + 1, every)
-    for agent in dict.fromkeys(r["agent"] for r in results):
+    agents = agents or list(dict.fromkeys(r["agent"] for r in results))
+    for colour, agent in enumerate(agents):
         curves = []
         for r in results:
             if r["agent"] != agent or r["status"] != "ok":
@@ -486,8 +489,8 @@ def _draw_curves(ax, results, out: Path, budget: int) -> bool:
         plotted = True
         curves = np.array(curves)
         mean, std = np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
-        ax.plot(grid, mean, label=f"{agent} ({len(curves)} seeds)")
-        ax.fill_between(grid, mean - std, mean + std, alpha=0.2)
+        ax.plot(grid, mean, label=f"{agent} ({len(curves)} seeds)", color=f"C{colour % 10}")
+        ax.fill_between(grid, mean - std, mean + std, alpha=0.2, color=f"C{colour % 10}")
     ax.grid(alpha=0.3)
     return plotted
 

@@ -184,8 +184,9 @@ def _plot_grid(by_task: dict[str, list[dict[str, Any]]], out: Path, budget: int)
     columns = min(4, len(by_task))
     rows = math.ceil(len(by_task) / columns)
     fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3 * rows), squeeze=False)
+    agents = list(dict.fromkeys(r["agent"] for results in by_task.values() for r in results))  # one colour each
     for ax, (task, results) in zip(axes.flat, by_task.items()):
-        _draw_curves(ax, results, out / task, budget)
+        _draw_curves(ax, results, out / task, budget, agents)
         ax.set_title(task, fontsize=9)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(by_task):]:

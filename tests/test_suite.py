@@ -65,3 +65,32 @@ def test_the_published_per_task_figures_cover_the_suite_and_add_up_to_the_publis
         # 23 three-decimal entries against the paper's own total
         assert abs(sum(figures["tasks"].values()) - figures["sum"]) < 0.015, method
     assert set(leaderboard()["task_notes"]) <= set(PMO_TASKS)
+
+
+def test_an_agent_keeps_its_colour_in_every_panel_of_the_grid(tmp_path):
+    """The suite's curves grid colours agents by one order over all tasks: an agent missing from one
+    panel does not shift the others' colours."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from molgym.compare import RunSpec, _draw_curves
+
+    def run(agent: str, task: str) -> dict:
+        spec = RunSpec(agent, 0, task, 50, str(tmp_path / task))
+        spec.directory.mkdir(parents=True)
+        rows = "\n".join(f"{i},C{'C' * i},{i / 50}" for i in range(1, 51))
+        (spec.directory / "oracle_log.csv").write_text("call,smiles,score\n" + rows + "\n")
+        return {"agent": agent, "seed": 0, "task": task, "budget": 50, "status": "ok"}
+
+    by_task = {"one": [run("b", "one")], "two": [run("a", "two"), run("b", "two")]}
+    agents = ["a", "b"]
+    fig, axes = plt.subplots(1, 2)
+    colours = {}
+    for ax, (task, results) in zip(axes, by_task.items()):
+        assert _draw_curves(ax, results, tmp_path / task, 50, agents)
+        for line in ax.get_lines():
+            colours.setdefault(line.get_label().split(" (")[0], set()).add(line.get_color())
+    plt.close(fig)
+    assert colours["b"] == {"C1"} and colours["a"] == {"C0"}
