@@ -85,9 +85,12 @@ def compare_suite(tasks: list[str], agents: list[str], budget: int, seeds: int, 
     return by_task
 
 
-def _auc(results: list[dict[str, Any]], agent: str) -> tuple[float, float] | None:
+def _auc(results: list[dict[str, Any]], agent: str) -> tuple[float, float | None, int] | None:
+    """An agent's mean AUC top-10 over its finished seeds, the std (None from one seed) and the count."""
     values = [r["metrics"]["auc_top10"] for r in results if r["agent"] == agent and r["status"] == "ok"]
-    return (float(np.mean(values)), float(np.std(values))) if values else None
+    if not values:
+        return None
+    return float(np.mean(values)), float(np.std(values)) if len(values) > 1 else None, len(values)
 
 
 def _ranks(values: dict[str, float | None]) -> dict[str, int]:
@@ -132,10 +135,12 @@ def write_suite_report(by_task: dict[str, list[dict[str, Any]]], skipped: dict[s
                                                   "task_notes": notes}, indent=2))
     agents, methods = table["agents"], table["methods"]
 
-    def cell(value, rank=None, std=None) -> str:
+    def cell(value, rank=None, std=None, count=None) -> str:
         if value is None:
             return "n/a"
         text = f"{value:.3f}" + (f" +- {std:.3f}" if std is not None else "")
+        if count is not None and count != seeds:  # fewer seeds finished than planned: say how many
+            text += f", {count} seed{'s' * (count != 1)}"
         return text + (f" ({rank})" if rank is not None else "")
 
     lines = [f"# PMO suite: {len(by_task)} tasks, budget {budget} oracle calls, {seeds} seed{'s' * (seeds != 1)}", "",
@@ -147,7 +152,7 @@ def write_suite_report(by_task: dict[str, list[dict[str, Any]]], skipped: dict[s
              "| task | " + " | ".join(agents) + " | " + " | ".join(f"{m} (published)" for m in methods) + " |",
              "| --- | " + " | ".join("---" for _ in agents + methods) + " |"]
     for task, row in table["rows"].items():
-        ours = [cell(v[0] if v else None, row["ranks"].get(a), v[1] if v else None) for a, v in row["agents"].items()]
+        ours = [cell(v[0] if v else None, row["ranks"].get(a), *(v[1:] if v else ())) for a, v in row["agents"].items()]
         theirs = [cell(row["published"][m], row["ranks"].get(m), row["published_std"][m]) for m in methods]
         lines.append(f"| {task} | " + " | ".join(ours + theirs) + " |")
     total = table["sum"]

@@ -94,3 +94,16 @@ def test_an_agent_keeps_its_colour_in_every_panel_of_the_grid(tmp_path):
             colours.setdefault(line.get_label().split(" (")[0], set()).add(line.get_color())
     plt.close(fig)
     assert colours["b"] == {"C1"} and colours["a"] == {"C0"}
+
+
+def test_a_cell_with_fewer_finished_seeds_says_how_many_and_gives_no_spread(tmp_path):
+    from molgym.suite import write_suite_report
+
+    def run(agent: str, seed: int, auc: float) -> dict:
+        return {"agent": agent, "seed": seed, "task": "qed", "budget": 100, "status": "ok",
+                "metrics": {"auc_top10": auc, "calls": 100}}
+
+    by_task = {"qed": [run("a", 0, 0.5), run("a", 1, 0.7), run("b", 0, 0.4)]}
+    write_suite_report(by_task, {}, tmp_path, budget=100, seeds=2, device="cpu", wall_time=1.0)
+    row = next(line for line in (tmp_path / "results.md").read_text().splitlines() if line.startswith("| qed"))
+    assert "| 0.600 +- 0.100 (" in row and "| 0.400, 1 seed (" in row
