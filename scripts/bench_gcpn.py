@@ -5,8 +5,11 @@ Run: ``python scripts/bench_gcpn.py [--budget 10000] [--seeds 3] [--tasks qed,pl
 ``python scripts/bench_gcpn.py --throughput [--updates 5] [--num-envs 32] [--device cpu]`` for PPO's
 speed alone: env steps per second and where the time goes (policy acting, env, learning).
 
-Each finished run is written to ``--out``/``results.json`` at once, and a repeated command skips
-the runs already there (same arguments), so an interrupted benchmark keeps what it did.
+Each finished run is written to ``--out``/``results.json`` at once, with its oracle log beside it
+(``<task>_seed_<seed>.csv``), and a repeated command skips the runs already there (same settings;
+``--tasks`` and ``--seeds`` may differ, and two commands may share an ``--out``), so an interrupted
+benchmark keeps what it did. The end writes ``results.md`` (the table below, with the command),
+``curves.png`` (top-10 against oracle calls) and ``top.png`` (the best molecules, with SA and atoms).
 
 Every run starts from the shipped checkpoint (``agents/gcpn/checkpoints``) and trains with PPO
 until ``--budget`` oracle calls (one call = one new unique molecule scored) are spent. Printed per
@@ -28,9 +31,11 @@ device, and PPO throughput (env steps per second, policy and scoring included).
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -103,16 +108,22 @@ def top3(oracle) -> list[tuple[str, float]]:
 
 
 class Store:
-    """``results.json`` of a benchmark, rewritten after every finished run; a repeated command with
-    the same arguments reuses the runs already there."""
+    """``results.json`` of a benchmark, rewritten after every finished run, with each run's oracle log
+    beside it (``<run>.csv``: call, SMILES, score). A later command with the same settings reuses the
+    runs already there, whatever its ``--tasks`` and ``--seeds`` (runs are named by task and seed), and
+    two commands may share an ``--out``: each write keeps the other's finished runs."""
+
+    SHARED = ("tasks", "seeds")  # settings that choose runs rather than change them
 
     def __init__(self, out: Path, device: str, args: dict):
+        self.out = out
         self.file = out / "results.json"
-        self.state = {"device": device, "args": args, "runs": {}, "results": []}
+        self.args = {k: v for k, v in args.items() if k not in self.SHARED}
+        self.state = {"device": device, "args": self.args, "runs": {}, "results": []}
         if self.file.is_file():
             saved = json.loads(self.file.read_text())
-            if saved["args"] != args:
-                raise SystemExit(f"{self.file} holds runs made with other arguments ({saved['args']}); "
+            if saved["args"] != self.args:
+                raise SystemExit(f"{self.file} holds runs made with other settings ({saved['args']}); "
                                  f"use another --out or delete it")
             self.state["runs"] = saved["runs"]
         out.mkdir(parents=True, exist_ok=True)
@@ -126,8 +137,14 @@ class Store:
         self.save()
         return self.state["runs"][key]
 
+    def log_path(self, key: str) -> Path:
+        return self.out / f"{key.replace(' ', '_')}.csv"
+
     def save(self) -> None:
-        temporary = self.file.with_suffix(".tmp")
+        if self.file.is_file():  # another command on the same --out may have finished runs since
+            for key, run in json.loads(self.file.read_text())["runs"].items():
+                self.state["runs"].setdefault(key, run)
+        temporary = self.file.with_suffix(f".{os.getpid()}.tmp")
         temporary.write_text(json.dumps(self.state, indent=2))
         temporary.replace(self.file)
 
@@ -135,6 +152,7 @@ class Store:
 def bench_top(name: str, args, store: Store) -> dict:
     def one(seed: int) -> dict:
         agent, oracle, seconds, throughput = train(make_task(name), seed, args.budget, args.device, f"{name} seed {seed}")
+        oracle.write_log(store.log_path(f"{name} seed {seed}"))
         best = top3(oracle)
         run = {"seed": seed, "top3": best, "calls": oracle.calls, "stop_reason": agent.stop_reason,
                "seconds": seconds, "steps_per_s": throughput}
@@ -151,13 +169,14 @@ def bench_top(name: str, args, store: Store) -> dict:
     top1 = [r["top3"][0][1] for r in runs]
     return {"task": name, "runs": runs, "median_top1": statistics.median(top1),
             "ours": f"top-3 {' '.join(f'{v:.3f}' for _, v in runs[0]['top3'])} (seed 0); median top-1 "
-                    f"{statistics.median(top1):.3f} over {len(runs)} seeds"}
+                    f"{statistics.median(top1):.3f} over {len(runs)} seed{'s' * (len(runs) > 1)}"}
 
 
 def bench_target(name: str, args, store: Store) -> dict:
     def one(seed: int) -> dict:
         task = make_task(name)
         agent, oracle, seconds, throughput = train(task, seed, args.budget, args.device, f"{name} seed {seed}")
+        oracle.write_log(store.log_path(f"{name} seed {seed}"))
         proposed = agent.propose(args.propose)
         target = task.objective
         hits = [s for s in proposed if target.low <= target.prop(Context.of_mol(Chem.MolFromSmiles(s))) <= target.high]
@@ -172,7 +191,7 @@ def bench_target(name: str, args, store: Store) -> dict:
     success = statistics.mean(r["success"] for r in runs)
     div = statistics.mean(r["diversity"] for r in runs)
     return {"task": name, "runs": runs, "ours": f"success {success:.1%}, diversity {div:.3f} "
-                                                 f"(mean of {len(runs)} seeds, {args.propose} samples each)"}
+                                                 f"(mean of {len(runs)} seed{'s' * (len(runs) > 1)}, {args.propose} samples each)"}
 
 
 def bench_constrained(args, store: Store) -> dict:
@@ -183,6 +202,7 @@ def bench_constrained(args, store: Store) -> dict:
     def one(threshold: float) -> dict:
         task = make_task("constrained", start_smiles=starts, threshold=threshold)
         agent, oracle, seconds, throughput = train(task, 0, args.constrained_budget, args.device, f"constrained {threshold}")
+        oracle.write_log(store.log_path(f"constrained {threshold}"))
         gains, sims, scored = [], [], 0
         for smiles in tqdm(starts, desc=f"optimise at {threshold}", unit="mol", leave=False):
             start = Chem.MolFromSmiles(smiles)
@@ -248,27 +268,70 @@ def main() -> None:
         store.state["results"] = results
         store.save()
 
-    print(f"\n| task | ours | paper | oracle calls | wall time | env steps/s | device |\n|---|---|---|---|---|---|---|")
+    lines = [f"GCPN benchmark, {args.budget} oracle calls a run, device {device}, made by:", "",
+             "    python scripts/bench_gcpn.py " + " ".join(sys.argv[1:]), "",
+             "| task | ours | paper | oracle calls | wall time | env steps/s | ended |", "|---|---|---|---|---|---|---|"]
     for r in results:
         if r["task"] == "constrained":
             for row in r["rows"]:
-                print(f"| constrained, threshold {row['threshold']} | {row['improvement']:.2f} +- "
-                      f"{row['improvement_std']:.2f}, {row['success']:.0%} of {row['molecules']} | "
-                      f"{PAPER['constrained'][row['threshold']]} | {row['calls']} (+{row['eval_scored']} eval) | "
-                      f"{row['seconds']:.0f} s | {row['steps_per_s']:.0f} | {device} |")
+                lines.append(f"| constrained, threshold {row['threshold']} | {row['improvement']:.2f} +- "
+                             f"{row['improvement_std']:.2f}, {row['success']:.0%} of {row['molecules']} | "
+                             f"{PAPER['constrained'][row['threshold']]} | {row['calls']} (+{row['eval_scored']} eval) | "
+                             f"{row['seconds']:.0f} s | {row['steps_per_s']:.0f} | {row['stop_reason'] or 'budget'} |")
             continue
-        calls = sum(run["calls"] for run in r["runs"])
-        seconds = sum(run["seconds"] for run in r["runs"])
+        calls = ", ".join(str(run["calls"]) for run in r["runs"])
+        seconds = ", ".join(f"{run['seconds']:.0f}" for run in r["runs"])
         speed = statistics.mean(run["steps_per_s"] for run in r["runs"])
-        print(f"| {r['task']} | {r['ours']} | {PAPER[r['task']]} | {calls} ({len(r['runs'])} runs) | {seconds:.0f} s | "
-              f"{speed:.0f} | {device} |")
+        ended = "; ".join(run["stop_reason"] or "budget" for run in r["runs"])
+        lines.append(f"| {r['task']} | {r['ours']} | {PAPER[r['task']]} | {calls} | {seconds} s | {speed:.0f} | {ended} |")
     for r in results:
         if r["task"] == "plogp":
-            print("\nplogp: the task optimises the normalised variant (GCPN/JT-VAE); best molecules of seed 0:")
-            for d in r["runs"][0]["detail"]:
-                print(f"  normalised {d['plogp']:.2f}, unnormalised {d['unnormalized']:.2f}, SA {d['sa']:.2f}, "
-                      f"{d['atoms']} atoms: {d['smiles']}")
-    print(f"\nwrote {out / 'results.json'}")
+            lines += ["", "plogp: the task optimises the normalised variant (GCPN/JT-VAE); the paper's table is in "
+                          "unnormalised units (logP - SA - ring penalty). Best molecules of seed 0:", ""]
+            lines += [f"- normalised {d['plogp']:.2f}, unnormalised {d['unnormalized']:.2f}, SA {d['sa']:.2f}, "
+                      f"{d['atoms']} atoms: `{d['smiles']}`" for d in r["runs"][0]["detail"]]
+    print("\n" + "\n".join(lines))
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+    pictures(results, out, store)
+    print(f"\nwrote {out / 'results.json'}, results.md, curves.png and top.png")
+
+
+def pictures(results: list[dict], out: Path, store: Store) -> None:
+    """``curves.png``: the top-10 mean against oracle calls, a panel per task and a line per run;
+    ``top.png``: the three best molecules of each qed and plogp run (score, SA, atoms)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from molgym.metrics import top_k_curve
+    from molgym.pictures import molecule_grid
+
+    tasks = [r for r in results if r["task"] != "constrained"]
+    if tasks:
+        fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.5), squeeze=False)
+        for ax, r in zip(axes[0], tasks):
+            for run in r["runs"]:
+                with open(store.log_path(f"{r['task']} seed {run['seed']}")) as f:
+                    scores = [float(row["score"]) for row in csv.DictReader(f)]
+                ax.plot(*top_k_curve(scores, 10, max(1, len(scores) // 200)), label=f"seed {run['seed']}")
+            ax.set_title(r["task"])
+            ax.set_xlabel("oracle calls")
+            ax.grid(alpha=0.3)
+        axes[0][0].set_ylabel("mean of the top-10 scores so far")
+        axes[0][0].legend()
+        fig.tight_layout()
+        fig.savefig(out / "curves.png", dpi=100)
+        plt.close(fig)
+    best = [(r["task"], run) for r in tasks if r["task"] in ("qed", "plogp") for run in r["runs"]]
+    if best:
+        smiles, legends = [], []
+        for task, run in best:
+            for s, v in run["top3"]:
+                molecule = Chem.MolFromSmiles(s)
+                smiles.append(s)
+                legends.append(f"{task} {v:.3f}, SA {sa_score(molecule):.2f}, {molecule.GetNumAtoms()} atoms")
+        molecule_grid(smiles, legends, "GCPN: the three best molecules of each run", out / "top.png", per_row=3)
 
 
 if __name__ == "__main__":
