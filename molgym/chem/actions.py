@@ -25,8 +25,32 @@ dropped (MolDQN), under the same rewrite rule.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 __all__ = ["ActionLayout"]
+
+
+@njit(cache=True)
+def _legal_counts(masks, out):
+    """``out[b]``: how many entries of row ``b`` of ``masks`` (``(B, K)`` uint8) are set."""
+    for b in range(masks.shape[0]):
+        count = 0
+        for k in range(masks.shape[1]):
+            count += masks[b, k]
+        out[b] = count
+
+
+@njit(cache=True)
+def _nth_legal(masks, nth, out):
+    """``out[b]``: the flat index of the ``nth[b]``-th set entry of row ``b`` (counting from 0)."""
+    for b in range(masks.shape[0]):
+        left = nth[b]
+        for k in range(masks.shape[1]):
+            if masks[b, k]:
+                if left == 0:
+                    out[b] = k
+                    break
+                left -= 1
 
 
 class ActionLayout:
@@ -141,17 +165,16 @@ class ActionLayout:
     def sample(self, masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """``(B, 4)`` actions drawn uniformly from the legal actions of each row of ``masks (B, K)``.
 
-        One pass over the masks: the legal flat indices of all rows in order, then for each row
-        the ``r``-th of its own, ``r`` uniform below the row's count.
+        Each row's legal actions are counted, then the ``r``-th legal action of each row is taken,
+        ``r`` uniform below the row's count (one ``rng.integers`` call for the batch).
         """
-        masks = np.ascontiguousarray(masks, dtype=bool)
-        B, K = masks.shape
-        legal = np.flatnonzero(masks)  # row-major: row b's entries lie in [b * K, (b + 1) * K)
-        counts = np.bincount(legal // K, minlength=B)
+        masks = np.ascontiguousarray(masks, dtype=bool).view(np.uint8)
+        counts = np.empty(len(masks), dtype=np.int64)
+        _legal_counts(masks, counts)
         if (counts == 0).any():
             raise ValueError(f"mask row {int(np.argmin(counts))} has no legal action")
-        starts = np.cumsum(counts) - counts
-        picks = legal[starts + rng.integers(0, counts)] - np.arange(B) * K
+        picks = np.empty(len(masks), dtype=np.int64)
+        _nth_legal(masks, rng.integers(0, counts), picks)
         return self.to_multidiscrete_many(picks)
 
     def to_multidiscrete_many(self, k: np.ndarray) -> np.ndarray:
