@@ -99,6 +99,25 @@ def test_seeded_batched_resets_match_single_envs():
     assert list(info["smiles"]) == singles
 
 
+def test_reset_from_chosen_start_molecules():
+    """``reset(options={"start_index": ...})``: each molecule starts from the named start molecule
+    (one index for all, or one per molecule), in the batched env as in the single env; bad indices
+    are refused in one line."""
+    starts = ["CCO", "CCN", "c1ccccc1"]
+    native = MolEditVectorEnv(molgym.envs.MolOptEnv, num_envs=4, start_smiles=starts)
+    _, info = native.reset(seed=0, options={"start_index": [2, 0, 0, 1]})
+    assert list(info["smiles"]) == ["c1ccccc1", "CCO", "CCO", "CCN"]
+    _, info = native.reset(options={"start_index": 1})
+    assert list(info["smiles"]) == ["CCN"] * 4
+    single = molgym.envs.MolOptEnv(start_smiles=starts)
+    assert [single.reset(options={"start_index": i})[1]["smiles"] for i in (2, 0)] == ["c1ccccc1", "CCO"]
+    for bad, message in [([0, 1], "one index or 4"), ([0, 1, 2, 3], r"must be in \[0, 3\)"), (0.5, "must be integers")]:
+        with pytest.raises(ValueError, match=message):
+            native.reset(options={"start_index": bad})
+    with pytest.raises(ValueError, match="not both"):
+        single.reset(options={"start_index": 0, "smiles": "CC"})
+
+
 def test_batched_env_torch_outputs_on_a_device():
     torch = pytest.importorskip("torch")
     env = MolEditVectorEnv(num_envs=3, device="cpu")

@@ -19,6 +19,7 @@ import inspect
 import json
 from importlib.metadata import entry_points
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -120,6 +121,11 @@ class Agent(ABC):
         """``n`` molecules edited from the molecule ``start`` (tasks with start molecules, such as
         constrained optimisation). Agents that build molecules from scratch do not have it."""
         raise ValueError(f"agent {self.name!r} builds molecules from scratch; it cannot start from a given molecule")
+
+    def propose_from_each(self, starts: Sequence[str], n: int) -> list[list[str]]:
+        """``n`` molecules edited from each molecule of ``starts`` (``propose_from`` for each; agents
+        that can run the episodes of many start molecules as one batch do it faster)."""
+        return [self.propose_from(start, n) for start in starts]
 
     @classmethod
     def settings(cls) -> dict[str, Any]:

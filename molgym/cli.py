@@ -423,8 +423,11 @@ def _sample(args: argparse.Namespace) -> int:
     rows: list[tuple[str | None, str]] = []
     print(f"sampling from {what}")
     if starts:
-        for s in tqdm(starts, desc=f"{n} per start molecule", unit="start"):
-            rows.extend((s, m) for m in agent.propose_from(s, n))
+        with tqdm(total=len(starts), desc=f"{n} per start molecule", unit="start") as bar:
+            for first in range(0, len(starts), 32):
+                chunk = starts[first:first + 32]
+                rows.extend((s, m) for s, made in zip(chunk, agent.propose_from_each(chunk, n)) for m in made)
+                bar.update(len(chunk))
     else:
         with tqdm(total=n, desc="sampling", unit="mol") as bar:
             while len(rows) < n:

@@ -204,10 +204,13 @@ def bench_constrained(args, store: Store) -> dict:
         agent, oracle, seconds, throughput = train(task, 0, args.constrained_budget, args.device, f"constrained {threshold}")
         oracle.write_log(store.log_path(f"constrained {threshold}"))
         gains, sims, scored = [], [], 0
-        for smiles in tqdm(starts, desc=f"optimise at {threshold}", unit="mol", leave=False):
+        proposed = []
+        for first in tqdm(range(0, len(starts), 32), desc=f"optimise at {threshold}", unit="32 mol", leave=False):
+            proposed += agent.propose_from_each(starts[first:first + 32], args.rollouts)
+        for smiles, results in zip(starts, proposed):
             start = Chem.MolFromSmiles(smiles)
             base = plogp.of(start)
-            results = set(agent.rollouts(args.rollouts, start=smiles))
+            results = set(results)
             scored += len(results)
             kept = [(plogp.of(m) - base, tanimoto(m, start)) for m in map(Chem.MolFromSmiles, results)]
             kept = [(g, s) for g, s in kept if s >= threshold]

@@ -104,6 +104,27 @@ def test_a_saved_gcpn_agent_loads_without_its_initial_checkpoint(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(agent.policy.state_dict().values(), loaded.policy.state_dict().values()))
 
 
+def test_gcpn_edits_each_start_molecule_in_batches():
+    """``propose_from_each``: ``n`` episodes from each start molecule, however the starts are split
+    into batches, each list holding edits of its own start (2 edits at most: a 9-ring keeps at least
+    8 atoms, CO grows to 4 at most)."""
+    from rdkit import Chem
+
+    from molgym.tasks import make_task
+    from molgym_agents.gcpn.agent import GCPNAgent
+
+    starts = ["C1CCCCCCCC1", "CO", "C1CCCCCCCC1"]
+    task = make_task("constrained", start_smiles=starts, threshold=0.0)
+    task.env_kwargs = {**task.env_kwargs, "max_atoms": 12, "max_steps": 2}
+    agent = GCPNAgent(task, seed=0, num_envs=4, hidden=32, rank=8, init=None)
+    for episodes in (3, 256):  # a batch per start molecule; all in one batch
+        made = agent.propose_from_each(starts, 3, episodes=episodes)
+        atoms = [[Chem.MolFromSmiles(s).GetNumAtoms() for s in each] for each in made]
+        assert [len(a) for a in atoms] == [3, 3, 3]
+        assert min(atoms[0] + atoms[2]) >= 8 and max(atoms[1]) <= 4, atoms
+    assert len(agent.propose_from("CO", 5)) == 5
+
+
 #: Small real molecules over C, N, O (at most 6 atoms): expert data for the expert loss.
 EXPERT = ["CCO", "CC(C)O", "OCCO", "CCN", "NCCO", "COC", "CC=O", "C=CC", "CC(N)O", "NCCN", "OCC=O", "CCCO",
           "CNC", "CC#N", "OC1CC1", "C1CCOC1", "NC(=O)C", "CC(C)N", "COCO", "CCNC"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, fields
 from functools import lru_cache
 from pathlib import Path
@@ -136,27 +137,59 @@ class GCPNAgent(UpdatingAgent):
         return self.rollouts(n)
 
     def propose_from(self, start: str, n: int) -> list[str]:
-        return self.rollouts(n, start=start)
+        return self.propose_from_each([start], n)[0]
+
+    def propose_from_each(self, starts: Sequence[str], n: int, greedy: bool = False, episodes: int = 256) -> list[list[str]]:
+        """The final molecules of ``n`` episodes of the policy from each molecule of ``starts``
+        (constrained optimisation), about ``episodes`` episodes per batch."""
+        per_batch = max(1, episodes // n)
+        out: list[list[str]] = []
+        for first in range(0, len(starts), per_batch):
+            out += self._episodes_from(list(starts[first:first + per_batch]), n, greedy)
+        return out
 
     @torch.no_grad()
-    def rollouts(self, n: int, start: str | None = None, greedy: bool = False) -> list[str]:
-        """The final molecules of ``n`` episodes of the policy, from the task's start molecules or
-        from ``start`` (a SMILES: constrained optimisation of one molecule)."""
-        width = n if start is not None else min(n, self.config["num_envs"])
-        env = self.task.make_vector_env(None, num_envs=width, reward=[])
-        obs, _ = env.reset(seed=int(self.rng.integers(2**31)), options={"smiles": start})
+    def rollouts(self, n: int, greedy: bool = False) -> list[str]:
+        """The final molecules of ``n`` episodes of the policy from the task's start molecules."""
+        env = self.task.make_vector_env(None, num_envs=min(n, self.config["num_envs"]), reward=[])
+        obs, _ = env.reset(seed=int(self.rng.integers(2**31)))
         out: list[str] = []
-        fresh = np.ones(env.num_envs, dtype=bool)  # from `start`: autoresets would sample the start set
-        while len(out) < n and (start is None or fresh.any()):
-            actions = self.policy.act(obs_tensors(obs, self.device), torch.tensor(env.mask, device=self.device),
-                                      greedy=greedy)
-            obs, _, terminated, truncated, _ = env.step(actions.cpu().numpy())
-            ended = np.flatnonzero((terminated | truncated) & fresh)
+        while len(out) < n:
+            obs, ended = self._act(env, obs, greedy)
             out.extend(env.smiles_of(ended))
-            if start is not None:
-                fresh[ended] = False
         env.close()
         return out[:n]
+
+    @torch.no_grad()
+    def _episodes_from(self, starts: list[str], n: int, greedy: bool) -> list[list[str]]:
+        """One batch of ``n`` episodes from each of ``starts``: the final molecules, per start."""
+        env = self.task.make_vector_env(None, num_envs=len(starts) * n, start_smiles=starts, reward=[])
+        obs, _ = env.reset(seed=int(self.rng.integers(2**31)),
+                           options={"start_index": np.repeat(np.arange(len(starts)), n)})
+        out: list[list[str]] = [[] for _ in starts]
+        running = np.ones(env.num_envs, dtype=bool)  # each row's first episode only (autoresets start others)
+        while running.any():
+            obs, ended = self._act(env, obs, greedy, rows=np.flatnonzero(running))
+            ended = ended[running[ended]]
+            for row, smiles in zip(ended.tolist(), env.smiles_of(ended)):
+                out[row // n].append(smiles)
+            running[ended] = False
+        env.close()
+        return out
+
+    def _act(self, env, obs, greedy: bool, rows: np.ndarray | None = None):
+        """One policy step of the molecules ``rows`` of ``env`` (default all; the others are given
+        the stop action, their episodes no longer wanted): (the next observations, the rows whose
+        episode ended)."""
+        if rows is not None and len(rows) < env.num_envs:
+            actions = np.full(env.num_envs, env.layout.stop)
+            actions[rows] = self.policy.act(obs_tensors({k: v[rows] for k, v in obs.items()}, self.device),
+                                            torch.tensor(env.mask[rows], device=self.device), greedy=greedy).cpu().numpy()
+        else:
+            actions = self.policy.act(obs_tensors(obs, self.device), torch.tensor(env.mask, device=self.device),
+                                      greedy=greedy).cpu().numpy()
+        obs, _, terminated, truncated, _ = env.step(actions)
+        return obs, np.flatnonzero(terminated | truncated)
 
     def _save_state(self, path: Path) -> None:
         sizes = {k: self.config[k] for k in ("hidden", "layers", "rank")}

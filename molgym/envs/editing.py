@@ -57,6 +57,27 @@ def parse_starts(start_smiles, vocab: AtomVocab, max_atoms: int, owner: str) -> 
     return graphs
 
 
+def chosen_starts(options: dict, count: int, size: int) -> np.ndarray | None:
+    """The start molecules a reset's ``options["start_index"]`` names for ``size`` molecules (one
+    index into the env's ``count`` start molecules for all, or one per molecule), checked; ``None``
+    when it names none."""
+    index = options.get("start_index")
+    if index is None:
+        return None
+    if options.get("smiles") is not None:
+        raise ValueError("reset options: give 'smiles' or 'start_index', not both")
+    picks = np.asarray(index)
+    if picks.dtype.kind not in "iu":
+        raise ValueError(f"reset option start_index must be integers, got {index!r}")
+    if picks.ndim == 0:
+        picks = np.full(size, picks)
+    if picks.shape != (size,):
+        raise ValueError(f"reset option start_index: one index or {size} (one per molecule), got shape {picks.shape}")
+    if ((picks < 0) | (picks >= count)).any():
+        raise ValueError(f"reset option start_index must be in [0, {count}) (the env's start molecules), got {picks.tolist()}")
+    return picks.astype(np.int64)
+
+
 @dataclass(frozen=True)
 class EditSpec:
     """What an editing environment is, without one: what agents size their networks by.

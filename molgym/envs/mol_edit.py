@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 
 from molgym.chem import ActionLayout, AtomVocab, MolGraph
-from molgym.envs.editing import EditBatch, EditSpec, parse_starts, start_state
+from molgym.envs.editing import EditBatch, EditSpec, chosen_starts, parse_starts, start_state
 from molgym.rewards import QED, Reward, StepValidity, as_reward
 from molgym.rewards.scoring import BatchScorer
 
@@ -97,7 +97,8 @@ class MolEditEnv(gym.Env):
     ## Starting State
 
     ``start_smiles`` (default ``"C"``), or one of a list sampled uniformly with the env's RNG;
-    ``reset(options={"smiles": ...})`` overrides it for one episode. Stereochemistry in a start
+    ``reset(options={"smiles": ...})`` overrides it for one episode, and
+    ``reset(options={"start_index": i})`` starts from the ``i``-th of the list. Stereochemistry in a start
     SMILES is dropped (a state is a 2D graph) with a ``molgym.chem.StereoDropped`` warning: one
     at construction counting the start molecules concerned, one per ``reset`` option.
 
@@ -189,12 +190,13 @@ class MolEditEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         options = options or {}
-        if options.get("smiles") is not None:
+        picks = chosen_starts(options, len(self.start_graphs), 1)
+        if picks is None and options.get("smiles") is not None:
             self._batch.set_option_start(start_state(options["smiles"], self.vocab, self.max_atoms))
-            pick = -1
-        else:
-            pick = int(self.np_random.integers(len(self.start_graphs)))
-        self._batch.reset(_ONE, np.array([pick]))
+            picks = np.array([-1])
+        elif picks is None:
+            picks = np.array([int(self.np_random.integers(len(self.start_graphs)))])
+        self._batch.reset(_ONE, picks)
         self._batch.refresh()
         return self._obs(), self._info(valid=True, terms={}, smiles=self.info_smiles != "none")
 

@@ -10,7 +10,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from molgym.chem import MolGraph
-from molgym.envs.editing import EditBatch, start_state
+from molgym.envs.editing import EditBatch, chosen_starts, start_state
 from molgym.envs.mol_edit import MolEditEnv
 from molgym.rewards.scoring import BatchScorer
 
@@ -79,6 +79,10 @@ class MolEditVectorEnv(VectorEnv):
 
     # Gymnasium API ----------------------------------------------------------------------------
     def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
+        """Every molecule starts a new episode: from a start molecule drawn with its own generator,
+        from ``options["smiles"]`` (all of them), or from ``options["start_index"]`` (an index into
+        the env's start molecules, one for all or one per molecule: e.g. several episodes from each
+        of a list of molecules to optimise)."""
         if seed is not None:
             seeds = [seed + i for i in range(self.num_envs)] if isinstance(seed, int) else list(seed)
             if len(seeds) != self.num_envs:
@@ -86,11 +90,11 @@ class MolEditVectorEnv(VectorEnv):
             self._rngs = [seeding.np_random(s)[0] for s in seeds]
         options = options or {}
         everyone = np.arange(self.num_envs)
-        if options.get("smiles") is not None:
+        picks = chosen_starts(options, len(self.start_graphs), self.num_envs)
+        if picks is None and options.get("smiles") is not None:
             self.batch.set_option_start(start_state(options["smiles"], self.vocab, self.max_atoms))
-            self.batch.reset(everyone, np.full(self.num_envs, -1))
-        else:
-            self.batch.reset(everyone, self._draw_starts(everyone))
+            picks = np.full(self.num_envs, -1)
+        self.batch.reset(everyone, self._draw_starts(everyone) if picks is None else picks)
         self.batch.refresh()
         self._autoreset[:] = False
         return self._observations(), self._reset_info(everyone, {})
