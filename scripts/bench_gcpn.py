@@ -1,7 +1,7 @@
 """GCPN on the paper's tasks under a fixed oracle budget, beside the paper's figures.
 
 Run: ``python scripts/bench_gcpn.py [--budget 10000] [--seeds 3] [--tasks qed,plogp,logp_target,mw_target,constrained]
-[--constrained-molecules 800] [--constrained-budget N] [--device cpu] [--out runs/bench_gcpn]``, or
+[--constrained-molecules 800] [--constrained-budget N] [--thresholds 0.0,0.2,0.4,0.6] [--device cpu] [--out runs/bench_gcpn]``, or
 ``python scripts/bench_gcpn.py --throughput [--updates 5] [--num-envs 32] [--device cpu]`` for PPO's
 speed alone: env steps per second and where the time goes (policy acting, env, learning).
 
@@ -114,7 +114,7 @@ class Store:
     runs already there, whatever its ``--tasks`` and ``--seeds`` (runs are named by task and seed), and
     two commands may share an ``--out``: each write keeps the other's finished runs."""
 
-    SHARED = ("tasks", "seeds")  # settings that choose runs rather than change them
+    SHARED = ("tasks", "seeds", "thresholds")  # settings that choose runs rather than change them
 
     def __init__(self, out: Path, device: str, args: dict):
         self.out = out
@@ -233,7 +233,7 @@ def bench_constrained(args, store: Store) -> dict:
               f"{oracle.calls} calls + {scored} evaluation molecules, {seconds:.0f} s")
         return row
 
-    rows = [store.run(f"constrained {t}", lambda t=t: one(t)) for t in (0.0, 0.2, 0.4, 0.6)]
+    rows = [store.run(f"constrained {t}", lambda t=t: one(t)) for t in args.thresholds]
     return {"task": "constrained", "rows": rows}
 
 
@@ -246,6 +246,7 @@ def main() -> None:
     parser.add_argument("--constrained-molecules", type=int, default=800)
     parser.add_argument("--constrained-budget", type=int, default=None, help="oracle calls per threshold (default --budget)")
     parser.add_argument("--rollouts", type=int, default=8, help="episodes from each start molecule")
+    parser.add_argument("--thresholds", default="0.0,0.2,0.4,0.6", help="constrained: the similarity thresholds")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", default="runs/bench_gcpn")
     parser.add_argument("--throughput", action="store_true", help="measure PPO's speed only")
@@ -255,6 +256,10 @@ def main() -> None:
     if args.throughput:
         return throughput(args)
     args.constrained_budget = args.constrained_budget or args.budget
+    args.thresholds = [float(t) for t in args.thresholds.split(",")]
+    unknown = set(args.thresholds) - set(PAPER["constrained"])
+    if unknown:
+        raise SystemExit(f"the paper has no threshold {', '.join(map(str, sorted(unknown)))}; it has 0.0, 0.2, 0.4, 0.6")
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu ({os.cpu_count()} cores)"
     print(f"GCPN benchmark: budget {args.budget} oracle calls, {args.seeds} seeds, device {device}, "
           f"torch threads {torch.get_num_threads()}")
