@@ -142,6 +142,8 @@ class GCPNAgent(UpdatingAgent):
     def propose_from_each(self, starts: Sequence[str], n: int, greedy: bool = False, episodes: int = 256) -> list[list[str]]:
         """The final molecules of ``n`` episodes of the policy from each molecule of ``starts``
         (constrained optimisation), about ``episodes`` episodes per batch."""
+        if n < 1:
+            return [[] for _ in starts]
         per_batch = max(1, episodes // n)
         out: list[list[str]] = []
         for first in range(0, len(starts), per_batch):
