@@ -191,24 +191,20 @@ def _mask_one(types, bonds, n, free, table, odd_total, C, mask, bridge, disc, lo
     mask[: C * plane] = False
     grows = n < N
     count = 0  # edits set
-    # additions: order c + 1 fits both free valences
+    # additions: order c + 1 fits both free valences (branch-free inner loops, which compile to
+    # vector instructions: a row of the plane at a time)
     for i in range(n):
-        fi = free[i]
-        if fi <= 0:
-            continue
-        for j in range(n):
-            if j == i or bonds[i, j] != 0:
-                continue
-            room = min(fi, free[j], 3)
-            for c in range(room):
-                mask[c * plane + i * S + j] = True
-            count += max(room, 0)
-        if grows:
-            for t in range(T):
-                room = min(fi, table[t, _CAP], 3)
-                for c in range(room):
-                    mask[c * plane + i * S + n + t] = True
-                count += max(room, 0)
+        for c in range(min(free[i], 3)):
+            row = c * plane + i * S
+            for j in range(n):
+                legal = (bonds[i, j] == 0) & (free[j] > c) & (j != i)
+                mask[row + j] = legal
+                count += legal
+            if grows:
+                for t in range(T):
+                    legal = table[t, _CAP] > c
+                    mask[row + n + t] = legal
+                    count += legal
     # removals: a bond that is no bridge, or that only strands an atom (dropped)
     if C == 4:
         _bridges(bonds, n, bridge, disc, low, parent, cursor, stack)
