@@ -216,7 +216,7 @@ def _mask_one(types, bonds, n, free, table, odd_total, C, mask, bridge, disc, lo
                 if bonds[i, j] != 0 and (not bridge[i, j] or degree[i] == 1 or degree[j] == 1):
                     mask[3 * plane + i * S + j] = True
                     count += 1
-    return count > _forbid_rewrites(types, bonds, n, table, odd_total, C, mask, N, T, S, plane, grows)
+    return count > _forbid_rewrites(types, bonds, n, free, table, odd_total, C, mask, N, T, S, plane, grows)
 
 
 @njit(cache=True)
@@ -228,7 +228,7 @@ def _clear(mask, k):
 
 
 @njit(cache=True)
-def _forbid_rewrites(types, bonds, n, table, odd_total, C, mask, N, T, S, plane, grows):
+def _forbid_rewrites(types, bonds, n, free, table, odd_total, C, mask, N, T, S, plane, grows):
     """Clear the edits whose result RDKit would rewrite (the state itself is not rewritten); returns
     how many legal edits it cleared."""
     cleared = 0
@@ -237,14 +237,14 @@ def _forbid_rewrites(types, bonds, n, table, odd_total, C, mask, N, T, S, plane,
         for x in range(T):
             if table[x, _NEW_HALOGEN_DOUBLE]:
                 for i in range(n):
-                    if table[types[i], _OXYGEN]:
+                    if table[types[i], _OXYGEN] and free[i] >= 2:  # (else the double bond is not legal anyway)
                         cleared += _clear(mask, plane + i * S + n + x)
     for r in range(n):
         tr = types[r]
         if not (table[tr, _HALOGEN] or table[tr, _PHOSPHORUS]):
             continue
-        if table[tr, _HALOGEN] and _bonded_to_non_oxygen(types, bonds, n, r, table):
-            continue  # (most halogens: the patterns need every neighbour an O)
+        if table[tr, _HALOGEN] and (free[r] == 0 or _bonded_to_non_oxygen(types, bonds, n, r, table)):
+            continue  # (most halogens: no bond to gain, or the patterns need every neighbour an O)
         valence, degree, has_double, all_oxygen, double_o, double_cn = _neighbourhood(types, bonds, n, r, table)
         if table[tr, _HALOGEN]:
             # a new bond of order c + 1 to an O completes the pattern when the total valence is odd
