@@ -53,6 +53,21 @@ def _nth_legal(masks, nth, out):
                 left -= 1
 
 
+@njit(cache=True)
+def _flat_of_rows(actions, nvec, out):
+    """``out[b]``: the flat index of MultiDiscrete row ``b`` of ``actions`` (``(B, 4)`` int64), as
+    :meth:`ActionLayout.encode` (stop when its last field is 1). Returns the first row with a field
+    outside ``[0, nvec)``, or -1 (then every row is encoded)."""
+    N, S, C = nvec[0], nvec[1], nvec[2]
+    for b in range(actions.shape[0]):
+        for f in range(4):
+            if actions[b, f] < 0 or actions[b, f] >= nvec[f]:
+                return b
+        first, second, bond = actions[b, 0], actions[b, 1], actions[b, 2]
+        out[b] = C * N * S if actions[b, 3] == 1 else (bond * N + first) * S + second
+    return -1
+
+
 class ActionLayout:
     """Sizes and index arithmetic of the action space for ``N`` atoms and ``T`` atom types.
 
@@ -92,10 +107,14 @@ class ActionLayout:
         return (bond * self.max_atoms + first) * self.num_second_choices + second
 
     def from_multidiscrete_many(self, actions: np.ndarray) -> np.ndarray:
-        """``(B,)`` flat indices of ``(B, 4)`` MultiDiscrete actions already within ``nvec``; the
-        inverse of :meth:`to_multidiscrete_many`."""
-        a = np.asarray(actions, dtype=np.int64)
-        return np.where(a[:, 3] == 1, self.stop, self.encode(a[:, 0], a[:, 1], a[:, 2]))
+        """``(B,)`` flat indices of ``(B, 4)`` MultiDiscrete actions; the inverse of
+        :meth:`to_multidiscrete_many`. A row out of ``nvec`` is a ``ValueError`` naming it."""
+        a = np.ascontiguousarray(actions, dtype=np.int64)
+        out = np.empty(len(a), dtype=np.int64)
+        bad = _flat_of_rows(a, self.nvec, out)
+        if bad >= 0:
+            raise self._range_error(bad, a[bad].tolist())
+        return out
 
     def decode(self, k: int) -> tuple[int, int, int, int]:
         """``(first, second, bond, stop)`` of flat index ``k``; stop decodes to ``(0, 0, 0, 1)``."""
@@ -144,10 +163,6 @@ class ActionLayout:
                 i = int(np.argmax(bad))
                 raise self._range_error(i, int(a[i]))
             return a.astype(np.int64)
-        bad = (a < 0) | (a >= self.nvec[None, :])
-        if bad.any():
-            i = int(np.argmax(bad.any(axis=1)))
-            raise self._range_error(i, a[i].tolist())
         return self.from_multidiscrete_many(a)
 
     def _range_error(self, env: int | None, action: int | list[int]) -> ValueError:

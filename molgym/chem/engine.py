@@ -180,7 +180,10 @@ def _bridges(bonds, n, bridge, disc, low, parent, cursor, stack):
                         bridge[v, p] = bridge[p, v] = True
 
 
-@njit(cache=True)
+# _mask_one and _forbid_rewrites are inlined into the batch loop (numba IR inlining): called once per
+# molecule with a dozen array arguments they cost ~20% more (0.27 -> 0.21 ms for 256 molecules,
+# best of 200 on fixed states; ~8% of a vector env step, alternating runs)
+@njit(cache=True, inline="always")
 def _mask_one(types, bonds, n, free, table, odd_total, C, mask, bridge, disc, low, parent, cursor, stack):
     """Fill the first ``C * N * (N + T)`` entries of ``mask`` (the edits of one molecule, flat; a
     last stop entry, if the row has one, is left alone) and return whether any edit is legal."""
@@ -227,7 +230,7 @@ def _clear(mask, k):
     return was
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _forbid_rewrites(types, bonds, n, free, table, odd_total, C, mask, N, T, S, plane, grows):
     """Clear the edits whose result RDKit would rewrite (the state itself is not rewritten); returns
     how many legal edits it cleared."""
