@@ -376,7 +376,7 @@ def _summary(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             values = [r["wall_time"] if column == "wall_time" else r["metrics"].get(column) for r in ok]
             values = [v for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))]
             if values:
-                row[column] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
+                row[column] = {"mean": float(np.mean(values)), "std": float(np.std(values)), "n": len(values)}
         table[agent] = row
     return table
 
@@ -405,7 +405,8 @@ def write_report(results: list[dict[str, Any]], out: Path, task: str, budget: in
     seeds = len({r["seed"] for r in results})
     lines = [f"# {task}: {seeds} seed{'s' if seeds != 1 else ''}, budget {budget} oracle calls",
              "",
-             f"Mean +- std over seeds; best of each column in bold (SA: lower is better). Device {device}, "
+             "Mean +- std over the seeds that finished (the mean alone from one); best of each column in bold "
+             f"(SA: lower is better). Device {device}, "
              f"wall time {wall_time:.0f} s.",
              "",
              *made_by(commands),
@@ -417,8 +418,11 @@ def write_report(results: list[dict[str, Any]], out: Path, task: str, budget: in
             if column not in row:
                 cells.append("-")
                 continue
-            mean, std = row[column]["mean"], row[column]["std"]
-            text = f"{mean:.3f} +- {std:.3f}" if column not in ("calls", "wall_time") else f"{mean:.0f}"
+            mean, std, n = row[column]["mean"], row[column]["std"], row[column]["n"]
+            if column in ("calls", "wall_time"):
+                text = f"{mean:.0f}"
+            else:  # one finished run has no spread to show
+                text = f"{mean:.3f}" + (f" +- {std:.3f}" if n > 1 else "")
             cells.append(f"**{text}**" if best.get(column) == mean and row["failed"] < row["runs"] else text)
         lines.append(f"| {agent} | " + " | ".join(cells) + " |")
     failures = [(a, e) for a, row in summary.items() for e in row["errors"]]

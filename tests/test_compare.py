@@ -71,6 +71,8 @@ def test_compare_never_mixes_settings(tmp_path, capsys):
     capsys.readouterr()
     result = out / "random" / "seed0" / "result.json"
     before = result.read_text()
+    row = next(line for line in (out / "results.md").read_text().splitlines() if line.startswith("| random |"))
+    assert "+-" not in row  # one seed: no spread to show
     other = tmp_path / "other.smi"
     other.write_text("CCO\nc1ccccc1O\n")
     for change, says in ((["--task", "qed"], "task 'constrained' (now 'qed')"),
@@ -90,6 +92,8 @@ def test_compare_never_mixes_settings(tmp_path, capsys):
     assert result.read_text() == before
     report = json.loads((out / "results.json").read_text())
     assert [(r["seed"], r["status"]) for r in report["runs"]] == [(0, "ok"), (1, "ok")]
+    row = next(line for line in (out / "results.md").read_text().splitlines() if line.startswith("| random |"))
+    assert " +- " in row
 
 
 def test_compare_exits_non_zero_when_every_run_fails_or_the_objective_raises(tmp_path, capsys):
