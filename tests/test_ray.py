@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
+import time
 
 import pytest
 import ray
@@ -114,6 +116,10 @@ def test_a_scoring_actor_killed_mid_step_is_restarted_and_scores_the_same(tmp_pa
     here = MolEditVectorEnv(reward=lambda mol: mol.GetNumAtoms() / 10, n_workers=0, **kwargs)
     actors = MolEditVectorEnv(reward=atoms_once_killing, n_workers=2, scorer="ray", **kwargs)
     try:
+        # Ray deletes an object once no reference is left, and a restarted actor reruns its constructor
+        # with the reward object: give Ray time to delete it, were the scorer not holding it
+        gc.collect()
+        time.sleep(3)
         here.reset(seed=1)
         actors.reset(seed=1)
         rng = np.random.default_rng(1)

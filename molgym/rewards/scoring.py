@@ -54,8 +54,10 @@ class _RayPool:
         self.started_here = start_ray()
         # an actor whose process dies is restarted, and its unfinished calls are retried (twice)
         actor = self.ray.remote(num_cpus=1, max_restarts=2, max_task_retries=2)(_ScoringActor)
-        shared = self.ray.put(reward)
-        self.actors = [actor.remote(shared) for _ in range(n)]
+        # held as long as the actors live: a restarted actor reruns its constructor with this
+        # object, which Ray deletes once no reference is left (ray-project/ray#47043, #53727)
+        self.reward_ref = self.ray.put(reward)
+        self.actors = [actor.remote(self.reward_ref) for _ in range(n)]
         try:  # started (and the reward unpickled) before the first step, or a clear error now
             self.ray.get([a.ready.remote() for a in self.actors])
         except self.ray.exceptions.RayError as err:
@@ -70,6 +72,7 @@ class _RayPool:
     def terminate(self) -> None:
         for actor in self.actors:
             self.ray.kill(actor)
+        self.reward_ref = None
         if self.started_here:
             self.ray.shutdown()
 
