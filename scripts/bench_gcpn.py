@@ -184,12 +184,20 @@ def bench_target(name: str, args, store: Store) -> dict:
         oracle.write_log(store.log_path(f"{name} seed {seed}"))
         proposed = agent.propose(args.propose)
         target = task.objective
-        hits = [s for s in proposed if target.low <= target.prop(Context.of_mol(Chem.MolFromSmiles(s))) <= target.high]
+        values = np.array([target.prop(Context.of_mol(Chem.MolFromSmiles(s))) for s in proposed])
+        hits = [s for s, v in zip(proposed, values) if target.low <= v <= target.high]
+        # where the misses lie: the proposals' property against the window, to say why success is what it is
+        spread = {"quartiles": np.percentile(values, [10, 25, 50, 75, 90]).tolist(),
+                  "below": float(np.mean(values < target.low)), "above": float(np.mean(values > target.high)),
+                  "unique": len(set(proposed)) / len(proposed)}
         run = {"seed": seed, "success": len(hits) / len(proposed), "diversity": diversity(hits),
-               "unique_hits": len(set(hits)), "calls": oracle.calls, "stop_reason": agent.stop_reason,
-               "seconds": seconds, "steps_per_s": throughput}
+               "unique_hits": len(set(hits)), "proposals": spread, "calls": oracle.calls,
+               "stop_reason": agent.stop_reason, "seconds": seconds, "steps_per_s": throughput}
         print(f"  {name} seed {seed}: success {run['success']:.1%} ({run['unique_hits']} unique), diversity "
               f"{run['diversity']:.3f}; {oracle.calls} calls, {seconds:.0f} s, {throughput:.0f} env steps/s")
+        print(f"    proposals: {target.prop.name} 10/25/50/75/90th percentiles "
+              f"{' / '.join(f'{q:.2f}' for q in spread['quartiles'])}; {spread['below']:.1%} below the window, "
+              f"{spread['above']:.1%} above; {spread['unique']:.1%} unique")
         return run
 
     runs = [store.run(f"{name} seed {seed}", lambda seed=seed: one(seed)) for seed in range(args.seeds)]
@@ -307,6 +315,14 @@ def main() -> None:
                           "unnormalised units (logP - SA - ring penalty). Best molecules of seed 0:", ""]
             lines += [f"- normalised {d['plogp']:.2f}, unnormalised {d['unnormalized']:.2f}, SA {d['sa']:.2f}, "
                       f"{d['atoms']} atoms: `{d['smiles']}`" for d in r["runs"][0]["detail"]]
+        if r["task"] in ("logp_target", "mw_target"):
+            spreads = [(run["seed"], run["proposals"]) for run in r["runs"] if "proposals" in run]  # (older runs lack it)
+            if spreads:
+                lines += ["", f"{r['task']}: the property of the {args.propose} proposals after training "
+                              "(10th / 25th / 50th / 75th / 90th percentiles; shares outside the window):", ""]
+            lines += [f"- seed {seed}: {' / '.join(f'{q:.2f}' for q in spread['quartiles'])}; {spread['below']:.1%} "
+                      f"below, {spread['above']:.1%} above; {spread['unique']:.1%} of the proposals unique"
+                      for seed, spread in spreads]
     print("\n" + "\n".join(lines))
     (out / "results.md").write_text("\n".join(lines) + "\n")
     drawn = pictures(results, out, store)
@@ -316,8 +332,8 @@ def main() -> None:
 def pictures(results: list[dict], out: Path, store: Store) -> list[str]:
     """``curves.png``: the top-10 mean against oracle calls (for the target tasks: the share of each
     stretch of calls inside the target range), a panel per task and a line per run;
-    ``top.png``: the three best molecules of each qed and plogp run (score, SA, atoms). Returns
-    the names of the files drawn."""
+    ``top.png``: the three best molecules of each qed and plogp run (score, SA, atoms). A run whose
+    oracle log is not in ``out`` is left out of the curves. Returns the names of the files drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -332,7 +348,11 @@ def pictures(results: list[dict], out: Path, store: Store) -> list[str]:
         fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.5), squeeze=False)
         for ax, r in zip(axes[0], tasks):
             for run in r["runs"]:
-                with open(store.log_path(f"{r['task']} seed {run['seed']}")) as f:
+                log = store.log_path(f"{r['task']} seed {run['seed']}")
+                if not log.is_file():  # a run copied from another --out without its log
+                    print(f"  {log} missing: {r['task']} seed {run['seed']} left out of curves.png")
+                    continue
+                with open(log) as f:
                     scores = [float(row["score"]) for row in csv.DictReader(f)]
                 if r["task"] in ("logp_target", "mw_target"):  # the top-10 is 1.0 at once: the share in range says more
                     window = max(1, len(scores) // 50)
