@@ -1,15 +1,17 @@
 """GCPN on the paper's tasks under a fixed oracle budget, beside the paper's figures.
 
 Run: ``python scripts/bench_gcpn.py [--budget 10000] [--seeds 3] [--tasks qed,plogp,logp_target,mw_target,constrained]
-[--constrained-molecules 800] [--constrained-budget N] [--thresholds 0.0,0.2,0.4,0.6] [--device cpu] [--out runs/bench_gcpn]``, or
+[--constrained-molecules 800] [--constrained-budget N] [--thresholds 0.0,0.2,0.4,0.6] [--device cpu] [--out runs/bench_gcpn]
+[--report]``, or
 ``python scripts/bench_gcpn.py --throughput [--updates 5] [--num-envs 32] [--device cpu]`` for PPO's
 speed alone: env steps per second and where the time goes (policy acting, env, learning).
 
 Each finished run is written to ``--out``/``results.json`` at once, with its oracle log beside it
 (``<task>_seed_<seed>.csv``), and a repeated command skips the runs already there (same settings;
 ``--tasks`` and ``--seeds`` may differ, and two commands may share an ``--out``), so an interrupted
-benchmark keeps what it did. The end writes ``results.md`` (the table below, with the command),
-``curves.png`` (top-10 against oracle calls) and ``top.png`` (the best molecules, with SA and atoms).
+benchmark keeps what it did (``--report`` trains nothing: it reports the runs there). The end writes
+``results.md`` (the table below, with the command), ``curves.png`` (top-10 against oracle calls) and
+``top.png`` (the best molecules, with SA and atoms).
 
 Every run starts from the shipped checkpoint (``agents/gcpn/checkpoints``) and trains with PPO
 until ``--budget`` oracle calls (one call = one new unique molecule scored) are spent. Printed per
@@ -114,12 +116,13 @@ class Store:
     runs already there, whatever its ``--tasks`` and ``--seeds`` (runs are named by task and seed), and
     two commands may share an ``--out``: each write keeps the other's finished runs."""
 
-    SHARED = ("tasks", "seeds", "thresholds")  # settings that choose runs rather than change them
+    SHARED = ("tasks", "seeds", "thresholds", "report")  # settings that choose runs rather than change them
 
     def __init__(self, out: Path, device: str, args: dict):
         self.out = out
         self.file = out / "results.json"
         self.args = {k: v for k, v in args.items() if k not in self.SHARED}
+        self.train = True
         self.state = {"device": device, "args": self.args, "runs": {}, "results": []}
         if self.file.is_file():
             saved = json.loads(self.file.read_text())
@@ -129,14 +132,22 @@ class Store:
             self.state["runs"] = saved["runs"]
         out.mkdir(parents=True, exist_ok=True)
 
-    def run(self, key: str, make) -> dict:
-        """The finished run ``key``: from the file, or made now by ``make()`` and written at once."""
+    def run(self, key: str, make) -> dict | None:
+        """The finished run ``key``: from the file, or made now by ``make()`` and written at once
+        (``None`` when it is not in the file and ``self.train`` is off: ``--report``)."""
         if key in self.state["runs"]:
             print(f"  {key}: done before, read from {self.file}")
             return self.state["runs"][key]
+        if not self.train:
+            print(f"  {key}: not in {self.file}, left out (--report trains nothing)")
+            return None
         self.state["runs"][key] = make()
         self.save()
         return self.state["runs"][key]
+
+    def runs(self, made: list) -> list[dict]:
+        """The finished runs of ``(key, make)`` pairs, in order (made where needed, see :meth:`run`)."""
+        return [run for run in (self.run(key, make) for key, make in made) if run is not None]
 
     def log_path(self, key: str) -> Path:
         return self.out / f"{key.replace(' ', '_')}.csv"
@@ -166,15 +177,19 @@ def bench_top(name: str, args, store: Store) -> dict:
               f"{seconds:.0f} s, {throughput:.0f} env steps/s")
         return run
 
-    runs = [store.run(f"{name} seed {seed}", lambda seed=seed: one(seed)) for seed in range(args.seeds)]
+    runs = store.runs([(f"{name} seed {seed}", lambda seed=seed: one(seed)) for seed in range(args.seeds)])
+    if not runs:
+        return None
     top1 = [r["top3"][0][1] for r in runs]
-    ours = f"top-3 {' '.join(f'{v:.3f}' for _, v in runs[0]['top3'])}"
+    seeds = f"seed{'s' * (len(runs) > 1)} {', '.join(str(r['seed']) for r in runs)}"
     if name == "plogp":  # the paper's table is in unnormalised units
-        unnormalised = " ".join(f"{d['unnormalized']:.2f}" for d in runs[0]["detail"])
-        ours = f"unnormalised {unnormalised} of the top-3 (normalised {' '.join(f'{v:.2f}' for _, v in runs[0]['top3'])})"
-    return {"task": name, "runs": runs, "median_top1": statistics.median(top1),
-            "ours": f"{ours} (seed 0); median top-1 {statistics.median(top1):.3f} over {len(runs)} "
-                    f"seed{'s' * (len(runs) > 1)}"}
+        top3 = [" ".join(f"{d['unnormalized']:.2f}" for d in r["detail"]) for r in runs]
+        ours = "; ".join(f"{values} (seed {r['seed']})" for values, r in zip(top3, runs))
+        ours = (f"unnormalised, top-3 of each run: {ours} (normalised top-1, the score optimised: "
+                f"{' / '.join(f'{v:.2f}' for v in top1)})")
+    else:
+        ours = f"top-3 {' '.join(f'{v:.3f}' for _, v in runs[0]['top3'])} (seed {runs[0]['seed']}); top-1 {' / '.join(f'{v:.3f}' for v in top1)} ({seeds})"
+    return {"task": name, "runs": runs, "median_top1": statistics.median(top1), "ours": ours}
 
 
 def bench_target(name: str, args, store: Store) -> dict:
@@ -200,11 +215,15 @@ def bench_target(name: str, args, store: Store) -> dict:
               f"{spread['above']:.1%} above; {spread['unique']:.1%} unique")
         return run
 
-    runs = [store.run(f"{name} seed {seed}", lambda seed=seed: one(seed)) for seed in range(args.seeds)]
+    runs = store.runs([(f"{name} seed {seed}", lambda seed=seed: one(seed)) for seed in range(args.seeds)])
+    if not runs:
+        return None
     success = statistics.mean(r["success"] for r in runs)
     div = statistics.mean(r["diversity"] for r in runs)
-    return {"task": name, "runs": runs, "ours": f"success {success:.1%}, diversity {div:.3f} "
-                                                 f"(mean of {len(runs)} seed{'s' * (len(runs) > 1)}, {args.propose} samples each)"}
+    each = "; ".join(f"{r['success']:.1%}, {r['diversity']:.3f} (seed {r['seed']})" for r in runs)
+    mean = f"; mean {success:.1%}, {div:.3f}" if len(runs) > 1 else ""
+    return {"task": name, "runs": runs,
+            "ours": f"success, diversity: {each}{mean} ({args.propose} samples a run)"}
 
 
 def bench_constrained(args, store: Store) -> dict:
@@ -241,7 +260,9 @@ def bench_constrained(args, store: Store) -> dict:
               f"{oracle.calls} calls + {scored} evaluation molecules, {seconds:.0f} s")
         return row
 
-    rows = [store.run(f"constrained {t}", lambda t=t: one(t)) for t in args.thresholds]
+    rows = store.runs([(f"constrained {t}", lambda t=t: one(t)) for t in args.thresholds])
+    if not rows:
+        return None
     return {"task": "constrained", "rows": rows}
 
 
@@ -257,6 +278,8 @@ def main() -> None:
     parser.add_argument("--thresholds", default="0.0,0.2,0.4,0.6", help="constrained: the similarity thresholds")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", default="runs/bench_gcpn")
+    parser.add_argument("--report", action="store_true",
+                        help="train nothing: report the runs already in --out (each task's seeds there, up to --seeds)")
     parser.add_argument("--throughput", action="store_true", help="measure PPO's speed only")
     parser.add_argument("--updates", type=int, default=5, help="--throughput: PPO updates timed")
     parser.add_argument("--num-envs", type=int, default=32, help="--throughput: molecules per batch")
@@ -277,15 +300,17 @@ def main() -> None:
     out = Path(args.out)
     settings = {k: v for k, v in vars(args).items() if k not in ("throughput", "updates", "num_envs")}
     store = Store(out, device, settings)
+    store.train = not args.report
     results = []
     for name in args.tasks.split(","):
         print(f"{name}:")
         if name in ("qed", "plogp"):
-            results.append(bench_top(name, args, store))
+            result = bench_top(name, args, store)
         elif name in ("logp_target", "mw_target"):
-            results.append(bench_target(name, args, store))
+            result = bench_target(name, args, store)
         else:
-            results.append(bench_constrained(args, store))
+            result = bench_constrained(args, store)
+        results += [result] if result else []  # (None: --report found no run of the task)
         store.state["results"] = results
         store.save()
 
@@ -307,7 +332,9 @@ def main() -> None:
         calls = ", ".join(str(run["calls"]) for run in r["runs"])
         seconds = ", ".join(f"{run['seconds']:.0f}" for run in r["runs"])
         speed = statistics.mean(run["steps_per_s"] for run in r["runs"])
-        ended = "; ".join(run["stop_reason"] or "budget" for run in r["runs"])
+        reasons = [run["stop_reason"] or "budget" for run in r["runs"]]
+        ended = "; ".join(f"{reason}{f' ({reasons.count(reason)} runs)' * (reasons.count(reason) > 1)}"
+                          for reason in dict.fromkeys(reasons))
         lines.append(f"| {r['task']} | {r['ours']} | {PAPER[r['task']]} | {calls} | {seconds} s | {speed:.0f} | {ended} |")
     for r in results:
         if r["task"] == "plogp":
