@@ -114,22 +114,24 @@ class Store:
     """``results.json`` of a benchmark, rewritten after every finished run, with each run's oracle log
     beside it (``<run>.csv``: call, SMILES, score). A later command with the same settings reuses the
     runs already there, whatever its ``--tasks`` and ``--seeds`` (runs are named by task and seed), and
-    two commands may share an ``--out``: each write keeps the other's finished runs."""
+    two commands may share an ``--out``: each write keeps the other's finished runs. Each run records
+    the command that made it (``made_by``: run -> command), and ``command`` is the one that wrote
+    the file last."""
 
     SHARED = ("tasks", "seeds", "thresholds", "report")  # settings that choose runs rather than change them
 
-    def __init__(self, out: Path, device: str, args: dict):
+    def __init__(self, out: Path, device: str, args: dict, command: str, train: bool = True):
         self.out = out
         self.file = out / "results.json"
         self.args = {k: v for k, v in args.items() if k not in self.SHARED}
-        self.train = True
-        self.state = {"device": device, "args": self.args, "runs": {}, "results": []}
+        self.command, self.train = command, train
+        self.state = {"device": device, "command": command, "args": self.args, "made_by": {}, "runs": {}, "results": []}
         if self.file.is_file():
             saved = json.loads(self.file.read_text())
             if saved["args"] != self.args:
                 raise SystemExit(f"{self.file} holds runs made with other settings ({saved['args']}); "
                                  f"use another --out or delete it")
-            self.state["runs"] = saved["runs"]
+            self.state["runs"], self.state["made_by"] = saved["runs"], saved.get("made_by", {})
         out.mkdir(parents=True, exist_ok=True)
 
     def run(self, key: str, make) -> dict | None:
@@ -142,6 +144,7 @@ class Store:
             print(f"  {key}: not in {self.file}, left out (--report trains nothing)")
             return None
         self.state["runs"][key] = make()
+        self.state["made_by"][key] = self.command
         self.save()
         return self.state["runs"][key]
 
@@ -154,14 +157,16 @@ class Store:
 
     def save(self) -> None:
         if self.file.is_file():  # another command on the same --out may have finished runs since
-            for key, run in json.loads(self.file.read_text())["runs"].items():
-                self.state["runs"].setdefault(key, run)
+            saved = json.loads(self.file.read_text())
+            for part in ("runs", "made_by"):
+                for key, value in saved.get(part, {}).items():
+                    self.state[part].setdefault(key, value)
         temporary = self.file.with_suffix(f".{os.getpid()}.tmp")
         temporary.write_text(json.dumps(self.state, indent=2))
         temporary.replace(self.file)
 
 
-def bench_top(name: str, args, store: Store) -> dict:
+def bench_top(name: str, args, store: Store) -> dict | None:
     def one(seed: int) -> dict:
         agent, oracle, seconds, throughput = train(make_task(name), seed, args.budget, args.device, f"{name} seed {seed}")
         oracle.write_log(store.log_path(f"{name} seed {seed}"))
@@ -181,18 +186,18 @@ def bench_top(name: str, args, store: Store) -> dict:
     if not runs:
         return None
     top1 = [r["top3"][0][1] for r in runs]
-    seeds = f"seed{'s' * (len(runs) > 1)} {', '.join(str(r['seed']) for r in runs)}"
     if name == "plogp":  # the paper's table is in unnormalised units
         top3 = [" ".join(f"{d['unnormalized']:.2f}" for d in r["detail"]) for r in runs]
         ours = "; ".join(f"{values} (seed {r['seed']})" for values, r in zip(top3, runs))
         ours = (f"unnormalised, top-3 of each run: {ours} (normalised top-1, the score optimised: "
                 f"{' / '.join(f'{v:.2f}' for v in top1)})")
     else:
+        seeds = f"seed{'s' * (len(runs) > 1)} {', '.join(str(r['seed']) for r in runs)}"
         ours = f"top-3 {' '.join(f'{v:.3f}' for _, v in runs[0]['top3'])} (seed {runs[0]['seed']}); top-1 {' / '.join(f'{v:.3f}' for v in top1)} ({seeds})"
-    return {"task": name, "runs": runs, "median_top1": statistics.median(top1), "ours": ours}
+    return {"task": name, "runs": runs, "ours": ours}
 
 
-def bench_target(name: str, args, store: Store) -> dict:
+def bench_target(name: str, args, store: Store) -> dict | None:
     def one(seed: int) -> dict:
         task = make_task(name)
         agent, oracle, seconds, throughput = train(task, seed, args.budget, args.device, f"{name} seed {seed}")
@@ -226,7 +231,7 @@ def bench_target(name: str, args, store: Store) -> dict:
             "ours": f"success, diversity: {each}{mean} ({args.propose} samples a run)"}
 
 
-def bench_constrained(args, store: Store) -> dict:
+def bench_constrained(args, store: Store) -> dict | None:
     starts = [line.split()[0] for line in CONSTRAINED_FILE.read_text().splitlines() if line.strip()]
     starts = starts[: args.constrained_molecules]
     plogp = PenalizedLogP("unnormalized")
@@ -299,8 +304,8 @@ def main() -> None:
         raise SystemExit(f"unknown task(s) {', '.join(sorted(unknown))}")
     out = Path(args.out)
     settings = {k: v for k, v in vars(args).items() if k not in ("throughput", "updates", "num_envs")}
-    store = Store(out, device, settings)
-    store.train = not args.report
+    command = "python scripts/bench_gcpn.py " + " ".join(sys.argv[1:])
+    store = Store(out, device, settings, command, train=not args.report)
     results = []
     for name in args.tasks.split(","):
         print(f"{name}:")
@@ -319,7 +324,7 @@ def main() -> None:
         budgets.append(f"{args.constrained_budget} per constrained-optimisation threshold on {args.constrained_molecules} "
                        f"molecules ({args.rollouts} episodes from each afterwards, scored outside the budget)")
     lines = [f"GCPN benchmark, {'; '.join(budgets)}; device {device}; wall time: training. Made by:", "",
-             "    python scripts/bench_gcpn.py " + " ".join(sys.argv[1:]), "",
+             "    " + command, "",
              "| task | ours | paper | oracle calls | wall time | env steps/s | ended |", "|---|---|---|---|---|---|---|"]
     for r in results:
         if r["task"] == "constrained":

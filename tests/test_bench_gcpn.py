@@ -11,17 +11,16 @@ SETTINGS = {"budget": 10, "seeds": 3, "tasks": "qed", "out": "x", "report": Fals
 
 def test_a_finished_run_is_written_at_once_and_reused_by_a_later_command(tmp_path):
     made = []
-    first = Store(tmp_path, "cpu", SETTINGS)
+    first = Store(tmp_path, "cpu", SETTINGS, "first command")
     first.run("qed seed 0", lambda: made.append(0) or {"seed": 0, "top": 0.9})
     assert json.loads((tmp_path / "results.json").read_text())["runs"]["qed seed 0"] == {"seed": 0, "top": 0.9}
     # another command (other seeds, --report) with the same settings reads it back and makes nothing
-    later = Store(tmp_path, "cpu", {**SETTINGS, "seeds": 1, "report": True})
-    later.train = False
+    later = Store(tmp_path, "cpu", {**SETTINGS, "seeds": 1, "report": True}, "report command", train=False)
     runs = later.runs([(f"qed seed {s}", lambda s=s: made.append(s) or {"seed": s}) for s in range(3)])
     assert runs == [{"seed": 0, "top": 0.9}] and made == [0]
 
 
 def test_runs_made_with_other_settings_are_refused(tmp_path):
-    Store(tmp_path, "cpu", SETTINGS).run("qed seed 0", lambda: {"seed": 0})
+    Store(tmp_path, "cpu", SETTINGS, "a command").run("qed seed 0", lambda: {"seed": 0})
     with pytest.raises(SystemExit, match="other settings"):
-        Store(tmp_path, "cpu", {**SETTINGS, "budget": 20})
+        Store(tmp_path, "cpu", {**SETTINGS, "budget": 20}, "another command")
