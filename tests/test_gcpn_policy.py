@@ -8,6 +8,7 @@ import torch
 
 from molgym.envs.vector import MolEditVectorEnv
 from molgym_agents.gcpn import GCPNPolicy
+from molgym_agents.gcpn.policy import Graphs, RelationalGraphConv
 
 
 def _batch(env_kwargs=None, steps=5, num_envs=6, seed=0):
@@ -24,6 +25,30 @@ def _policy(env, **kwargs):
     torch.manual_seed(0)
     return GCPNPolicy(len(env.vocab), env.max_atoms, env.layout.num_bond_choices,
                       max_free=int(env.vocab.max_valence.max()), hidden=32, rank=8, **kwargs)
+
+
+def test_the_packed_graph_convolution_is_the_dense_formula():
+    """``h_i' = relu(W h_i + sum_r sum_j A_r[i, j] W_r h_j / deg_i)`` on the padded batch, against
+    the packed rows of :class:`Graphs` (real atoms only, bonds as edge lists)."""
+    env, obs, _ = _batch(steps=10, num_envs=8)
+    types, bonds = obs["atom_types"], obs["bonds"].long()
+    graphs = Graphs(types, bonds)
+    present = types >= 0
+    assert len(graphs.batch) == int(present.sum()) < types.numel()  # padding is not a row
+    torch.manual_seed(0)
+    conv = RelationalGraphConv(16)
+    h = torch.randn(*types.shape, 16)
+    A = torch.stack([(bonds == r + 1).float() for r in range(3)], dim=1)  # (B, 3, N, N)
+    W_r = conv.relation.weight.view(3, 16, 16)
+    messages = torch.einsum("brij,rkh,bjh->bik", A, W_r, h)
+    degree = A.sum(dim=(1, 3)).clamp(min=1)
+    dense = torch.relu(conv.self_loop(h) + messages / degree.unsqueeze(-1))
+    packed = conv(h[present], graphs)
+    assert torch.allclose(packed, dense[present], atol=1e-5)
+    assert torch.equal(graphs.pad(packed)[present], packed) and torch.all(graphs.pad(packed)[~present] == 0)
+    mean = (dense * present.unsqueeze(-1)).sum(dim=1) / present.sum(dim=1, keepdim=True)
+    largest = dense.masked_fill(~present.unsqueeze(-1), float("-inf")).max(dim=1).values
+    assert torch.allclose(graphs.readout(packed), torch.cat([mean, largest], dim=1), atol=1e-5)
 
 
 def test_probabilities_sum_to_one_over_exactly_the_legal_actions():

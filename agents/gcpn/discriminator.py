@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from molgym.chem import MolGraph
-from molgym_agents.gcpn.policy import RelationalGraphConv
+from molgym_agents.gcpn.policy import Graphs, RelationalGraphConv
 
 __all__ = ["GraphDiscriminator", "OnlineDiscriminator"]
 
@@ -29,17 +29,11 @@ class GraphDiscriminator(nn.Module):
         self.out = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
     def forward(self, atom_types: torch.Tensor, bonds: torch.Tensor) -> torch.Tensor:
-        types = atom_types.long()
-        present = (types >= 0).unsqueeze(-1)
-        h = self.embedding(types + 1)
-        adjacency = F.one_hot(bonds.long(), 4)[..., 1:].permute(0, 3, 1, 2).to(h.dtype)
-        degree = adjacency.sum(dim=(1, 3)).clamp(min=1)
+        graphs = Graphs(atom_types, bonds)
+        h = self.embedding(atom_types[graphs.batch, graphs.position].long() + 1)
         for conv in self.convs:
-            h = h + conv(h, adjacency, degree)
-        h = h * present
-        mean = h.sum(dim=1) / present.sum(dim=1).clamp(min=1)
-        largest = h.masked_fill(~present, -1e4).max(dim=1).values
-        return self.out(torch.cat([mean, largest], dim=1)).squeeze(-1)
+            h = h + conv(h, graphs)
+        return self.out(graphs.readout(h)).squeeze(-1)
 
 
 class OnlineDiscriminator:

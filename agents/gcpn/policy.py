@@ -7,8 +7,8 @@ flat actions of the env (the env's bond-major indexing). Sampling, log-probabili
 greedy decoding all come from that one distribution (:class:`ActionDistribution`), so training
 sees exactly the distribution that acted (the original sampled with a shifted stop logit and
 trained on the unshifted one). They are computed from the heads, never from the joint over all
-``K`` actions, on the batch cropped to its largest molecule: the cost follows the molecules'
-sizes, not ``max_atoms``.
+``K`` actions, on the batch cropped to its largest molecule, and the graph convolutions run on
+the real atoms only (:class:`Graphs`): the cost follows the molecules' sizes, not ``max_atoms``.
 
 Shapes: ``N`` atoms, ``T`` atom types, ``S = N + T`` second-atom candidates (existing atoms, then
 one candidate node per atom type, at the positions the env's action layout gives them), ``C``
@@ -23,14 +23,48 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["GCPNPolicy", "ActionDistribution"]
+__all__ = ["GCPNPolicy", "ActionDistribution", "Graphs"]
+
+
+class Graphs:
+    """A batch of ``B`` molecules packed atom by atom: only the ``M`` real atoms are rows, so the
+    per-atom layers cost what the molecules' sizes cost, not ``B * N``.
+
+    ``batch``, ``position`` ``(M,)``: each atom's molecule and index in it; ``source``, ``target``,
+    ``relation`` ``(E,)``: the bonds, once per direction, as packed rows and bond order - 1;
+    ``degree`` ``(M,)``: bonded neighbours (at least 1); ``size`` ``(B,)``: atoms per molecule;
+    ``shape``: ``(B, N)`` of the padded batch.
+    """
+
+    def __init__(self, atom_types: torch.Tensor, bonds: torch.Tensor):
+        present = atom_types >= 0
+        self.shape = present.shape
+        self.size = present.sum(dim=1)
+        self.batch, self.position = present.nonzero(as_tuple=True)
+        row = torch.full(self.shape, -1, dtype=torch.long, device=present.device)
+        row[self.batch, self.position] = torch.arange(len(self.batch), device=present.device)
+        b, i, j = bonds.nonzero(as_tuple=True)
+        self.target, self.source, self.relation = row[b, i], row[b, j], bonds[b, i, j].long() - 1
+        self.degree = torch.bincount(self.target, minlength=len(self.batch)).clamp(min=1)
+
+    def pad(self, x: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+        """``(B, N, ...)`` from packed rows ``(M, ...)``, ``fill`` at the padding."""
+        out = x.new_full((*self.shape, *x.shape[1:]), fill)
+        return out.index_put((self.batch, self.position), x)
+
+    def readout(self, h: torch.Tensor) -> torch.Tensor:
+        """``(B, 2H)``: the mean and the elementwise max of each molecule's rows of ``h`` ``(M, H)``
+        (zeros for a molecule without atoms)."""
+        mean = h.new_zeros(self.shape[0], h.shape[1]).index_add(0, self.batch, h) / self.size.clamp(min=1).unsqueeze(1)
+        largest = self.pad(h, float("-inf")).max(dim=1).values
+        return torch.cat([mean, torch.where(torch.isfinite(largest), largest, torch.zeros_like(largest))], dim=1)
 
 
 class RelationalGraphConv(nn.Module):
     """``h_i' = relu(W h_i + sum_r sum_{j in N_r(i)} W_r h_j / deg_i)`` with one relation per bond order.
 
-    Dense over the padded ``(B, N, N)`` bond matrix: no per-molecule graph objects, and fast for
-    the small ``N`` of molecules on CPU and GPU alike.
+    Over the packed atoms of :class:`Graphs`: the messages ``W_r h_j`` are gathered along the bonds
+    and summed into their targets, so the cost is one ``(M, H) x (H, 4H)`` product plus ``O(E H)``.
     """
 
     def __init__(self, hidden: int, relations: int = 3):
@@ -39,11 +73,11 @@ class RelationalGraphConv(nn.Module):
         self.relation = nn.Linear(hidden, hidden * relations, bias=False)
         self.relations = relations
 
-    def forward(self, h: torch.Tensor, adjacency: torch.Tensor, degree: torch.Tensor) -> torch.Tensor:
-        B, N, H = h.shape
-        messages = self.relation(h).view(B, N, self.relations, H)  # W_r h_j for every j and r
-        gathered = torch.einsum("brij,bjrh->bih", adjacency, messages)
-        return torch.relu(self.self_loop(h) + gathered / degree.unsqueeze(-1))
+    def forward(self, h: torch.Tensor, graphs: Graphs) -> torch.Tensor:
+        M, H = h.shape
+        messages = self.relation(h).view(M, self.relations, H)[graphs.source, graphs.relation]  # (E, H)
+        gathered = h.new_zeros(M, H).index_add(0, graphs.target, messages)
+        return torch.relu(self.self_loop(h) + gathered / graphs.degree.unsqueeze(1))
 
 
 class GCPNPolicy(nn.Module):
@@ -60,7 +94,7 @@ class GCPNPolicy(nn.Module):
         super().__init__()
         self.T, self.N, self.C, self.rank = num_types, max_atoms, bond_choices, rank
         self.max_free = max_free
-        self.atom_embedding = nn.Embedding(num_types + 1, hidden)  # index 0: padding
+        self.atom_embedding = nn.Embedding(num_types + 1, hidden)  # row 0 (padding) unused since atoms are packed; kept for checkpoints
         self.free_embedding = nn.Embedding(max_free + 1, hidden)
         self.new_atom_embedding = nn.Embedding(num_types, hidden)  # GCPN's candidate nodes
         self.convs = nn.ModuleList([RelationalGraphConv(hidden) for _ in range(layers)])
@@ -74,55 +108,57 @@ class GCPNPolicy(nn.Module):
         self.bond_query = nn.Linear(hidden, bond_choices * rank)
         self.bond_key = nn.Linear(hidden, bond_choices * rank)
 
-    def encode(self, atom_types: torch.Tensor, bonds: torch.Tensor, free_valence: torch.Tensor):
-        """Node embeddings ``(B, N, H)``, first-atom logits ``(B, N)``, candidate embeddings ``(B, S, H)``
-        and the graph embedding ``(B, 2H)``.
+    def encode(self, graphs: Graphs, atom_types: torch.Tensor, free_valence: torch.Tensor):
+        """Atom embeddings ``(M, H)`` of the packed atoms and the graph embeddings ``(B, 2H)``
+        (mean and max readout), from padded ``atom_types`` and ``free_valence`` ``(B, N)``."""
+        at = (graphs.batch, graphs.position)
+        h = (_lookup(self.atom_embedding, atom_types[at].long() + 1)
+             + _lookup(self.free_embedding, free_valence[at].long().clamp(0, self.max_free)))
+        for conv in self.convs:
+            h = h + conv(h, graphs)
+        return h, graphs.readout(h)
+
+    def scores(self, graphs: Graphs, h: torch.Tensor, graph: torch.Tensor):
+        """First-atom logits ``(B, n)``, pair queries ``(B, n, (1 + C) r)`` and candidate keys
+        ``(B, n + T, (1 + C) r + 1)``, padded (zeros at the padding).
 
         The first-atom and candidate MLPs read ``[x, graph]``; their first layers are applied to
         the parts (``W [x; g] = W_x x + W_g g``), so the graph term is computed once per molecule
-        and the new-atom term once per atom type, not once per candidate.
+        and the new-atom term once per atom type. Candidates sit at the env's positions: atom
+        ``j`` of a molecule of ``m`` atoms at ``j``, a new atom of type ``t`` at ``m + t``.
         """
-        types = atom_types.long()
-        bonds = bonds.long()
-        B, N = types.shape
-        present = types >= 0
-        n = present.sum(dim=1)
-        h = _lookup(self.atom_embedding, types + 1) + _lookup(self.free_embedding, free_valence.long().clamp(0, self.max_free))
-        adjacency = F.one_hot(bonds, 4)[..., 1:].permute(0, 3, 1, 2).to(h.dtype)  # (B, 3, N, N)
-        degree = adjacency.sum(dim=(1, 3)).clamp(min=1)
-        for conv in self.convs:
-            h = h + conv(h, adjacency, degree)
-        h = h * present.unsqueeze(-1)
-        H = h.shape[-1]
-        mean = h.sum(dim=1) / n.clamp(min=1).unsqueeze(-1)
-        largest = h.masked_fill(~present.unsqueeze(-1), float("-inf")).max(dim=1).values
-        largest = torch.where(torch.isfinite(largest), largest, torch.zeros_like(largest))
-        graph = torch.cat([mean, largest], dim=1)
+        H = h.shape[1]
+        B, n = graphs.shape
         layer, _, last = self.first_head
-        first = last(torch.relu(F.linear(h, layer.weight[:, :H]) + F.linear(graph, layer.weight[:, H:], layer.bias)[:, None]))
-        # second-atom candidates at the env's positions: atom j for j < n, a new type-(j - n) atom after
-        S = N + self.T
-        j = torch.arange(S, device=h.device).unsqueeze(0)  # (1, S)
-        kind = j - n.unsqueeze(1)  # (B, S): the new atom's type, where >= 0
+        first = last(torch.relu(F.linear(h, layer.weight[:, :H]) + F.linear(graph, layer.weight[:, H:], layer.bias)[graphs.batch]))
+        query = torch.cat([self.second_query(h), self.bond_query(h)], dim=1)
         layer, _, last = self.candidate
-        atoms = F.pad(F.linear(h, layer.weight[:, :H]), (0, 0, 0, self.T))  # (B, S, H), zero after the atoms
-        new = _lookup(self.new_atom_embedding, kind, layer.weight[:, :H])  # (B, S, H), zero before the new atoms
-        context = F.linear(graph, layer.weight[:, H:], layer.bias)[:, None]
-        candidates = last(torch.relu(atoms + new + context))
-        return h, first.squeeze(-1), candidates, graph
+        context = F.linear(graph, layer.weight[:, H:], layer.bias)  # (B, H)
+        atoms = last(torch.relu(F.linear(h, layer.weight[:, :H]) + context[graphs.batch]))  # (M, H)
+        new = last(torch.relu(F.linear(self.new_atom_embedding.weight, layer.weight[:, :H]) + context[:, None]))  # (B, T, H)
+        atom_keys, new_keys = ([self.second_key(x), self.bond_key(x), self.second_bias(x)] for x in (atoms, new))
+        keys = h.new_zeros(B, n + self.T, self.rank * (1 + self.C) + 1)
+        keys = keys.index_put((graphs.batch, graphs.position), torch.cat(atom_keys, dim=-1))
+        molecule = torch.arange(B, device=h.device).repeat_interleave(self.T)
+        slot = (graphs.size.unsqueeze(1) + torch.arange(self.T, device=h.device)).reshape(-1)
+        keys = keys.index_put((molecule, slot), torch.cat(new_keys, dim=-1).reshape(B * self.T, -1))
+        return graphs.pad(first.squeeze(-1)), graphs.pad(query), keys
 
     def forward(self, obs: dict[str, torch.Tensor], mask: torch.Tensor) -> tuple["ActionDistribution", torch.Tensor]:
         """The action distribution of a batch and its values ``(B,)``.
 
-        The batch is cropped to its largest molecule first (``n`` atoms, ``n + T`` second-atom
-        candidates): every legal action lies inside the crop, and padding atoms never touch the
-        real ones, so the crop changes nothing but the cost.
+        The atoms are packed (:class:`Graphs`) for the per-atom layers, and the pair scores are
+        computed on the batch cropped to its largest molecule (``n`` atoms, ``n + T`` second-atom
+        candidates): every legal action lies inside the crop, and padding never touches the real
+        atoms, so neither changes anything but the cost.
         """
         types = obs["atom_types"]
         B, N = types.shape
         n = max(int((types >= 0).sum(dim=1).max()), 1)
         s = n + self.T
-        h, first, candidates, graph = self.encode(types[:, :n], obs["bonds"][:, :n, :n], obs["free_valence"][:, :n])
+        graphs = Graphs(types[:, :n], obs["bonds"][:, :n, :n])
+        h, graph = self.encode(graphs, types[:, :n], obs["free_valence"][:, :n])
+        first, query, keys = self.scores(graphs, h, graph)
         C, r = self.C, self.rank
         legal = mask[:, :-1].reshape(B, C, N, N + self.T)[:, :, :n, :s].bool()
         stop_ok = mask[:, -1].bool()
@@ -130,10 +166,10 @@ class GCPNPolicy(nn.Module):
         first_ok = pair_ok.any(dim=2)  # (B, n)
         edit_ok = first_ok.any(dim=1)  # (B,)
 
-        second = torch.einsum("bnr,bsr->bns", self.second_query(h), self.second_key(candidates)) / math.sqrt(r)
-        second = second + self.second_bias(candidates).squeeze(-1).unsqueeze(1)
-        bond = torch.einsum("bncr,bscr->bcns", self.bond_query(h).view(B, n, C, r),
-                            self.bond_key(candidates).view(B, s, C, r)) / math.sqrt(r)
+        second = torch.einsum("bnr,bsr->bns", query[..., :r], keys[..., :r]) / math.sqrt(r)
+        second = second + keys[..., -1].unsqueeze(1)
+        bond = torch.einsum("bncr,bscr->bcns", query[..., r:].reshape(B, n, C, r),
+                            keys[..., r:-1].reshape(B, s, C, r)) / math.sqrt(r)
         stop_logit = self.stop_head(graph).squeeze(-1)
         both = stop_ok & edit_ok
         dist = ActionDistribution(
@@ -226,11 +262,9 @@ class ActionDistribution:
         return torch.where(stop, torch.full_like(edit, self.stop_index), edit)
 
 
-def _lookup(embedding: nn.Embedding, index: torch.Tensor, project: torch.Tensor | None = None) -> torch.Tensor:
-    """``embedding(index)`` (optionally times ``project.T``) as a one-hot matmul: rows whose index is
-    out of range give zeros, and the backward pass is a matmul rather than a scatter."""
-    table = embedding.weight if project is None else F.linear(embedding.weight, project)
-    return F.one_hot(index.clamp(-1, len(table)) + 1, len(table) + 2)[..., 1:-1].to(table.dtype) @ table
+def _lookup(embedding: nn.Embedding, index: torch.Tensor) -> torch.Tensor:
+    """``embedding(index)`` as a one-hot matmul: the backward pass is a matmul rather than a scatter."""
+    return F.one_hot(index, embedding.num_embeddings).to(embedding.weight.dtype) @ embedding.weight
 
 
 def _plogp(logp: torch.Tensor) -> torch.Tensor:
