@@ -46,6 +46,7 @@ import torch
 from rdkit import Chem
 from tqdm.auto import tqdm
 
+from molgym.compare import machine
 from molgym.data.datasets import MOSES_PATH
 from molgym.metrics import diversity
 from molgym.rewards import Context, PenalizedLogP
@@ -115,8 +116,9 @@ class Store:
     beside it (``<run>.csv``: call, SMILES, score). A later command with the same settings reuses the
     runs already there, whatever its ``--tasks`` and ``--seeds`` (runs are named by task and seed), and
     two commands may share an ``--out``: each write keeps the other's finished runs. Each run records
-    the command that made it (``made_by``: run -> command), and ``command`` is the one that wrote
-    the file last."""
+    the command that made it (``made_by``: run -> command) and the machine it ran on (``machines``:
+    run -> CPU and instruction set, see :func:`molgym.compare.machine`), and ``command`` is the one
+    that wrote the file last."""
 
     SHARED = ("tasks", "seeds", "thresholds", "report")  # settings that choose runs rather than change them
 
@@ -125,13 +127,14 @@ class Store:
         self.file = out / "results.json"
         self.args = {k: v for k, v in args.items() if k not in self.SHARED}
         self.command, self.train = command, train
-        self.state = {"device": device, "command": command, "args": self.args, "made_by": {}, "runs": {}, "results": []}
+        self.state = {"device": device, "command": command, "args": self.args, "made_by": {}, "machines": {}, "runs": {}, "results": []}
         if self.file.is_file():
             saved = json.loads(self.file.read_text())
             if saved["args"] != self.args:
                 raise SystemExit(f"{self.file} holds runs made with other settings ({saved['args']}); "
                                  f"use another --out or delete it")
-            self.state["runs"], self.state["made_by"] = saved["runs"], saved.get("made_by", {})
+            for part in ("runs", "made_by", "machines"):
+                self.state[part] = saved.get(part, {})
         out.mkdir(parents=True, exist_ok=True)
 
     def run(self, key: str, make) -> dict | None:
@@ -145,6 +148,7 @@ class Store:
             return None
         self.state["runs"][key] = make()
         self.state["made_by"][key] = self.command
+        self.state["machines"][key] = machine()
         self.save()
         return self.state["runs"][key]
 
@@ -158,7 +162,7 @@ class Store:
     def save(self) -> None:
         if self.file.is_file():  # another command on the same --out may have finished runs since
             saved = json.loads(self.file.read_text())
-            for part in ("runs", "made_by"):
+            for part in ("runs", "made_by", "machines"):
                 for key, value in saved.get(part, {}).items():
                     self.state[part].setdefault(key, value)
         temporary = self.file.with_suffix(f".{os.getpid()}.tmp")

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from molgym.compare import machine
 from scripts.bench_gcpn import Store
 
 SETTINGS = {"budget": 10, "seeds": 3, "tasks": "qed", "out": "x", "report": False}
@@ -13,7 +14,9 @@ def test_a_finished_run_is_written_at_once_and_reused_by_a_later_command(tmp_pat
     made = []
     first = Store(tmp_path, "cpu", SETTINGS, "first command")
     first.run("qed seed 0", lambda: made.append(0) or {"seed": 0, "top": 0.9})
-    assert json.loads((tmp_path / "results.json").read_text())["runs"]["qed seed 0"] == {"seed": 0, "top": 0.9}
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["runs"]["qed seed 0"] == {"seed": 0, "top": 0.9}
+    assert saved["made_by"]["qed seed 0"] == "first command" and saved["machines"]["qed seed 0"] == machine()
     # another command (other seeds, --report) with the same settings reads it back and makes nothing
     later = Store(tmp_path, "cpu", {**SETTINGS, "seeds": 1, "report": True}, "report command", train=False)
     runs = later.runs([(f"qed seed {s}", lambda s=s: made.append(s) or {"seed": s}) for s in range(3)])

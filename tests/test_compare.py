@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 
 from PIL import Image
 
 from molgym.cli import main
+from molgym.compare import machine
 
 
 def test_compare_writes_every_output_and_resumes(tmp_path, capsys):
@@ -32,6 +34,7 @@ def test_compare_writes_every_output_and_resumes(tmp_path, capsys):
 
     report = json.loads((out / "results.json").read_text())
     assert report["task"] == "qed" and report["budget"] == 5 and report["device"] == "cpu" and report["wall_time"] > 0
+    assert report["machine"] == machine() and f"{os.cpu_count()} cores" in report["machine"]
     assert report["commands"] == [f"molgym {' '.join(argv)}"]  # the report says which command made it
     assert f"Made by: `molgym {' '.join(argv)}`" in (out / "results.md").read_text()
     summary = report["summary"]
