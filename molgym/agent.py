@@ -19,7 +19,7 @@ import inspect
 import json
 from importlib.metadata import entry_points
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -236,10 +236,15 @@ class UpdatingAgent(Agent):
     def update(self, oracle: Oracle) -> dict[str, float]:
         """One update; returns its statistics for the logs (floats, e.g. ``reward``, ``loss``)."""
 
-    def train(self, oracle: Oracle) -> None:
+    def train(self, oracle: Oracle, on_update: Callable[[dict[str, float]], None] | None = None) -> None:
+        """Update until the budget is spent, the agent's own rule ends it or it stalls (the reason
+        in ``stop_reason``); ``on_update`` gets each update's statistics."""
+
         def one_update() -> str | None:
-            self.update(oracle)
+            stats = self.update(oracle)
             self.updates += 1
+            if on_update is not None:
+                on_update(stats)
             return self.finished
 
         self.stop_reason = Patience(self.patience).run(oracle, one_update)

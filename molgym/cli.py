@@ -99,7 +99,8 @@ def _make_task(name: str, params: dict):
     return task
 
 
-def _parse_config(pairs: list[str]) -> dict:
+def parse_config(pairs: list[str]) -> dict:
+    """``--config`` pairs ``key=value`` as a dict, each value read as JSON where it is JSON (else a string)."""
     config = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -189,7 +190,7 @@ def _rollout(args: argparse.Namespace) -> int:
 def _compare_configs(pairs: list[str], agents: list[str]) -> dict[str, dict]:
     """``--config``: ``key=value`` for every agent, ``agent.key=value`` for one; checked per agent."""
     configs: dict[str, dict] = {a: {} for a in agents}
-    for key, value in _parse_config(pairs).items():
+    for key, value in parse_config(pairs).items():
         owner, dot, setting = key.rpartition(".")
         targets = [owner] if dot else agents
         if dot and owner not in configs:
@@ -317,7 +318,7 @@ def _train(args: argparse.Namespace) -> int:
         args.task = args.task or "qed"
         params = _task_params(args)
         task = _make_task(args.task, params)
-        config = _checked_config(cls, _parse_config(args.config))
+        config = _checked_config(cls, parse_config(args.config))
         if args.init is not None:
             config["init"] = args.init
         with _checking():
@@ -395,7 +396,7 @@ def _check_resume(args: argparse.Namespace, run: dict) -> None:
         args.task = args.task or run["task"]
         asked["params"] = json.loads(json.dumps(_task_params(args)))
     if _given(args, "--config"):
-        config = _parse_config(args.config)
+        config = parse_config(args.config)
         asked["config"] = {**run.get("config", {}), **config}
     differ = [f"{key} {run.get(key)!r} (asked {value!r})" for key, value in asked.items() if run.get(key) != value]
     if differ:

@@ -2,7 +2,7 @@
 
 Run: ``python scripts/bench_gcpn.py [--budget 10000] [--seeds 3] [--tasks qed,plogp,logp_target,mw_target,constrained]
 [--constrained-molecules 800] [--constrained-budget N] [--thresholds 0.0,0.2,0.4,0.6] [--device cpu] [--out runs/bench_gcpn]
-[--report]``, or
+[--config KEY=VALUE ...] [--report]``, or
 ``python scripts/bench_gcpn.py --throughput [--updates 5] [--num-envs 32] [--device cpu]`` for PPO's
 speed alone: env steps per second and where the time goes (policy acting, env, learning).
 
@@ -23,11 +23,16 @@ device, and PPO throughput (env steps per second, policy and scoring included).
   SA of those molecules: long carbon chains game this score.
 * logp_target, mw_target: after training, ``--propose`` molecules are sampled; success is the
   share inside the target range, diversity the mean pairwise Tanimoto distance of the successes.
-* constrained: for each similarity threshold one agent trains on the start molecules under
-  ``--constrained-budget`` calls; then ``--rollouts`` episodes start from each molecule. A
+* constrained: for each similarity threshold and seed one agent trains on the start molecules
+  under ``--constrained-budget`` calls; then ``--rollouts`` episodes start from each molecule. A
   molecule succeeds when some result keeps the similarity; its improvement is the best
   unnormalised penalized-logP gain among those. Evaluation molecules are scored outside the
-  budget and counted separately.
+  budget and counted separately. The same evaluation is repeated with the policy as it was at
+  the end of its best 10 updates by training reward (``best_policy``), since the policy may
+  degrade late in training.
+
+``--config`` passes GCPN settings to every run (``molgym train``'s ``--config``); they are part of
+the settings that ``--out`` must match.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ import torch
 from rdkit import Chem
 from tqdm.auto import tqdm
 
+from molgym.agent import check_settings
+from molgym.cli import CommandError, parse_config
 from molgym.compare import machine
 from molgym.data.datasets import MOSES_PATH
 from molgym.metrics import diversity
@@ -88,23 +95,43 @@ def throughput(args) -> None:
           "learn: PPO's minibatch passes)")
 
 
-def train(task, seed: int, budget: int, device: str, position: str):
-    """One GCPN run from the shipped checkpoint: (agent, oracle, seconds, env steps per second)."""
+class BestPolicy:
+    """The policy's weights at the end of its best ``window`` updates in a row, by the mean
+    training reward of the episodes they finished (as the run goes: no oracle call is spent on
+    choosing), so that a run whose policy degrades late can be evaluated at its best as well."""
+
+    def __init__(self, agent: GCPNAgent, window: int = 10):
+        self.agent, self.window = agent, window
+        self.rewards: list[float] = []
+        self.reward, self.update, self.state = float("-inf"), 0, None
+
+    def after(self, stats: dict[str, float]) -> None:
+        self.rewards.append(stats["reward"])
+        recent = [r for r in self.rewards[-self.window:] if np.isfinite(r)]
+        if len(self.rewards) >= self.window and recent and np.mean(recent) > self.reward:
+            self.reward, self.update = float(np.mean(recent)), len(self.rewards)
+            self.state = {k: v.detach().clone() for k, v in self.agent.policy.state_dict().items()}
+
+
+def train(task, seed: int, budget: int, device: str, position: str, config: dict):
+    """One GCPN run from the shipped checkpoint (``config``: the agent's settings):
+    (agent, oracle, seconds, env steps per second, its :class:`BestPolicy`)."""
     bar = tqdm(total=budget, desc=position, unit="call", leave=False)
-    best = [float("-inf")]
+    top = [float("-inf")]
 
     def progress(_, smiles, score):
-        best[0] = max(best[0], score)
+        top[0] = max(top[0], score)
         bar.update(1)
-        bar.set_postfix(best=f"{best[0]:.3f}", refresh=False)
+        bar.set_postfix(best=f"{top[0]:.3f}", refresh=False)
 
     oracle = task.oracle(budget, on_call=progress)
-    agent = GCPNAgent(task, seed=seed, device=device)
+    agent = GCPNAgent(task, seed=seed, device=device, **config)
+    best = BestPolicy(agent)
     began = time.perf_counter()
-    agent.train(oracle)
+    agent.train(oracle, on_update=best.after)
     seconds = time.perf_counter() - began
     bar.close()
-    return agent, oracle, seconds, agent.steps / seconds
+    return agent, oracle, seconds, agent.steps / seconds, best
 
 
 def top3(oracle) -> list[tuple[str, float]]:
@@ -172,7 +199,8 @@ class Store:
 
 def bench_top(name: str, args, store: Store) -> dict | None:
     def one(seed: int) -> dict:
-        agent, oracle, seconds, throughput = train(make_task(name), seed, args.budget, args.device, f"{name} seed {seed}")
+        agent, oracle, seconds, throughput, _ = train(make_task(name), seed, args.budget, args.device, f"{name} seed {seed}",
+                                                     args.config)
         oracle.write_log(store.log_path(f"{name} seed {seed}"))
         best = top3(oracle)
         run = {"seed": seed, "top3": best, "calls": oracle.calls, "stop_reason": agent.stop_reason,
@@ -204,7 +232,8 @@ def bench_top(name: str, args, store: Store) -> dict | None:
 def bench_target(name: str, args, store: Store) -> dict | None:
     def one(seed: int) -> dict:
         task = make_task(name)
-        agent, oracle, seconds, throughput = train(task, seed, args.budget, args.device, f"{name} seed {seed}")
+        agent, oracle, seconds, throughput, _ = train(task, seed, args.budget, args.device, f"{name} seed {seed}",
+                                                      args.config)
         oracle.write_log(store.log_path(f"{name} seed {seed}"))
         proposed = agent.propose(args.propose)
         target = task.objective
@@ -235,15 +264,20 @@ def bench_target(name: str, args, store: Store) -> dict | None:
             "ours": f"success, diversity: {each}{mean} ({args.propose} samples a run)"}
 
 
+def constrained_run(threshold: float, seed: int) -> str:
+    """A constrained run's name (seed 0 unnamed, as before constrained runs had seeds)."""
+    return f"constrained {threshold}" + (f" seed {seed}" if seed else "")
+
+
 def bench_constrained(args, store: Store) -> dict | None:
     starts = [line.split()[0] for line in CONSTRAINED_FILE.read_text().splitlines() if line.strip()]
     starts = starts[: args.constrained_molecules]
     plogp = PenalizedLogP("unnormalized")
 
-    def one(threshold: float) -> dict:
-        task = make_task("constrained", start_smiles=starts, threshold=threshold)
-        agent, oracle, seconds, throughput = train(task, 0, args.constrained_budget, args.device, f"constrained {threshold}")
-        oracle.write_log(store.log_path(f"constrained {threshold}"))
+    def evaluate(agent: GCPNAgent, threshold: float) -> dict:
+        """``--rollouts`` episodes of the agent's policy from each start molecule: the mean best
+        gain among the results that keep the similarity, its spread, their similarity, the share
+        of molecules with such a result, and the molecules scored."""
         gains, sims, scored = [], [], 0
         proposed = []
         for first in tqdm(range(0, len(starts), 32), desc=f"optimise at {threshold}", unit="32 mol", leave=False):
@@ -259,17 +293,33 @@ def bench_constrained(args, store: Store) -> dict | None:
                 gain, sim = max(kept)
                 gains.append(gain)
                 sims.append(sim)
-        row = {"threshold": threshold, "improvement": statistics.mean(gains) if gains else float("nan"),
-               "improvement_std": statistics.pstdev(gains) if gains else float("nan"),
-               "similarity": statistics.mean(sims) if sims else float("nan"), "success": len(gains) / len(starts),
-               "molecules": len(starts), "calls": oracle.calls, "stop_reason": agent.stop_reason,
-               "eval_scored": scored, "seconds": seconds, "steps_per_s": throughput}
-        print(f"  constrained {threshold}: improvement {row['improvement']:.2f} +- {row['improvement_std']:.2f}, "
+        return {"improvement": statistics.mean(gains) if gains else float("nan"),
+                "improvement_std": statistics.pstdev(gains) if gains else float("nan"),
+                "similarity": statistics.mean(sims) if sims else float("nan"), "success": len(gains) / len(starts),
+                "eval_scored": scored}
+
+    def one(threshold: float, seed: int) -> dict:
+        task = make_task("constrained", start_smiles=starts, threshold=threshold)
+        agent, oracle, seconds, throughput, best = train(task, seed, args.constrained_budget, args.device,
+                                                         constrained_run(threshold, seed), args.config)
+        oracle.write_log(store.log_path(constrained_run(threshold, seed)))
+        row = {"threshold": threshold, "seed": seed, **evaluate(agent, threshold), "molecules": len(starts), "calls": oracle.calls,
+               "stop_reason": agent.stop_reason, "seconds": seconds, "steps_per_s": throughput}
+        print(f"  {constrained_run(threshold, seed)}: improvement {row['improvement']:.2f} +- {row['improvement_std']:.2f}, "
               f"success {row['success']:.0%} of {len(starts)}, similarity {row['similarity']:.2f}; "
-              f"{oracle.calls} calls + {scored} evaluation molecules, {seconds:.0f} s")
+              f"{oracle.calls} calls + {row['eval_scored']} evaluation molecules, {seconds:.0f} s")
+        if best.state is not None:  # the same evaluation of the policy at its best window of training
+            agent.policy.load_state_dict(best.state)
+            row["best_policy"] = {**evaluate(agent, threshold), "update": best.update, "updates": agent.updates,
+                                  "training_reward": best.reward}
+            b = row["best_policy"]
+            print(f"    its best policy (updates {best.update - best.window + 1}-{best.update} of {agent.updates}, "
+                  f"training reward {best.reward:.2f}): improvement {b['improvement']:.2f} +- {b['improvement_std']:.2f}, "
+                  f"success {b['success']:.0%}, similarity {b['similarity']:.2f}, {b['eval_scored']} evaluation molecules")
         return row
 
-    rows = store.runs([(f"constrained {t}", lambda t=t: one(t)) for t in args.thresholds])
+    rows = store.runs([(constrained_run(t, seed), lambda t=t, seed=seed: one(t, seed))
+                       for t in args.thresholds for seed in range(args.seeds)])
     if not rows:
         return None
     return {"task": "constrained", "rows": rows}
@@ -289,6 +339,8 @@ def main() -> None:
     parser.add_argument("--out", default="runs/bench_gcpn")
     parser.add_argument("--report", action="store_true",
                         help="train nothing: report the runs already in --out (each task's seeds there, up to --seeds)")
+    parser.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="GCPN settings for every run (as molgym train's --config), e.g. normalize_returns=true")
     parser.add_argument("--throughput", action="store_true", help="measure PPO's speed only")
     parser.add_argument("--updates", type=int, default=5, help="--throughput: PPO updates timed")
     parser.add_argument("--num-envs", type=int, default=32, help="--throughput: molecules per batch")
@@ -296,6 +348,11 @@ def main() -> None:
     if args.throughput:
         return throughput(args)
     args.constrained_budget = args.constrained_budget or args.budget
+    try:
+        args.config = parse_config(args.config)
+        check_settings(GCPNAgent, args.config)
+    except (CommandError, ValueError) as err:
+        raise SystemExit(f"--config: {err}") from None
     args.thresholds = [float(t) for t in args.thresholds.split(",")]
     unknown = set(args.thresholds) - set(PAPER["constrained"])
     if unknown:
@@ -307,7 +364,8 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown task(s) {', '.join(sorted(unknown))}")
     out = Path(args.out)
-    settings = {k: v for k, v in vars(args).items() if k not in ("throughput", "updates", "num_envs")}
+    settings = {k: v for k, v in vars(args).items() if k not in ("throughput", "updates", "num_envs")
+                and (k != "config" or v)}  # (no config: the settings of the runs made before --config existed)
     command = "python scripts/bench_gcpn.py " + " ".join(sys.argv[1:])
     store = Store(out, device, settings, command, train=not args.report)
     results = []
@@ -333,10 +391,15 @@ def main() -> None:
     for r in results:
         if r["task"] == "constrained":
             for row in r["rows"]:
-                lines.append(f"| constrained, threshold {row['threshold']} | {row['improvement']:.2f} +- "
+                lines.append(f"| constrained, threshold {row['threshold']}, seed {row.get('seed', 0)} | {row['improvement']:.2f} +- "
                              f"{row['improvement_std']:.2f}, {row['success']:.0%} of {row['molecules']} | "
                              f"{PAPER['constrained'][row['threshold']]} | {row['calls']} (+{row['eval_scored']} eval) | "
                              f"{row['seconds']:.0f} s | {row['steps_per_s']:.0f} | {row['stop_reason'] or 'budget'} |")
+                if "best_policy" in row:
+                    b = row["best_policy"]
+                    lines.append(f"| the same run's best policy (updates {b['update'] - 9}-{b['update']} of {b['updates']}) | "
+                                 f"{b['improvement']:.2f} +- {b['improvement_std']:.2f}, {b['success']:.0%} | "
+                                 f"{PAPER['constrained'][row['threshold']]} | (+{b['eval_scored']} eval) | | | |")
             continue
         calls = ", ".join(str(run["calls"]) for run in r["runs"])
         seconds = ", ".join(f"{run['seconds']:.0f}" for run in r["runs"])

@@ -5,7 +5,9 @@ import json
 import pytest
 
 from molgym.compare import machine
-from scripts.bench_gcpn import Store
+import torch
+
+from scripts.bench_gcpn import BestPolicy, Store
 
 SETTINGS = {"budget": 10, "seeds": 3, "tasks": "qed", "out": "x", "report": False}
 
@@ -27,3 +29,19 @@ def test_runs_made_with_other_settings_are_refused(tmp_path):
     Store(tmp_path, "cpu", SETTINGS, "a command").run("qed seed 0", lambda: {"seed": 0})
     with pytest.raises(SystemExit, match="other settings"):
         Store(tmp_path, "cpu", {**SETTINGS, "budget": 20}, "another command")
+
+
+def test_the_best_policy_is_the_weights_at_the_end_of_the_best_window_of_training_rewards():
+    class Agent:
+        policy = torch.nn.Linear(2, 1)
+
+    agent = Agent()
+    best = BestPolicy(agent, window=3)
+    rewards = [0.0, float("nan"), 1.0, 5.0, 6.0, 4.0, 0.0, -1.0, 2.0]  # best window: updates 4-6 (mean 5)
+    for update, reward in enumerate(rewards, start=1):
+        with torch.no_grad():
+            agent.policy.weight.fill_(update)  # the weights after this update
+        best.after({"reward": reward})
+    assert best.update == 6 and best.reward == 5.0
+    assert torch.equal(best.state["weight"], torch.full((1, 2), 6.0))  # a copy, not the live weights
+    assert torch.equal(agent.policy.weight, torch.full((1, 2), 9.0))

@@ -8,7 +8,7 @@ import torch
 from molgym.envs import MolEditEnv
 from molgym.envs.vector import MolEditVectorEnv
 from molgym_agents.gcpn import GCPNPolicy
-from molgym_agents.gcpn.ppo import PPO, PPOConfig
+from molgym_agents.gcpn.ppo import PPO, PPOConfig, ReturnScale
 
 
 def nitrogen_share(mol):
@@ -49,6 +49,36 @@ def test_pieces_of_similar_sized_molecules_give_the_same_update():
     assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(one, four))
     assert np.allclose([stats_one.policy_loss, stats_one.entropy], [stats_four.policy_loss, stats_four.entropy], atol=1e-5)
     assert set(stats_four.seconds) == {"act", "env", "learn"} and all(v > 0 for v in stats_four.seconds.values())
+
+
+def test_the_return_scale_is_the_std_of_every_return_seen():
+    scale, rng = ReturnScale(), np.random.default_rng(0)
+    assert scale.std == 1.0  # nothing seen yet: the value head's unit is the return's
+    batches = [rng.normal(3.0, 5.0, size) for size in (7, 1, 30, 12)]
+    for batch in batches:
+        scale.update(batch)
+    assert np.isclose(scale.std, np.concatenate(batches).std(), rtol=1e-6)
+
+
+def _scaled(factor):
+    return lambda mol: factor * nitrogen_share(mol)
+
+
+def test_normalized_returns_make_the_update_independent_of_the_reward_scale():
+    """Advantages are normalised per minibatch, so only the value loss sees the reward's scale;
+    with normalize_returns it does not either: rewards x100 give the same weights."""
+    weights = {}
+    for normalize in (False, True):
+        for factor in (1.0, 100.0):
+            ppo = _setup(seed=4, epochs=2, normalize_returns=normalize)
+            ppo.env.close()
+            ppo.env = MolEditVectorEnv(MolEditEnv, num_envs=16, reward=_scaled(factor), step_reward=None,
+                                       atom_types=["C", "N", "O"], max_atoms=6, min_steps=2, max_steps=8, info_smiles="none")
+            ppo.obs, _ = ppo.env.reset(seed=4)
+            ppo.update()
+            weights[normalize, factor] = torch.cat([p.detach().flatten() for p in ppo.policy.parameters()])
+    assert torch.allclose(weights[True, 1.0], weights[True, 100.0], atol=1e-5)
+    assert not torch.allclose(weights[False, 1.0], weights[False, 100.0], atol=1e-3)
 
 
 def test_autoreset_steps_are_left_out():

@@ -30,11 +30,11 @@ def _agent(task, **config):
 
 
 def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
-    task = _task()
-    whole, oracle = _agent(task), task.oracle(1000)
+    task = _task()  # (normalize_returns: its running return scale is resumed too)
+    whole, oracle = _agent(task, normalize_returns=True), task.oracle(1000)
     run_training(whole, oracle, tmp_path / "whole", steps=96, checkpoint_every=1, progress=False)
 
-    first, first_oracle = _agent(task), task.oracle(1000)
+    first, first_oracle = _agent(task, normalize_returns=True), task.oracle(1000)
     run_training(first, first_oracle, tmp_path / "split", steps=64, checkpoint_every=1, progress=False)
     torch.manual_seed(12345)  # whatever happened to the process in between must not matter
     resumed, oracle_state, loop = load_checkpoint(tmp_path / "split", GCPNAgent, task)

@@ -19,6 +19,14 @@ def test_an_agent_that_stops_paying_ends_after_its_patience():
     assert agent.stop_reason == "stalled: under 5% of the molecules scored were new in 4 updates in a row"
 
 
+def test_train_hands_each_updates_statistics_to_on_update():
+    agent, seen = StallingAgent(make_task("qed")), []
+    agent.patience = 2
+    agent.train(agent.task.oracle(100), on_update=seen.append)
+    assert [round(stats["reward"], 4) for stats in seen] == [round(agent.task.oracle(100)(s), 4)
+                                                             for s in ("C", "CC", "CCC", "CCC", "CCC")]
+
+
 def test_a_trickle_of_new_molecules_is_a_stall_too():
     """A collapsed policy that still finds one new molecule per update among 40 repeats (2.4%) ends
     after its patience; one that finds 3 (7%) keeps going until its budget is spent."""

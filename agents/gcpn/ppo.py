@@ -5,6 +5,13 @@ action's log-probability (the old policy, frozen for the whole update), compute 
 then ``epochs`` passes of minibatch gradient steps on the clipped surrogate, the value loss, the
 entropy bonus and, optionally, the expert behaviour-cloning loss (GCPN mixes it into PPO).
 
+With ``normalize_returns`` the value head predicts returns in units of the running standard
+deviation of the rewards-to-go seen so far (:class:`ReturnScale`, this rollout's included): GAE
+runs on the raw rewards with the values scaled back, and the value loss compares scaled values
+with scaled returns, so that the update no longer depends on the reward's scale. Without it a
+task whose scores spread widely (constrained optimisation: returns with std ~4, against QED's
+~0.2) lets the value loss dominate the gradient of the encoder the heads share.
+
 The env autoresets on the step after an episode ends (Gymnasium's default): that step's action
 does nothing, so its transition is left out of the loss, and the episode's last observation
 (returned by the ending step) bootstraps the value of truncated episodes.
@@ -36,6 +43,7 @@ class PPOConfig:
     entropy_coef: float = 0.01
     expert_coef: float = 0.0
     max_grad_norm: float = 0.5
+    normalize_returns: bool = False  # the value head learns returns divided by their running std
     pieces: int = 4  # each minibatch is computed in this many pieces of similar-sized molecules (same gradient)
 
 
@@ -88,6 +96,29 @@ def _pieces(sizes: np.ndarray, count: int) -> list[np.ndarray]:
     return [piece for piece in np.array_split(order, min(count, len(order))) if len(piece)]
 
 
+class ReturnScale:
+    """Running standard deviation of returns (count, mean and sum of squared deviations,
+    merged batch by batch with Chan et al.'s formula); ``1`` before any return is seen."""
+
+    def __init__(self):
+        self.count, self.mean, self.m2 = 0, 0.0, 0.0
+
+    def update(self, returns: np.ndarray) -> None:
+        n = returns.size
+        if n == 0:
+            return
+        mean, m2 = float(returns.mean()), float(((returns - returns.mean()) ** 2).sum())
+        total = self.count + n
+        delta = mean - self.mean
+        self.m2 += m2 + delta**2 * self.count * n / total
+        self.mean += delta * n / total
+        self.count = total
+
+    @property
+    def std(self) -> float:
+        return float(np.sqrt(self.m2 / self.count + 1e-8)) if self.count else 1.0
+
+
 class PPO:
     """PPO of ``policy`` in ``env``; :meth:`update` runs one collect-and-learn round."""
 
@@ -99,6 +130,7 @@ class PPO:
         self.rng = np.random.default_rng(seed)
         self.obs, _ = env.reset(seed=seed)
         self.ended = np.zeros(env.num_envs, dtype=bool)  # the next step of these envs is an autoreset
+        self.return_scale = ReturnScale()  # used with normalize_returns
 
     def update(self) -> UpdateStats:
         cfg, env, device = self.config, self.env, self.device
@@ -143,15 +175,23 @@ class PPO:
         clock.lap("act")
 
         # 2. GAE; an autoreset step has advantage 0, which also stops the sum at episode ends
-        value = values.cpu().numpy()
+        if cfg.normalize_returns:  # the value head's unit: the std of the rewards-to-go seen (no bootstrap)
+            to_go, running = np.zeros((T, B), dtype=np.float32), np.zeros(B, dtype=np.float32)
+            for t in reversed(range(T)):
+                running = np.where(valid[t], rewards[t] + cfg.gamma * ~terminated[t] * running, 0.0)
+                to_go[t] = running
+            self.return_scale.update(to_go[valid])
+        scale = self.return_scale.std if cfg.normalize_returns else 1.0
+        value = values.cpu().numpy() * scale
         advantages = np.zeros((T, B), dtype=np.float32)
         running = np.zeros(B, dtype=np.float32)
         for t in reversed(range(T)):
             delta = rewards[t] + cfg.gamma * value[t + 1] * ~terminated[t] - value[t]
             running = np.where(valid[t], delta + cfg.gamma * cfg.gae_lambda * ~terminated[t] * running, 0.0)
             advantages[t] = running
+        returns = advantages + value[:T]
         advantages = torch.as_tensor(advantages.reshape(-1), device=device)
-        returns = advantages + values[:T].reshape(-1)
+        returns = torch.as_tensor(returns.reshape(-1) / scale, device=device)  # the value head's targets
 
         # 3. learn on the valid transitions
         index = np.flatnonzero(valid.reshape(-1))
@@ -202,13 +242,14 @@ class PPO:
         """Everything the next update depends on besides the policy: optimizer, generator, env state."""
         return {"optimizer": self.optimizer.state_dict(), "rng": self.rng.bit_generator.state,
                 "obs": {k: v.copy() for k, v in self.obs.items()}, "ended": self.ended.copy(),
-                "env": self.env.get_state()}
+                "env": self.env.get_state(), "return_scale": vars(self.return_scale).copy()}
 
     def load_state_dict(self, state: dict) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
         self.rng.bit_generator.state = state["rng"]
         self.env.set_state(state["env"])
         self.obs, self.ended = {k: v.copy() for k, v in state["obs"].items()}, state["ended"].copy()
+        vars(self.return_scale).update(state.get("return_scale", {}))
 
     def _expert_loss(self, size: int) -> torch.Tensor:
         from molgym_agents.gcpn.expert import expert_batch
