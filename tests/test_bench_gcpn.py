@@ -45,3 +45,12 @@ def test_the_best_policy_is_the_weights_at_the_end_of_the_best_window_of_trainin
     assert best.update == 6 and best.reward == 5.0
     assert torch.equal(best.state["weight"], torch.full((1, 2), 6.0))  # a copy, not the live weights
     assert torch.equal(agent.policy.weight, torch.full((1, 2), 9.0))
+
+
+def test_an_unknown_config_setting_is_refused_before_any_run(monkeypatch, tmp_path):
+    from scripts import bench_gcpn
+
+    monkeypatch.setattr("sys.argv", ["bench_gcpn.py", "--tasks", "qed", "--out", str(tmp_path), "--config", "nope=1"])
+    with pytest.raises(SystemExit, match="--config: unknown gcpn setting 'nope'"):
+        bench_gcpn.main()
+    assert not (tmp_path / "results.json").exists()
