@@ -100,7 +100,9 @@ class BestPolicy:
     training reward of the episodes they finished (as the run goes: no oracle call is spent on
     choosing), so that a run whose policy degrades late can be evaluated at its best as well."""
 
-    def __init__(self, agent: GCPNAgent, window: int = 10):
+    WINDOW = 10
+
+    def __init__(self, agent: GCPNAgent, window: int = WINDOW):
         self.agent, self.window = agent, window
         self.rewards: list[float] = []
         self.reward, self.update, self.state = float("-inf"), 0, None
@@ -397,7 +399,7 @@ def main() -> None:
                              f"{row['seconds']:.0f} s | {row['steps_per_s']:.0f} | {row['stop_reason'] or 'budget'} |")
                 if "best_policy" in row:
                     b = row["best_policy"]
-                    lines.append(f"| the same run's best policy (updates {b['update'] - 9}-{b['update']} of {b['updates']}) | "
+                    lines.append(f"| the same run's best policy (updates {b['update'] - BestPolicy.WINDOW + 1}-{b['update']} of {b['updates']}) | "
                                  f"{b['improvement']:.2f} +- {b['improvement_std']:.2f}, {b['success']:.0%} | "
                                  f"{PAPER['constrained'][row['threshold']]} | (+{b['eval_scored']} eval) | | | |")
             continue

@@ -16,8 +16,8 @@ def nitrogen_share(mol):
     return sum(a.GetSymbol() == "N" for a in mol.GetAtoms()) / mol.GetNumAtoms()
 
 
-def _setup(seed=0, num_envs=16, **config):
-    env = MolEditVectorEnv(MolEditEnv, num_envs=num_envs, reward=nitrogen_share, step_reward=None, atom_types=["C", "N", "O"],
+def _setup(seed=0, num_envs=16, reward=nitrogen_share, **config):
+    env = MolEditVectorEnv(MolEditEnv, num_envs=num_envs, reward=reward, step_reward=None, atom_types=["C", "N", "O"],
                            max_atoms=6, min_steps=2, max_steps=8, info_smiles="none")
     torch.manual_seed(seed)
     policy = GCPNPolicy(3, 6, 3, max_free=4, hidden=32, rank=8)
@@ -70,11 +70,7 @@ def test_normalized_returns_make_the_update_independent_of_the_reward_scale():
     weights = {}
     for normalize in (False, True):
         for factor in (1.0, 100.0):
-            ppo = _setup(seed=4, epochs=2, normalize_returns=normalize)
-            ppo.env.close()
-            ppo.env = MolEditVectorEnv(MolEditEnv, num_envs=16, reward=_scaled(factor), step_reward=None,
-                                       atom_types=["C", "N", "O"], max_atoms=6, min_steps=2, max_steps=8, info_smiles="none")
-            ppo.obs, _ = ppo.env.reset(seed=4)
+            ppo = _setup(seed=4, reward=_scaled(factor), epochs=2, normalize_returns=normalize)
             ppo.update()
             weights[normalize, factor] = torch.cat([p.detach().flatten() for p in ppo.policy.parameters()])
     assert torch.allclose(weights[True, 1.0], weights[True, 100.0], atol=1e-5)

@@ -9,7 +9,7 @@ With ``normalize_returns`` the value head predicts returns in units of the runni
 deviation of the rewards-to-go seen so far (:class:`ReturnScale`, this rollout's included): GAE
 runs on the raw rewards with the values scaled back, and the value loss compares scaled values
 with scaled returns, so that the update no longer depends on the reward's scale. Without it a
-task whose scores spread widely (constrained optimisation: returns with std ~4, against QED's
+task whose scores spread widely (constrained optimisation: scores with std ~3.7, against QED's
 ~0.2) lets the value loss dominate the gradient of the encoder the heads share.
 
 The env autoresets on the step after an episode ends (Gymnasium's default): that step's action
