@@ -3,7 +3,7 @@
 Run: ``python scripts/bench_gcpn.py [--budget 10000] [--seeds 3] [--tasks qed,plogp,logp_target,mw_target,constrained]
 [--constrained-molecules 800] [--constrained-budget N] [--thresholds 0.0,0.2,0.4,0.6] [--device cpu] [--out runs/bench_gcpn]
 [--config KEY=VALUE ...] [--report]``, or
-``python scripts/bench_gcpn.py --throughput [--updates 5] [--num-envs 32] [--device cpu]`` for PPO's
+``python scripts/bench_gcpn.py --throughput [--updates 5] [--num-envs 32] [--device cpu] [--config ...]`` for PPO's
 speed alone: env steps per second and where the time goes (policy acting, env, learning).
 
 Each finished run is written to ``--out``/``results.json`` at once, with its oracle log beside it
@@ -72,10 +72,11 @@ CONSTRAINED_FILE = MOSES_PATH.parent / "zinc_low_plogp_800.txt"
 
 
 def throughput(args) -> None:
-    """PPO updates of the GCPN agent on QED (default settings): env steps/s and the time per phase."""
+    """PPO updates of the GCPN agent on QED (default settings, or ``--config``'s): env steps/s and
+    the time per phase."""
     task = make_task("qed")
     oracle = task.oracle(10**9)
-    agent = GCPNAgent(task, seed=0, device=args.device, num_envs=args.num_envs)
+    agent = GCPNAgent(task, seed=0, device=args.device, **{"num_envs": args.num_envs, **args.config})
     agent.update(oracle)  # warm-up: builds the env, fills caches
     seconds: dict[str, float] = {}
     steps, began = agent.steps, time.perf_counter()
@@ -87,7 +88,8 @@ def throughput(args) -> None:
     steps = agent.steps - steps
     print(f"GCPN PPO on qed: {steps} env steps in {elapsed:.1f} s = {steps / elapsed:.0f} env steps/s "
           f"({args.num_envs} molecules x {agent.ppo_config.num_steps} steps per update, {args.updates} updates, "
-          f"device {args.device}, torch threads {torch.get_num_threads()})")
+          f"device {args.device}, torch threads {torch.get_num_threads()}"
+          f"{''.join(f', {k}={v}' for k, v in args.config.items())})")
     for phase, value in sorted(seconds.items(), key=lambda item: -item[1]):
         print(f"  {phase:7s} {value:7.2f} s  {value / elapsed:6.1%}")
     print(f"  other   {elapsed - sum(seconds.values()):7.2f} s")
@@ -347,14 +349,14 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=5, help="--throughput: PPO updates timed")
     parser.add_argument("--num-envs", type=int, default=32, help="--throughput: molecules per batch")
     args = parser.parse_args()
-    if args.throughput:
-        return throughput(args)
-    args.constrained_budget = args.constrained_budget or args.budget
     try:
         args.config = parse_config(args.config)
         check_settings(GCPNAgent, args.config)
     except (CommandError, ValueError) as err:
         raise SystemExit(f"--config: {err}") from None
+    if args.throughput:
+        return throughput(args)
+    args.constrained_budget = args.constrained_budget or args.budget
     args.thresholds = [float(t) for t in args.thresholds.split(",")]
     unknown = set(args.thresholds) - set(PAPER["constrained"])
     if unknown:

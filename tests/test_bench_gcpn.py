@@ -54,3 +54,13 @@ def test_an_unknown_config_setting_is_refused_before_any_run(monkeypatch, tmp_pa
     with pytest.raises(SystemExit, match="--config: unknown gcpn setting 'nope'"):
         bench_gcpn.main()
     assert not (tmp_path / "results.json").exists()
+
+
+def test_throughput_trains_with_the_config_settings(monkeypatch, capsys):
+    from scripts import bench_gcpn
+
+    monkeypatch.setattr("sys.argv", ["bench_gcpn.py", "--throughput", "--updates", "1", "--num-envs", "2",
+                                     "--config", "num_steps=4", "minibatch_size=4", "epochs=1"])
+    bench_gcpn.main()
+    out = capsys.readouterr().out
+    assert "8 env steps" in out and "2 molecules x 4 steps per update" in out and "num_steps=4" in out
