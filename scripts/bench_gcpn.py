@@ -1,6 +1,6 @@
 """GCPN on the paper's tasks under a fixed oracle budget, beside the paper's figures.
 
-Run: ``python scripts/bench_gcpn.py [--budget 10000] [--seeds 3] [--tasks qed,plogp,logp_target,mw_target,constrained]
+Run: ``python scripts/bench_gcpn.py [--budget 10000] [--seeds 3 | --seed S ...] [--tasks qed,plogp,logp_target,mw_target,constrained]
 [--constrained-molecules 800] [--constrained-budget N] [--thresholds 0.0,0.2,0.4,0.6] [--device cpu] [--out runs/bench_gcpn]
 [--config KEY=VALUE ...] [--report]``, or
 ``python scripts/bench_gcpn.py --throughput [--updates 5] [--num-envs 32] [--device cpu] [--config ...]`` for PPO's
@@ -151,7 +151,7 @@ class Store:
     run -> CPU and instruction set, see :func:`molgym.compare.machine`), and ``command`` is the one
     that wrote the file last."""
 
-    SHARED = ("tasks", "seeds", "thresholds", "report")  # settings that choose runs rather than change them
+    SHARED = ("tasks", "seeds", "seed", "thresholds", "report")  # settings that choose runs rather than change them
 
     def __init__(self, out: Path, device: str, args: dict, command: str, train: bool = True):
         self.out = out
@@ -218,7 +218,7 @@ def bench_top(name: str, args, store: Store) -> dict | None:
               f"{seconds:.0f} s, {throughput:.0f} env steps/s")
         return run
 
-    runs = store.runs([(f"{name} seed {seed}", lambda seed=seed: one(seed)) for seed in range(args.seeds)])
+    runs = store.runs([(f"{name} seed {seed}", lambda seed=seed: one(seed)) for seed in args.seeds])
     if not runs:
         return None
     top1 = [r["top3"][0][1] for r in runs]
@@ -257,7 +257,7 @@ def bench_target(name: str, args, store: Store) -> dict | None:
               f"{spread['above']:.1%} above; {spread['unique']:.1%} unique")
         return run
 
-    runs = store.runs([(f"{name} seed {seed}", lambda seed=seed: one(seed)) for seed in range(args.seeds)])
+    runs = store.runs([(f"{name} seed {seed}", lambda seed=seed: one(seed)) for seed in args.seeds])
     if not runs:
         return None
     success = statistics.mean(r["success"] for r in runs)
@@ -323,7 +323,7 @@ def bench_constrained(args, store: Store) -> dict | None:
         return row
 
     rows = store.runs([(constrained_run(t, seed), lambda t=t, seed=seed: one(t, seed))
-                       for t in args.thresholds for seed in range(args.seeds)])
+                       for t in args.thresholds for seed in args.seeds])
     if not rows:
         return None
     return {"task": "constrained", "rows": rows}
@@ -333,7 +333,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", default="qed,plogp,logp_target,mw_target,constrained")
     parser.add_argument("--budget", type=int, default=10000, help="oracle calls per run")
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0 to N - 1 of each task")
+    parser.add_argument("--seed", type=int, action="append",
+                        help="only this seed (repeatable), in place of --seeds: e.g. one seed of several on another machine")
     parser.add_argument("--propose", type=int, default=1000, help="samples for property targeting")
     parser.add_argument("--constrained-molecules", type=int, default=800)
     parser.add_argument("--constrained-budget", type=int, default=None, help="oracle calls per threshold (default --budget)")
@@ -357,12 +359,13 @@ def main() -> None:
     if args.throughput:
         return throughput(args)
     args.constrained_budget = args.constrained_budget or args.budget
+    args.seeds = sorted(set(args.seed)) if args.seed else list(range(args.seeds))
     args.thresholds = [float(t) for t in args.thresholds.split(",")]
     unknown = set(args.thresholds) - set(PAPER["constrained"])
     if unknown:
         raise SystemExit(f"the paper has no threshold {', '.join(map(str, sorted(unknown)))}; it has 0.0, 0.2, 0.4, 0.6")
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu ({os.cpu_count()} cores)"
-    print(f"GCPN benchmark: budget {args.budget} oracle calls, {args.seeds} seeds, device {device}, "
+    print(f"GCPN benchmark: budget {args.budget} oracle calls, seeds {', '.join(map(str, args.seeds))}, device {device}, "
           f"torch threads {torch.get_num_threads()}")
     unknown = set(args.tasks.split(",")) - {"qed", "plogp", "logp_target", "mw_target", "constrained"}
     if unknown:

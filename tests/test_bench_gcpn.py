@@ -64,3 +64,14 @@ def test_throughput_trains_with_the_config_settings(monkeypatch, capsys):
     bench_gcpn.main()
     out = capsys.readouterr().out
     assert "8 env steps" in out and "2 molecules x 4 steps per update" in out and "num_steps=4" in out
+
+
+def test_seed_picks_single_seeds_in_place_of_the_first_n(monkeypatch, capsys, tmp_path):
+    from scripts import bench_gcpn
+
+    monkeypatch.setattr("sys.argv", ["bench_gcpn.py", "--tasks", "qed", "--out", str(tmp_path), "--report",
+                                     "--seed", "2", "--seed", "4"])
+    bench_gcpn.main()
+    out = capsys.readouterr().out
+    assert "seeds 2, 4," in out and "qed seed 2: not in" in out and "qed seed 4: not in" in out
+    assert "seed 0" not in out and "seed 1" not in out
