@@ -8,7 +8,7 @@ speed alone: env steps per second and where the time goes (policy acting, env, l
 
 Each finished run is written to ``--out``/``results.json`` at once, with its oracle log beside it
 (``<task>_seed_<seed>.csv``), and a repeated command skips the runs already there (same settings;
-``--tasks`` and ``--seeds`` may differ, and two commands may share an ``--out``), so an interrupted
+``--tasks``, ``--seeds`` and ``--seed`` may differ, and two commands may share an ``--out``), so an interrupted
 benchmark keeps what it did (``--report`` trains nothing: it reports the runs there). The end writes
 ``results.md`` (the table below, with the command), ``curves.png`` (top-10 against oracle calls) and
 ``top.png`` (the best molecules, with SA and atoms).
@@ -87,7 +87,7 @@ def throughput(args) -> None:
     elapsed = time.perf_counter() - began
     steps = agent.steps - steps
     print(f"GCPN PPO on qed: {steps} env steps in {elapsed:.1f} s = {steps / elapsed:.0f} env steps/s "
-          f"({args.num_envs} molecules x {agent.ppo_config.num_steps} steps per update, {args.updates} updates, "
+          f"({agent.config['num_envs']} molecules x {agent.ppo_config.num_steps} steps per update, {args.updates} updates, "
           f"device {args.device}, torch threads {torch.get_num_threads()}"
           f"{''.join(f', {k}={v}' for k, v in args.config.items())})")
     for phase, value in sorted(seconds.items(), key=lambda item: -item[1]):
