@@ -15,7 +15,7 @@ from molgym.envs import ENV_IDS
 from molgym.envs.vector import MolEditVectorEnv
 from molgym.rewards import RewardError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 for _env_id, _cls in ENV_IDS.items():
     if _env_id not in registry:

@@ -32,7 +32,8 @@ device, and PPO throughput (env steps per second, policy and scoring included).
   degrade late in training.
 
 ``--config`` passes GCPN settings to every run (``molgym train``'s ``--config``); they are part of
-the settings that ``--out`` must match.
+the settings that ``--out`` must match. Runs made before 2026-11-23, when GCPN's default was 4 PPO
+epochs per update (2 since), are repeated and added to with ``--config epochs=4``.
 """
 
 from __future__ import annotations
@@ -371,8 +372,15 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown task(s) {', '.join(sorted(unknown))}")
     out = Path(args.out)
-    settings = {k: v for k, v in vars(args).items() if k not in ("throughput", "updates", "num_envs")
-                and (k != "config" or v)}  # (no config: the settings of the runs made before --config existed)
+    settings = {k: v for k, v in vars(args).items() if k not in ("throughput", "updates", "num_envs", "config")}
+    # the settings the runs are made with, so that a store never mixes runs of two defaults: runs made
+    # before --config existed recorded none, and runs made before 2 epochs became the default (4 until
+    # 2026-11-23) recorded no epochs
+    config = {"epochs": GCPNAgent.PPO_DEFAULTS["epochs"], **args.config}
+    if config["epochs"] == 4:
+        del config["epochs"]
+    if config:
+        settings["config"] = config
     command = "python scripts/bench_gcpn.py " + " ".join(sys.argv[1:])
     store = Store(out, device, settings, command, train=not args.report)
     results = []

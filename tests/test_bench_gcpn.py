@@ -75,3 +75,23 @@ def test_seed_picks_single_seeds_in_place_of_the_first_n(monkeypatch, capsys, tm
     out = capsys.readouterr().out
     assert "seeds 2, 4," in out and "qed seed 2: not in" in out and "qed seed 4: not in" in out
     assert "seed 0" not in out and "seed 1" not in out
+
+
+def test_runs_of_the_old_default_epochs_never_mix_with_runs_of_the_new_one(monkeypatch, tmp_path):
+    """Runs made when 4 epochs was the default recorded no config: ``--config epochs=4`` adds to
+    them, the default (2 epochs) is refused there."""
+    from scripts import bench_gcpn
+
+    def bench(*config):
+        monkeypatch.setattr("sys.argv", ["bench_gcpn.py", "--tasks", "qed", "--out", str(tmp_path), "--report", *config])
+        bench_gcpn.main()
+
+    bench("--config", "epochs=4")
+    assert "config" not in json.loads((tmp_path / "results.json").read_text())["args"]
+    with pytest.raises(SystemExit, match="other settings.*use another --out"):
+        bench()
+    bench("--config", "epochs=4")  # accepted again
+    other = tmp_path / "new"
+    monkeypatch.setattr("sys.argv", ["bench_gcpn.py", "--tasks", "qed", "--out", str(other), "--report"])
+    bench_gcpn.main()
+    assert json.loads((other / "results.json").read_text())["args"]["config"] == {"epochs": 2}

@@ -43,6 +43,10 @@ class GCPNAgent(UpdatingAgent):
     ``expert_loss``."""
 
     name = "gcpn"
+    #: PPO settings that differ from :class:`PPOConfig`'s for GCPN: 32 molecules x 32 steps per update,
+    #: and 2 epochs (4 until 2026-11-23: 2 runs 1.7x faster with the same QED AUC top-10 at 1,000 calls
+    #: over 6 seeds, 0.8793 against 0.8790; README, "PPO throughput")
+    PPO_DEFAULTS = {"num_steps": 32, "minibatch_size": 256, "epochs": 2}
 
     def __init__(self, task: Task, seed: int = 0, device: str = "cpu", num_envs: int = 32, hidden: int = 128,
                  layers: int = 3, rank: int = 32, init: str | None = "pretrained", adversarial: str = "none",
@@ -51,7 +55,7 @@ class GCPNAgent(UpdatingAgent):
         if adversarial not in ADVERSARIAL:
             raise ValueError(f"adversarial must be one of {', '.join(ADVERSARIAL)}, got {adversarial!r}")
         check_settings(type(self), ppo)
-        config = {**asdict(PPOConfig(num_steps=32, minibatch_size=256)), **ppo}
+        config = {**asdict(PPOConfig(**self.PPO_DEFAULTS)), **ppo}
         super().__init__(task, seed, device, num_envs=num_envs, hidden=hidden, layers=layers, rank=rank, init=init,
                          adversarial=adversarial, adversarial_coef=adversarial_coef, real=real,
                          real_molecules=real_molecules, expert_data=expert_data, expert_molecules=expert_molecules,
