@@ -196,3 +196,18 @@ def test_the_gcpn_agent_mixes_the_expert_loss_and_logs_it(tmp_path):
     assert len(rows) == 2 and all(float(r["expert_loss"]) > 0 for r in rows)
     assert main(["train", "gcpn", "--steps", "16", "--out", str(tmp_path / "bad"), "--config", *settings,
                  "expert_coef=0.5", f"expert_data={tmp_path / 'none.smi'}"]) == 2
+
+
+def test_the_gcpn_settings_listed_are_the_defaults_an_agent_runs_with():
+    """``settings()`` (what ``--config`` checks against and quotes in its errors) gives GCPN's own
+    PPO defaults (32 steps, 2 epochs), not :class:`PPOConfig`'s."""
+    from molgym.tasks import make_task
+    from molgym_agents.gcpn.agent import GCPNAgent
+
+    task = make_task("qed")
+    task.env_kwargs = {"max_atoms": 10}
+    given = {"hidden": 32, "rank": 8, "init": None}  # (small and untrained, to be quick)
+    agent = GCPNAgent(task, **given)
+    listed = GCPNAgent.settings()
+    assert {k: listed[k] for k in agent.config if k not in given} == {k: v for k, v in agent.config.items() if k not in given}
+    assert listed["epochs"] == agent.ppo_config.epochs != PPOConfig().epochs

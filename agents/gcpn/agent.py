@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 
@@ -88,7 +88,7 @@ class GCPNAgent(UpdatingAgent):
 
     @classmethod
     def settings(cls) -> dict:
-        return {**super().settings(), **{f.name: f.default for f in fields(PPOConfig)}}
+        return {**super().settings(), **asdict(PPOConfig(**cls.PPO_DEFAULTS))}
 
     @classmethod
     def _config_for_load(cls, config: dict) -> dict:
