@@ -55,7 +55,7 @@ class GCPNAgent(UpdatingAgent):
         if adversarial not in ADVERSARIAL:
             raise ValueError(f"adversarial must be one of {', '.join(ADVERSARIAL)}, got {adversarial!r}")
         check_settings(type(self), ppo)
-        config = {**asdict(PPOConfig(**self.PPO_DEFAULTS)), **ppo}
+        config = {**self._ppo_defaults(), **ppo}
         super().__init__(task, seed, device, num_envs=num_envs, hidden=hidden, layers=layers, rank=rank, init=init,
                          adversarial=adversarial, adversarial_coef=adversarial_coef, real=real,
                          real_molecules=real_molecules, expert_data=expert_data, expert_molecules=expert_molecules,
@@ -87,8 +87,13 @@ class GCPNAgent(UpdatingAgent):
             self._load_policy(Path(init))
 
     @classmethod
+    def _ppo_defaults(cls) -> dict:
+        """Every :class:`PPOConfig` field, with GCPN's own defaults (``PPO_DEFAULTS``) where they differ."""
+        return asdict(PPOConfig(**cls.PPO_DEFAULTS))
+
+    @classmethod
     def settings(cls) -> dict:
-        return {**super().settings(), **asdict(PPOConfig(**cls.PPO_DEFAULTS))}
+        return {**super().settings(), **cls._ppo_defaults()}
 
     @classmethod
     def _config_for_load(cls, config: dict) -> dict:
