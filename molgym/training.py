@@ -5,7 +5,8 @@ A run directory holds ``task.json`` (what is trained), ``log.csv`` (one row per 
 TensorBoard event files under ``tb/`` when ``tensorboard`` is installed), ``checkpoint/`` (the
 agent after the last checkpointed update, with the oracle's paid calls and the loop's counters)
 and, once finished, the agent itself (``agent.json`` and its state) with ``oracle_log.csv``.
-``resume=True`` reloads ``checkpoint/`` and continues: the same step counter, weights, optimizer,
+A caller's own state that must resume with the run (``extra``: anything with ``state_dict()`` and
+``load_state_dict()``) is written into each checkpoint as ``extra.pt``. ``resume=True`` reloads ``checkpoint/`` and continues: the same step counter, weights, optimizer,
 generators and env state, so the resumed run equals an uninterrupted one, update for update.
 
 Ctrl-C (SIGINT) during :func:`run_training` lets the update in progress finish, writes a
@@ -35,8 +36,9 @@ __all__ = ["run_training", "load_checkpoint"]
 CHECKPOINT = "checkpoint"
 
 
-def load_checkpoint(out: str | Path, agent_cls: type[UpdatingAgent], task, device: str = "cpu"):
-    """The agent, the oracle state and the loop counters saved in ``out/checkpoint``."""
+def load_checkpoint(out: str | Path, agent_cls: type[UpdatingAgent], task, device: str = "cpu", extra=None):
+    """The agent, the oracle state and the loop counters saved in ``out/checkpoint``; ``extra``
+    (see :func:`run_training`) gets its saved state back."""
     directory = Path(out) / CHECKPOINT
     if not (directory / "agent.json").is_file():
         raise FileNotFoundError(f"nothing to resume: {directory} holds no checkpoint (one is written every "
@@ -46,16 +48,20 @@ def load_checkpoint(out: str | Path, agent_cls: type[UpdatingAgent], task, devic
     agent = agent_cls.load(directory, task, device=device)
     loop = json.loads((directory / "loop.json").read_text())
     oracle_state = torch.load(directory / "oracle.pt", weights_only=False)
+    if extra is not None:
+        extra.load_state_dict(torch.load(directory / "extra.pt", weights_only=False))
     return agent, oracle_state, loop
 
 
 def run_training(agent: UpdatingAgent, oracle: Oracle, out: str | Path, steps: int | None = None,
-                 checkpoint_every: int = 10, loop: dict[str, Any] | None = None, progress: bool = True) -> dict[str, Any]:
+                 checkpoint_every: int = 10, loop: dict[str, Any] | None = None, progress: bool = True,
+                 on_update=None, extra=None) -> dict[str, Any]:
     """Update ``agent`` until ``steps`` env steps are done or the oracle's budget is spent,
     logging every update and checkpointing every ``checkpoint_every`` updates (and at the end).
 
     ``loop`` is the counters of a checkpoint being resumed (:func:`load_checkpoint`); the
-    oracle must then hold that checkpoint's state. Returns the final counters, with ``stopped``
+    oracle must then hold that checkpoint's state. ``on_update`` gets each update's statistics;
+    ``extra`` (``state_dict()`` / ``load_state_dict()``) is checkpointed with the agent. Returns the final counters, with ``stopped``
     the reason the run ended (``steps`` done, the budget spent, the agent's own rule
     (``agent.finished``), or ``agent.patience`` updates in a row with (almost) no new paid call:
     the stall rule, :class:`~molgym.agent.Patience`) and
@@ -89,6 +95,8 @@ def run_training(agent: UpdatingAgent, oracle: Oracle, out: str | Path, steps: i
                 loop["stopped"] = budget_spent(oracle)
                 break
             agent.updates += 1
+            if on_update is not None:
+                on_update(stats)
             if agent.finished:
                 loop["stopped"] = agent.finished
             elif patience.stalled(oracle.calls - calls_before, oracle.requests - requests_before):
@@ -104,14 +112,14 @@ def run_training(agent: UpdatingAgent, oracle: Oracle, out: str | Path, steps: i
             bar.set_postfix({k: f"{v:.3f}" for k, v in (("reward", stats.get("reward")), ("best", loop["best"]))
                              if v is not None}, refresh=False)
             if agent.updates % checkpoint_every == 0:
-                save_checkpoint(agent, oracle, out, loop)
+                save_checkpoint(agent, oracle, out, loop, extra)
     finally:
         stop.release()
         bar.close()
         writer.close()
     loop["interrupted"] = stop.requested and loop["stopped"] is None
     agent.stop_reason = loop["stopped"]
-    save_checkpoint(agent, oracle, out, loop)
+    save_checkpoint(agent, oracle, out, loop, extra)
     return loop
 
 
@@ -137,7 +145,7 @@ class _StopRequest:
             signal.signal(signal.SIGINT, self._previous)
 
 
-def save_checkpoint(agent: UpdatingAgent, oracle: Oracle, out: Path, loop: dict[str, Any]) -> None:
+def save_checkpoint(agent: UpdatingAgent, oracle: Oracle, out: Path, loop: dict[str, Any], extra=None) -> None:
     """Write ``out/checkpoint`` whole or not at all (a new one replaces the old only once complete)."""
     import torch
 
@@ -146,6 +154,8 @@ def save_checkpoint(agent: UpdatingAgent, oracle: Oracle, out: Path, loop: dict[
     agent.save(tmp)
     torch.save(oracle.state_dict(), tmp / "oracle.pt")
     (tmp / "loop.json").write_text(json.dumps(loop, indent=2))
+    if extra is not None:
+        torch.save(extra.state_dict(), tmp / "extra.pt")
     final = out / CHECKPOINT
     old = out / f"{CHECKPOINT}.old"
     shutil.rmtree(old, ignore_errors=True)

@@ -9,7 +9,10 @@ speed alone: env steps per second and where the time goes (policy acting, env, l
 Each finished run is written to ``--out``/``results.json`` at once, with its oracle log beside it
 (``<task>_seed_<seed>.csv``), and a repeated command skips the runs already there (same settings;
 ``--tasks``, ``--seeds`` and ``--seed`` may differ, and two commands may share an ``--out``), so an interrupted
-benchmark keeps what it did (``--report`` trains nothing: it reports the runs there). The end writes
+benchmark keeps what it did (``--report`` trains nothing: it reports the runs there). A run cut short
+(Ctrl-C, a crash, a machine restart) goes on from its last checkpoint when the same command is run
+again: every 10 updates it is written to ``--out``/``unfinished/<run>/`` (removed once the run is in
+``results.json``), and the resumed run equals an uninterrupted one, update for update. The end writes
 ``results.md`` (the table below, with the command), ``curves.png`` (top-10 against oracle calls) and
 ``top.png`` (the best molecules, with SA and atoms).
 
@@ -39,9 +42,11 @@ epochs per update (2 since), are repeated and added to with ``--config epochs=4`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -60,6 +65,7 @@ from molgym.metrics import diversity
 from molgym.rewards import Context, PenalizedLogP
 from molgym.rewards.properties import sa_score, tanimoto
 from molgym.tasks import make_task
+from molgym.training import CHECKPOINT, load_checkpoint, run_training
 from molgym_agents.gcpn.agent import GCPNAgent
 
 PAPER = {
@@ -70,6 +76,7 @@ PAPER = {
     "constrained": {0.0: "4.20, 100%", 0.2: "4.12, 100%", 0.4: "2.49, 100%", 0.6: "0.79, 100%"},
 }
 CONSTRAINED_FILE = MOSES_PATH.parent / "zinc_low_plogp_800.txt"
+CHECKPOINT_EVERY = 10  # updates between a run's checkpoints
 
 
 def throughput(args) -> None:
@@ -101,26 +108,36 @@ def throughput(args) -> None:
 class BestPolicy:
     """The policy's weights at the end of its best ``window`` updates in a row, by the mean
     training reward of the episodes they finished (as the run goes: no oracle call is spent on
-    choosing), so that a run whose policy degrades late can be evaluated at its best as well."""
+    choosing), so that a run whose policy degrades late can be evaluated at its best as well.
+    Checkpointed with the run (``state_dict`` / ``load_state_dict``)."""
 
     WINDOW = 10
 
-    def __init__(self, agent: GCPNAgent, window: int = WINDOW):
-        self.agent, self.window = agent, window
+    def __init__(self, window: int = WINDOW):
+        self.window = window
         self.rewards: list[float] = []
         self.reward, self.update, self.state = float("-inf"), 0, None
 
-    def after(self, stats: dict[str, float]) -> None:
+    def after(self, stats: dict[str, float], policy: torch.nn.Module) -> None:
         self.rewards.append(stats["reward"])
         recent = [r for r in self.rewards[-self.window:] if np.isfinite(r)]
         if len(self.rewards) >= self.window and recent and np.mean(recent) > self.reward:
             self.reward, self.update = float(np.mean(recent)), len(self.rewards)
-            self.state = {k: v.detach().clone() for k, v in self.agent.policy.state_dict().items()}
+            self.state = {k: v.detach().clone() for k, v in policy.state_dict().items()}
+
+    def state_dict(self) -> dict:
+        return {"rewards": self.rewards, "reward": self.reward, "update": self.update, "state": self.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rewards, self.reward, self.update, self.state = (list(state["rewards"]), state["reward"], state["update"],
+                                                              state["state"])
 
 
-def train(task, seed: int, budget: int, device: str, position: str, config: dict):
-    """One GCPN run from the shipped checkpoint (``config``: the agent's settings):
-    (agent, oracle, seconds, env steps per second, its :class:`BestPolicy`)."""
+def train(task, seed: int, budget: int, device: str, position: str, config: dict, checkpoint: Path):
+    """One GCPN run from the shipped checkpoint (``config``: the agent's settings), checkpointed in
+    the directory ``checkpoint`` every ``CHECKPOINT_EVERY`` updates (:func:`molgym.training.run_training`)
+    and resumed from there when it holds a checkpoint: a killed run goes on from its last checkpoint
+    as if never stopped. (agent, oracle, training seconds, env steps per second, its :class:`BestPolicy`)."""
     bar = tqdm(total=budget, desc=position, unit="call", leave=False)
     top = [float("-inf")]
 
@@ -130,13 +147,24 @@ def train(task, seed: int, budget: int, device: str, position: str, config: dict
         bar.set_postfix(best=f"{top[0]:.3f}", refresh=False)
 
     oracle = task.oracle(budget, on_call=progress)
-    agent = GCPNAgent(task, seed=seed, device=device, **config)
-    best = BestPolicy(agent)
-    began = time.perf_counter()
-    agent.train(oracle, on_update=best.after)
-    seconds = time.perf_counter() - began
+    best = BestPolicy()
+    if (checkpoint / CHECKPOINT / "agent.json").is_file():
+        agent, oracle_state, loop = load_checkpoint(checkpoint, GCPNAgent, task, device=device, extra=best)
+        oracle.load_state_dict(oracle_state)
+        top[0] = max((score for _, _, score in oracle.log), default=top[0])
+        bar.update(oracle.calls)
+        print(f"  {position}: resumed from {checkpoint} at update {agent.updates}, {oracle.calls} oracle calls")
+    else:
+        agent, loop = GCPNAgent(task, seed=seed, device=device, **config), None
+    if loop is None or loop["stopped"] is None:  # else it ended before, and only its evaluation is left
+        loop = run_training(agent, oracle, checkpoint, checkpoint_every=CHECKPOINT_EVERY, loop=loop, progress=False,
+                            on_update=lambda stats: best.after(stats, agent.policy), extra=best)
     bar.close()
-    return agent, oracle, seconds, agent.steps / seconds, best
+    if loop["interrupted"]:
+        raise SystemExit(f"interrupted: {position} checkpointed at update {agent.updates} ({oracle.calls} oracle "
+                         "calls); the same command goes on from there")
+    agent.stop_reason = loop["stopped"]
+    return agent, oracle, loop["wall_time"], agent.steps / loop["wall_time"], best
 
 
 def top3(oracle) -> list[tuple[str, float]]:
@@ -182,6 +210,9 @@ class Store:
         self.state["made_by"][key] = self.command
         self.state["machines"][key] = machine()
         self.save()
+        shutil.rmtree(self.checkpoint_path(key), ignore_errors=True)
+        with contextlib.suppress(OSError):  # the last unfinished run gone: its folder too
+            self.checkpoint_path(key).parent.rmdir()
         return self.state["runs"][key]
 
     def runs(self, made: list) -> list[dict]:
@@ -190,6 +221,10 @@ class Store:
 
     def log_path(self, key: str) -> Path:
         return self.out / f"{key.replace(' ', '_')}.csv"
+
+    def checkpoint_path(self, key: str) -> Path:
+        """Where the unfinished run ``key`` keeps its checkpoint (removed once the run is written)."""
+        return self.out / "unfinished" / key.replace(' ', '_')
 
     def save(self) -> None:
         if self.file.is_file():  # another command on the same --out may have finished runs since
@@ -205,7 +240,7 @@ class Store:
 def bench_top(name: str, args, store: Store) -> dict | None:
     def one(seed: int) -> dict:
         agent, oracle, seconds, throughput, _ = train(make_task(name), seed, args.budget, args.device, f"{name} seed {seed}",
-                                                     args.config)
+                                                     args.config, store.checkpoint_path(f"{name} seed {seed}"))
         oracle.write_log(store.log_path(f"{name} seed {seed}"))
         best = top3(oracle)
         run = {"seed": seed, "top3": best, "calls": oracle.calls, "stop_reason": agent.stop_reason,
@@ -238,7 +273,7 @@ def bench_target(name: str, args, store: Store) -> dict | None:
     def one(seed: int) -> dict:
         task = make_task(name)
         agent, oracle, seconds, throughput, _ = train(task, seed, args.budget, args.device, f"{name} seed {seed}",
-                                                      args.config)
+                                                      args.config, store.checkpoint_path(f"{name} seed {seed}"))
         oracle.write_log(store.log_path(f"{name} seed {seed}"))
         proposed = agent.propose(args.propose)
         target = task.objective
@@ -306,7 +341,8 @@ def bench_constrained(args, store: Store) -> dict | None:
     def one(threshold: float, seed: int) -> dict:
         task = make_task("constrained", start_smiles=starts, threshold=threshold)
         agent, oracle, seconds, throughput, best = train(task, seed, args.constrained_budget, args.device,
-                                                         constrained_run(threshold, seed), args.config)
+                                                         constrained_run(threshold, seed), args.config,
+                                                         store.checkpoint_path(constrained_run(threshold, seed)))
         oracle.write_log(store.log_path(constrained_run(threshold, seed)))
         row = {"threshold": threshold, "seed": seed, **evaluate(agent, threshold), "molecules": len(starts), "calls": oracle.calls,
                "stop_reason": agent.stop_reason, "seconds": seconds, "steps_per_s": throughput}

@@ -2,11 +2,14 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from molgym.compare import machine
 import torch
 
+from molgym.rewards import ConstrainedImprovement
+from molgym.tasks import Task
 from scripts.bench_gcpn import BestPolicy, Store
 
 SETTINGS = {"budget": 10, "seeds": 3, "tasks": "qed", "out": "x", "report": False}
@@ -32,19 +35,53 @@ def test_runs_made_with_other_settings_are_refused(tmp_path):
 
 
 def test_the_best_policy_is_the_weights_at_the_end_of_the_best_window_of_training_rewards():
-    class Agent:
-        policy = torch.nn.Linear(2, 1)
-
-    agent = Agent()
-    best = BestPolicy(agent, window=3)
+    policy = torch.nn.Linear(2, 1)
+    best = BestPolicy(window=3)
     rewards = [0.0, float("nan"), 1.0, 5.0, 6.0, 4.0, 0.0, -1.0, 2.0]  # best window: updates 4-6 (mean 5)
     for update, reward in enumerate(rewards, start=1):
         with torch.no_grad():
-            agent.policy.weight.fill_(update)  # the weights after this update
-        best.after({"reward": reward})
+            policy.weight.fill_(update)  # the weights after this update
+        best.after({"reward": reward}, policy)
     assert best.update == 6 and best.reward == 5.0
     assert torch.equal(best.state["weight"], torch.full((1, 2), 6.0))  # a copy, not the live weights
-    assert torch.equal(agent.policy.weight, torch.full((1, 2), 9.0))
+    assert torch.equal(policy.weight, torch.full((1, 2), 9.0))
+
+
+def test_a_run_killed_mid_way_goes_on_from_its_last_checkpoint_as_if_never_stopped(monkeypatch, tmp_path):
+    """A crash after update 3 (checkpoints every 2 updates): the same call again resumes from update 2
+    and ends with the oracle log, the stop reason, the update count and the best policy of an
+    uninterrupted run."""
+    from scripts import bench_gcpn
+
+    monkeypatch.setattr(bench_gcpn, "CHECKPOINT_EVERY", 2)
+    starts = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccccc1"]  # episodes of 4 steps: every update has training rewards
+    task = Task("constrained", ConstrainedImprovement(0.4), "MolOpt-v0",
+                {"start_smiles": starts, "threshold": 0.4, "max_steps": 4})
+    config = {"num_envs": 4, "num_steps": 4, "minibatch_size": 8, "epochs": 1}
+
+    def run(folder):
+        return bench_gcpn.train(task, 0, 60, "cpu", "test", config, tmp_path / folder)
+
+    whole = run("whole")
+    after = BestPolicy.after
+
+    def crash_after_update_3(self, stats, policy):
+        after(self, stats, policy)
+        if len(self.rewards) == 3:
+            raise RuntimeError("killed")
+
+    monkeypatch.setattr(BestPolicy, "after", crash_after_update_3)
+    with pytest.raises(RuntimeError, match="killed"):
+        run("split")
+    assert json.loads((tmp_path / "split" / "checkpoint" / "loop.json").read_text())["updates"] == 2
+    monkeypatch.setattr(BestPolicy, "after", after)
+    resumed = run("split")
+    (agent, oracle, _, _, best), (agent2, oracle2, _, _, best2) = whole, resumed
+    assert oracle2.log == oracle.log and len(oracle.log) > 0
+    assert agent2.updates == agent.updates > 3 and agent2.stop_reason == agent.stop_reason
+    np.testing.assert_equal(best2.rewards, best.rewards)  # NaN where an update finished no episode
+    assert best2.update == best.update and best.state is not None
+    assert all(torch.equal(best.state[k], best2.state[k]) for k in best.state)
 
 
 def test_an_unknown_config_setting_is_refused_before_any_run(monkeypatch, tmp_path):
