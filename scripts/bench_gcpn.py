@@ -161,8 +161,9 @@ def train(task, seed: int, budget: int, device: str, position: str, config: dict
                             on_update=lambda stats: best.after(stats, agent.policy), extra=best)
     bar.close()
     if loop["interrupted"]:
-        raise SystemExit(f"interrupted: {position} checkpointed at update {agent.updates} ({oracle.calls} oracle "
-                         "calls); the same command goes on from there")
+        print(f"interrupted: {position} checkpointed at update {agent.updates} ({oracle.calls} oracle calls); the "
+              "same command goes on from there", file=sys.stderr)
+        raise SystemExit(130)  # as molgym train after Ctrl-C
     agent.stop_reason = loop["stopped"]
     return agent, oracle, loop["wall_time"], agent.steps / loop["wall_time"], best
 
