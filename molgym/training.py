@@ -6,8 +6,9 @@ TensorBoard event files under ``tb/`` when ``tensorboard`` is installed), ``chec
 agent after the last checkpointed update, with the oracle's paid calls and the loop's counters)
 and, once finished, the agent itself (``agent.json`` and its state) with ``oracle_log.csv``.
 A caller's own state that must resume with the run (``extra``: anything with ``state_dict()`` and
-``load_state_dict()``) is written into each checkpoint as ``extra.pt``. ``resume=True`` reloads ``checkpoint/`` and continues: the same step counter, weights, optimizer,
-generators and env state, so the resumed run equals an uninterrupted one, update for update.
+``load_state_dict()``) is written into each checkpoint as ``extra.pt``. ``resume=True`` reloads
+``checkpoint/`` and continues: the same step counter, weights, optimizer, generators and env state,
+so the resumed run equals an uninterrupted one, update for update.
 
 Ctrl-C (SIGINT) during :func:`run_training` lets the update in progress finish, writes a
 checkpoint and returns with ``loop["interrupted"]`` set; a second Ctrl-C stops at once (the last
@@ -61,10 +62,10 @@ def run_training(agent: UpdatingAgent, oracle: Oracle, out: str | Path, steps: i
 
     ``loop`` is the counters of a checkpoint being resumed (:func:`load_checkpoint`); the
     oracle must then hold that checkpoint's state. ``on_update`` gets each update's statistics;
-    ``extra`` (``state_dict()`` / ``load_state_dict()``) is checkpointed with the agent. Returns the final counters, with ``stopped``
-    the reason the run ended (``steps`` done, the budget spent, the agent's own rule
-    (``agent.finished``), or ``agent.patience`` updates in a row with (almost) no new paid call:
-    the stall rule, :class:`~molgym.agent.Patience`) and
+    ``extra`` (``state_dict()`` / ``load_state_dict()``) is checkpointed with the agent. Returns
+    the final counters, with ``stopped`` the reason the run ended (``steps`` done, the budget
+    spent, the agent's own rule (``agent.finished``), or ``agent.patience`` updates in a row with
+    (almost) no new paid call: the stall rule, :class:`~molgym.agent.Patience`) and
     ``interrupted`` true when Ctrl-C stopped it first (after a checkpoint).
     """
     out = Path(out)
