@@ -10,6 +10,8 @@ import pytest
 
 import molgym
 
+molgym.set_threads(1)  # as tests/conftest.py: the suite shares its machine
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 #: Constructor arguments a registered id needs in the tests (MolOpt has no default start set).

@@ -31,6 +31,15 @@ def test_check_env(env_id, render_mode):
     check_env(env.unwrapped, skip_render_check=render_mode is None)
 
 
+@pytest.mark.filterwarnings("ignore:.*is different from the unwrapped version")  # checking a wrapper is the point
+def test_check_env_through_the_flat_action_wrapper(env_id):
+    from molgym.wrappers import FlatAction
+
+    wrapped = FlatAction(make(env_id))
+    check_env(wrapped)  # Gymnasium recreates the wrapper from the arguments it recorded
+    assert wrapped.spec.additional_wrappers[-1].name == "FlatAction"
+
+
 def _rollout(env, seed: int, steps: int):
     rng = np.random.default_rng(seed)
     obs, info = env.reset(seed=seed)

@@ -6,6 +6,8 @@ Importing the package registers the environments::
     env = gym.make("MolEdit-v0")
 """
 
+import os
+import sys
 from functools import partial
 
 from gymnasium.envs.registration import register, registry
@@ -33,4 +35,16 @@ def decode_action(k: int, max_atoms: int = 38, num_types: int | None = None, all
     return ActionLayout(max_atoms, num_types, allow_removal).decode(k)
 
 
-__all__ = ["ENV_IDS", "MolEditVectorEnv", "ActionLayout", "AtomVocab", "MolGraph", "RewardError", "decode_action", "__version__"]
+def set_threads(threads: int) -> None:
+    """Use ``threads`` CPU threads for torch's tensor work in this process and in the processes it
+    starts (``OMP_NUM_THREADS``, read when torch is first imported). Torch otherwise takes one per
+    core, and two jobs that each do so on a shared machine slow each other down many times over:
+    give each job its share (``molgym train --threads``, ``molgym compare`` does it per worker)."""
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
+__all__ = ["ENV_IDS", "set_threads", "MolEditVectorEnv", "ActionLayout", "AtomVocab", "MolGraph", "RewardError", "decode_action", "__version__"]

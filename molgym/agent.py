@@ -16,7 +16,6 @@ agent package by name.
 from __future__ import annotations
 
 import inspect
-import json
 from importlib.metadata import entry_points
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -26,6 +25,7 @@ from typing import Any, ClassVar
 
 from molgym.oracle import BudgetExhausted, Oracle, budget_spent
 from molgym.plugins import load_object
+from molgym.storage import read_json, write_json
 from molgym.tasks import Task
 
 __all__ = ["Agent", "UpdatingAgent", "Patience", "read_checkpoint", "check_settings", "registered_agents",
@@ -39,12 +39,18 @@ def read_checkpoint(file: str | Path, what: str, device: str = "cpu") -> dict:
     """A torch checkpoint as a dict; a missing or unreadable file is a ``ValueError`` naming ``what`` and the file."""
     import torch
 
-    if not Path(file).is_file():
+    if not Path(file).exists():
         raise ValueError(f"cannot read {what} checkpoint {file}: no such file")
+    if not Path(file).is_file():
+        raise ValueError(f"cannot read {what} checkpoint {file}: not a file")
     try:
         state = torch.load(file, map_location=device, weights_only=False)
     except Exception as err:  # noqa: BLE001 - any unreadable file gets the same clear message
-        raise ValueError(f"cannot read {what} checkpoint {file}: {err}") from None
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else "no reason given"
+        if isinstance(err, RuntimeError) and "CUDA" in reason:
+            raise ValueError(f"cannot read {what} checkpoint {file} on {device}: {reason}") from None
+        raise ValueError(f"cannot read {what} checkpoint {file}: not a torch checkpoint, or damaged "
+                         f"({type(err).__name__}: {reason})") from None
     if not isinstance(state, dict):
         raise ValueError(f"cannot read {what} checkpoint {file}: not a checkpoint dictionary")
     return state
@@ -114,8 +120,9 @@ class Agent(ABC):
 
     @abstractmethod
     def propose(self, n: int) -> list[str]:
-        """``n`` molecules (SMILES) from the current agent, not scored by any oracle. Successive
-        calls continue one stream (they do not repeat the same molecules)."""
+        """``n`` molecules (SMILES) from the current agent, not scored by any oracle: everything it
+        generated, invalid strings included (a comparison's validity is the valid share of them).
+        Successive calls continue one stream (they do not repeat the same molecules)."""
 
     def propose_from(self, start: str, n: int) -> list[str]:
         """``n`` molecules edited from the molecule ``start`` (tasks with start molecules, such as
@@ -141,14 +148,16 @@ class Agent(ABC):
         path.mkdir(parents=True, exist_ok=True)
         meta = {"agent": self.name, "class": f"{type(self).__module__}:{type(self).__qualname__}",
                 "task": self.task.name, "seed": self.seed, "config": self.config}
-        (path / "agent.json").write_text(json.dumps(meta, indent=2))
         self._save_state(path)
+        write_json(path / "agent.json", meta)  # last: a directory with agent.json holds the whole agent
 
     @classmethod
     def load(cls, path: str | Path, task: Task, device: str = "cpu") -> Agent:
         """Read an agent written by :meth:`save`."""
         path = Path(path)
-        meta = json.loads((path / "agent.json").read_text())
+        meta = read_json(path / "agent.json", "agent file")
+        if not isinstance(meta, dict) or not {"seed", "config"} <= set(meta):
+            raise ValueError(f"agent file {path / 'agent.json'} is damaged: it lacks the seed or the config")
         agent = cls(task, seed=meta["seed"], device=device, **cls._config_for_load(meta["config"]))
         agent.config = meta["config"]
         agent._load_state(path)

@@ -8,13 +8,14 @@ Ctrl-C one line and status 130. Files are written whole, only once their content
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import shlex
 import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+from molgym.storage import write_csv, write_json
 
 __all__ = ["main", "CommandError"]
 
@@ -24,6 +25,16 @@ BAD_INPUT, FAILED, INTERRUPTED = 2, 1, 130
 
 class CommandError(Exception):
     """Bad input to a command: reported as one line, exit status 2."""
+
+
+def _stop_listening_to_ctrl_c() -> None:
+    """The command is ending on a Ctrl-C: another one (users press it twice) must not cut short the
+    line that says what was kept, nor the exit status."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @contextmanager
@@ -42,15 +53,20 @@ def _given(args: argparse.Namespace, *flags: str) -> bool:
     return any(a in flags or a.split("=", 1)[0] in flags for a in args.argv)
 
 
-def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
-    """A CSV written whole: a temporary file renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    tmp.replace(path)
+def _output_dir(path: str) -> Path:
+    """``--out`` as a directory, checked (and made) before any work."""
+    from molgym.storage import check_output_dir
+
+    with _checking():
+        return check_output_dir(path)
+
+
+def _output_file(path: str, overwrite: bool) -> Path:
+    """``--out`` as a file, checked before any work (an existing one only with ``--overwrite``)."""
+    from molgym.storage import check_output_file
+
+    with _checking():
+        return check_output_file(path, overwrite=overwrite)
 
 
 # Shared argument readers --------------------------------------------------------------------------
@@ -58,10 +74,14 @@ def _start_molecules(spec: str | None) -> list[str] | None:
     """``--start``: an existing file, a dataset name, or one SMILES; anything else is bad input."""
     if spec is None:
         return None
-    from molgym.chem import parse_smiles
+    from molgym.chem import parse_smiles, shorten
     from molgym.data import load_smiles
 
-    if Path(spec).exists() or spec.lower() in ("nci", "zinc250k", "moses"):
+    try:
+        is_file = Path(spec).exists()
+    except OSError:  # a name too long for the file system: a long SMILES
+        is_file = False
+    if is_file or spec.lower() in ("nci", "zinc250k", "moses"):
         with _checking():
             smiles = load_smiles(spec)
         if not smiles:
@@ -70,8 +90,8 @@ def _start_molecules(spec: str | None) -> list[str] | None:
     try:
         parse_smiles(spec)
     except ValueError as err:
-        raise CommandError(f"--start {spec!r} is neither an existing file, a dataset name (nci, zinc250k, moses) "
-                           f"nor a valid SMILES ({err})") from None
+        raise CommandError(f"--start {shorten(spec)} is neither an existing file, a dataset name (nci, zinc250k, "
+                           f"moses) nor a valid SMILES ({err})") from None
     return [spec]
 
 
@@ -83,6 +103,8 @@ def _task_params(args: argparse.Namespace) -> dict:
     elif args.start is not None:
         raise CommandError(f"--start is for the constrained task, not {args.task!r}")
     if args.task == "custom":
+        if args.reward is None:
+            raise CommandError("the custom task needs --reward module:function (a function of an RDKit molecule)")
         params["reward"] = args.reward
     elif args.reward is not None:
         raise CommandError(f"--reward is for the custom task, not {args.task!r}")
@@ -134,11 +156,15 @@ def _envs(args: argparse.Namespace) -> int:
 
     import molgym
 
-    print(f"{'id':24s} {'final reward':40s} {'actions':>8s}")
+    rows = []
     for env_id in molgym.ENV_IDS:
         kwargs = {"start_smiles": "C"} if env_id == "MolOpt-v0" else {}
         env = gym.make(env_id, **kwargs).unwrapped
-        print(f"{env_id:24s} {env.reward!r:40.40s} {env.layout.size:8d}")
+        rows.append((env_id, str(env.layout.size), repr(env.reward)))
+    width = max(len(r[0]) for r in rows)
+    print(f"{'id':{width}s} {'actions':>8s}  final reward")
+    for env_id, actions, reward in rows:
+        print(f"{env_id:{width}s} {actions:>8s}  {reward}")
     return 0
 
 
@@ -154,6 +180,7 @@ def _rollout(args: argparse.Namespace) -> int:
         kwargs["start_smiles"] = start
     with _checking():
         env = gym.make(args.env, **kwargs)
+    out = _output_dir(args.out)
     agent = _agent("random")(seed=args.seed)
     results = []
     began = time.perf_counter()
@@ -168,11 +195,9 @@ def _rollout(args: argparse.Namespace) -> int:
     label = "+".join(env.unwrapped.reward.names) or "score"
     ranked = sorted(results, key=lambda r: r.score, reverse=True)
     top = ranked[: args.top]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     molecule_grid([r.smiles for r in top], [f"{label} {r.score:.3f}" for r in top],
                   f"random agent on {args.env}: best {len(top)} of {len(results)} episodes by {label}", out / "top.png")
-    _write_csv(out / "molecules.csv", ["episode", "smiles", "score", "return", "steps", "truncated", *names],
+    write_csv(out / "molecules.csv", ["episode", "smiles", "score", "return", "steps", "truncated", *names],
                [[i, r.smiles, r.score, r.episode_return, r.steps, r.truncated, *[r.final_terms.get(n, "") for n in names]]
                 for i, r in enumerate(results)])
     scores = [r.score for r in results]
@@ -227,8 +252,9 @@ def _compare(args: argparse.Namespace) -> int:
     _check_training_set(args.training_set)
     with _checking():
         specs = plan(args.task, agents, args.budget, args.seeds, args.out, args.device, args.propose, params,
-                     args.training_set, configs)
+                     args.training_set, configs, args.time_limit)
         check_runs(specs)
+    _output_dir(args.out)
     try:
         results = compare(args.task, agents, args.budget, args.seeds, args.out, workers=args.workers,
                           device=args.device, propose=args.propose, task_params=params,
@@ -236,6 +262,7 @@ def _compare(args: argparse.Namespace) -> int:
                           executor=args.executor, ray_address=args.ray_address,
                           command="molgym " + shlex.join(args.argv))
     except KeyboardInterrupt:
+        _stop_listening_to_ctrl_c()
         return _interrupted(Path(args.out), [spec.directory for spec in specs])
     return _reported(Path(args.out), results)
 
@@ -252,13 +279,14 @@ def _compare_suite(args: argparse.Namespace, agents: list[str], configs: dict[st
         raise CommandError(f"--tasks: {', '.join(unknown) or 'none given'} not in the {args.suite or 'pmo'} suite "
                            f"({', '.join(suite)})")
     _check_training_set(args.training_set)
-    out = Path(args.out)
+    out = _output_dir(args.out)
     try:
         by_task = compare_suite(tasks, agents, args.budget, args.seeds, out, workers=args.workers, device=args.device,
                                 propose=args.propose, training_set=args.training_set, configs=configs,
                                 time_limit=args.time_limit, command="molgym " + shlex.join(args.argv),
                                 executor=args.executor, ray_address=args.ray_address)
     except KeyboardInterrupt:
+        _stop_listening_to_ctrl_c()
         return _interrupted(out, [spec.directory for task in tasks for spec in plan(task, agents, args.budget,
                                                                                      args.seeds, out / task)])
     except SettingsMismatch as err:
@@ -276,8 +304,9 @@ def _check_training_set(path: str) -> None:
 
 def _interrupted(out: Path, runs: list[Path]) -> int:
     """Ctrl-C during a comparison whose runs are the directories ``runs``: what is kept, and how to go on."""
-    finished = sum((run / "result.json").is_file() and
-                   json.loads((run / "result.json").read_text()).get("status") == "ok" for run in runs)
+    from molgym.compare import read_result
+
+    finished = sum((read_result(run / "result.json") or {}).get("status") == "ok" for run in runs)
     print(f"molgym compare: interrupted; {finished} of {len(runs)} runs finished and are kept in {out}; "
           "the same command resumes", file=sys.stderr)
     return INTERRUPTED
@@ -296,87 +325,135 @@ def _reported(out: Path, results: list[dict]) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from molgym import __version__
+    """``molgym train``: a new run, or the run already in ``--out`` continued. The same command
+    run again continues its run (from its last checkpoint, or from the start when it has none:
+    nothing is lost either way); ``--resume`` continues it without restating its settings."""
     from molgym.agent import UpdatingAgent
-    from molgym.metrics import run_metrics
-    from molgym.training import load_checkpoint, run_training
+    from molgym.training import latest_checkpoint, load_checkpoint
 
     out = Path(args.out)
     cls = _agent(args.agent)
-    if args.resume:
-        run = _saved_run(out)
-        _check_resume(args, run)
-        task = _make_task(run["task"], run["params"])
-        with _checking():
-            agent, oracle_state, loop = load_checkpoint(out, cls, task, device=args.device)
-        oracle = task.oracle(oracle_state["budget"])
-        oracle.load_state_dict(oracle_state)
-    else:
-        if (out / "task.json").is_file():
-            raise CommandError(f"{out} already holds a run ({_describe_run(_saved_run(out))}): --resume continues it, "
-                               "or choose another --out")
-        args.task = args.task or "qed"
-        params = _task_params(args)
-        task = _make_task(args.task, params)
-        config = _checked_config(cls, parse_config(args.config))
-        if args.init is not None:
-            config["init"] = args.init
-        with _checking():
-            agent = cls(task, seed=args.seed, device=args.device, **config)
-        oracle, loop = task.oracle(args.budget), None
-        run = {"task": task.name, "params": params, "agent": args.agent, "config": config, "seed": args.seed,
-               "budget": args.budget, "molgym": __version__}
-    updating = isinstance(agent, UpdatingAgent)
+    updating = issubclass(cls, UpdatingAgent)
     if args.steps is not None and not updating:
         raise CommandError(f"agent {args.agent!r} does not train in updates: --steps needs one that does")
-    if args.resume and not updating:
-        raise CommandError(f"agent {args.agent!r} does not train in updates: it cannot --resume")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "task.json").write_text(json.dumps(run))
+    saved = _saved_run(out) if args.resume or (out / "task.json").exists() else None
+    if args.resume:
+        _check_resume(args, saved)
+        run = saved
+    else:
+        run = _new_run(args, cls)
+        if saved is not None:
+            differ = [f"{key} {_shown(saved.get(key))} (asked {_shown(value)})" for key, value in run.items()
+                      if saved.get(key) != value]
+            if differ:
+                raise CommandError(f"{out} holds a run with {'; '.join(differ)}: the command that made it continues it "
+                                   "(so does --resume); choose another --out for other settings")
+    task = _make_task(run["task"], run["params"])
+    _output_dir(args.out)
+    if saved is not None and not updating and (out / "metrics.json").is_file():
+        print(f"{out} holds this run, finished: {_summary_line(run['agent'], task.name, out)}")
+        return 0
     resume = f"molgym train {shlex.quote(args.agent)} --out {shlex.quote(str(out))} --resume" + (
         f" --steps {args.steps}" if args.steps is not None else "")
-    if updating:
-        if args.resume:
-            print(f"resuming {args.agent} on {task.name} at update {agent.updates}, step {agent.steps}, "
+    try:
+        if saved is not None and updating and latest_checkpoint(out) is not None:
+            with _checking():
+                agent, oracle_state, loop = load_checkpoint(out, cls, task, device=args.device)
+            oracle = task.oracle(oracle_state["budget"])
+            oracle.load_state_dict(oracle_state)
+            print(f"continuing {args.agent} on {task.name} in {out} from update {agent.updates}, step {agent.steps}, "
                   f"{oracle.calls} oracle calls")
-        try:
-            loop = run_training(agent, oracle, out, steps=args.steps, checkpoint_every=args.checkpoint_every, loop=loop)
-        except KeyboardInterrupt:
-            print(f"molgym train: stopped at once; the last checkpoint is in {out / 'checkpoint'}; continue with: "
-                  f"{resume}", file=sys.stderr)
-            return INTERRUPTED
+        else:
+            if saved is not None:
+                print(f"{out} holds no checkpoint of its run yet: starting it over")
+            with _checking():
+                agent = cls(task, seed=run["seed"], device=args.device, **run["config"])
+            oracle, loop = task.oracle(run["budget"]), None
+            write_json(out / "task.json", run)
+        return _train_agent(agent, oracle, out, args, loop, resume)
+    except KeyboardInterrupt:  # a second Ctrl-C, or one before the training loop started
+        _stop_listening_to_ctrl_c()
+        checkpoint = latest_checkpoint(out) if updating else None
+        if checkpoint is None:
+            print("molgym train: stopped at once, before any checkpoint: nothing to continue from; the same command "
+                  "starts the run over", file=sys.stderr)
+        else:
+            print(f"molgym train: stopped at once; the last checkpoint is in {checkpoint}; continue with: {resume} "
+                  "(or the same command)", file=sys.stderr)
+        return INTERRUPTED
+
+
+def _train_agent(agent, oracle, out: Path, args: argparse.Namespace, loop: dict | None, resume: str) -> int:
+    """Train until the run ends; write the agent, ``oracle_log.csv`` and, last, ``metrics.json``
+    (a run directory holding it is finished)."""
+    from molgym.agent import UpdatingAgent
+    from molgym.metrics import run_metrics
+    from molgym.training import run_training
+
+    if isinstance(agent, UpdatingAgent):
+        loop = run_training(agent, oracle, out, steps=args.steps, checkpoint_every=args.checkpoint_every, loop=loop)
         if loop["interrupted"]:
+            _stop_listening_to_ctrl_c()
             print(f"molgym train: interrupted after update {agent.updates} ({oracle.calls} oracle calls); checkpoint "
-                  f"saved; continue with: {resume}", file=sys.stderr)
+                  f"saved; continue with: {resume} (or the same command)", file=sys.stderr)
             return INTERRUPTED
     else:
         try:
             agent.train(oracle)
         except KeyboardInterrupt:
+            _stop_listening_to_ctrl_c()
             oracle.write_log(out / "oracle_log.csv")
             print(f"molgym train: interrupted after {oracle.calls} oracle calls (log in {out / 'oracle_log.csv'}); "
-                  f"{args.agent} does not train in updates, so this run cannot be resumed", file=sys.stderr)
+                  f"{agent.name} does not train in updates, so the same command starts the run over", file=sys.stderr)
             return INTERRUPTED
     agent.save(out)
     oracle.write_log(out / "oracle_log.csv")
     metrics = run_metrics(oracle.log, oracle.budget)
-    (out / "metrics.json").write_text(json.dumps({**metrics, "stop_reason": agent.stop_reason}, indent=2))
-    print(f"{args.agent} on {task.name}: {oracle.calls} oracle calls, top-1 {metrics['top1']:.3f}, "
-          f"top-10 {metrics['top10']:.3f}, AUC top-10 {metrics['auc_top10']:.3f}; stopped: "
-          f"{agent.stop_reason or 'the agent returned'}; saved to {out}")
+    write_json(out / "metrics.json", {**metrics, "stop_reason": agent.stop_reason})
+    print(_summary_line(args.agent, agent.task.name, out))
     return 0
 
 
+def _summary_line(agent: str, task: str, out: Path) -> str:
+    from molgym.storage import read_json
+
+    with _checking():
+        metrics = read_json(out / "metrics.json", "run metrics")
+    return (f"{agent} on {task}: {metrics['calls']} oracle calls, top-1 {metrics['top1']:.3f}, "
+            f"top-10 {metrics['top10']:.3f}, AUC top-10 {metrics['auc_top10']:.3f}; stopped: "
+            f"{metrics.get('stop_reason') or 'the agent returned'}; saved to {out}")
+
+
+def _new_run(args: argparse.Namespace, cls) -> dict:
+    """What ``task.json`` records of a run the arguments ask for (as JSON values)."""
+    from molgym import __version__
+
+    args.task = args.task or "qed"
+    params = _task_params(args)
+    config = _checked_config(cls, parse_config(args.config))
+    if args.init is not None:
+        config["init"] = args.init
+    return json.loads(json.dumps({"task": args.task, "params": params, "agent": args.agent, "config": config,
+                                  "seed": args.seed, "budget": args.budget, "molgym": __version__}))
+
+
+def _shown(value) -> str:
+    """A setting's value in a message: its repr, cut to a readable length (start sets are long)."""
+    text = repr(value)
+    return text if len(text) <= 100 else f"{text[:100]}... ({len(text)} characters)"
+
+
 def _saved_run(out: Path) -> dict:
+    from molgym.storage import read_json
+
     path = out / "task.json"
     if not path.is_file():
         raise CommandError(f"nothing to resume: {path} does not exist")
     with _checking():
-        return json.loads(path.read_text())
-
-
-def _describe_run(run: dict) -> str:
-    return ", ".join(f"{k} {run[k]}" for k in ("agent", "task", "budget", "seed") if k in run)
+        run = read_json(path, "run file")
+        if not isinstance(run, dict) or not {"task", "params", "agent", "config", "seed", "budget"} <= set(run):
+            raise ValueError(f"run file {path} is damaged: it lacks the task, agent or budget")
+    return run
 
 
 def _check_resume(args: argparse.Namespace, run: dict) -> None:
@@ -398,7 +475,8 @@ def _check_resume(args: argparse.Namespace, run: dict) -> None:
     if _given(args, "--config"):
         config = parse_config(args.config)
         asked["config"] = {**run.get("config", {}), **config}
-    differ = [f"{key} {run.get(key)!r} (asked {value!r})" for key, value in asked.items() if run.get(key) != value]
+    differ = [f"{key} {_shown(run.get(key))} (asked {_shown(value)})" for key, value in asked.items()
+              if run.get(key) != value]
     if differ:
         raise CommandError(f"{args.out} holds a run with {'; '.join(differ)}: --resume continues that run as it "
                            "was; choose another --out for other settings")
@@ -411,6 +489,7 @@ def _sample(args: argparse.Namespace) -> int:
     from molgym.chem import parse_state
     from molgym.rewards import Context
 
+    out = _output_file(args.out, args.overwrite)
     agent, task, what = _agent_to_sample(args)
     starts = _start_molecules(args.start) if args.start is not None else task.start_smiles
     if args.start is not None and not task.start_smiles:
@@ -438,11 +517,12 @@ def _sample(args: argparse.Namespace) -> int:
     table = []
     with rdBase.BlockLogs():
         for start, smiles in rows:
-            mol = Chem.MolFromSmiles(smiles)
+            mol = Chem.MolFromSmiles(smiles) if smiles.strip() else None  # invalid ones are kept, unscored
             score = task.objective(Context.of_mol(mol, start=graphs.get(start))) if mol is not None else ""
             table.append(([start] if starts else []) + [smiles, score])
-    _write_csv(Path(args.out), (["start"] if starts else []) + ["smiles", task.name], table)
-    print(f"wrote {len(rows)} molecules from {what} to {args.out}")
+    write_csv(out, (["start"] if starts else []) + ["smiles", task.name], table)
+    invalid = sum(row[-1] == "" for row in table)
+    print(f"wrote {len(rows)} molecules from {what} to {out}" + (f" ({invalid} invalid, unscored)" if invalid else ""))
     return 0
 
 
@@ -450,27 +530,30 @@ def _agent_to_sample(args: argparse.Namespace):
     """The agent in ``--checkpoint`` (a train directory, its checkpoint, or a pretrained ``.pt``),
     its task and a description."""
     from molgym.agent import read_checkpoint, registered_agents
+    from molgym.storage import read_json
+    from molgym.training import latest_checkpoint
 
     path = Path(args.checkpoint)
-    for directory in (path, path / "checkpoint"):
-        if (directory / "agent.json").is_file() and (path / "task.json").is_file():
-            run = json.loads((path / "task.json").read_text())
-            if _given(args, "--task") and args.task != run["task"]:
-                raise CommandError(f"{path} was trained on {run['task']!r}: --task {args.task} applies to .pt "
-                                   "checkpoints only")
-            meta = json.loads((directory / "agent.json").read_text())
-            task = _make_task(run["task"], run["params"])
+    if not path.exists():
+        raise CommandError(f"--checkpoint {path} does not exist")
+    if (path / "task.json").is_file():
+        run = _saved_run(path)
+        if _given(args, "--task") and args.task != run["task"]:
+            raise CommandError(f"{path} was trained on {run['task']!r}: --task {args.task} applies to .pt "
+                               "checkpoints only")
+        directory = path if (path / "metrics.json").is_file() else latest_checkpoint(path)
+        if directory is None:
+            raise CommandError(f"{path} holds an unfinished run with no checkpoint yet: nothing to sample from")
+        task = _make_task(run["task"], run["params"])
+        with _checking():
+            meta = read_json(directory / "agent.json", "agent file")
             name = meta["agent"] if meta["agent"] in registered_agents() else meta["class"]
-            with _checking():
-                agent = _agent(name).load(directory, task, device=args.device)
-            where = "" if directory == path else f" (unfinished run: its last checkpoint, update {agent.updates})"
-            return agent, task, f"{meta['agent']} trained on {task.name} in {path}{where}"
-    reason = ""
+            agent = _agent(name).load(directory, task, device=args.device)
+        where = "" if directory == path else f" (unfinished run: its last checkpoint, update {agent.updates})"
+        return agent, task, f"{meta['agent']} trained on {task.name} in {path}{where}"
     if path.is_file():
-        try:
+        with _checking():
             state = read_checkpoint(path, "pretrained", "cpu")
-        except ValueError as err:
-            state, reason = {}, f" ({err})"
         if "agent" in state:  # molgym pretrain writes the agent's name
             args.task = args.task or "qed"
             task = _make_task(args.task, _task_params(args))
@@ -479,7 +562,7 @@ def _agent_to_sample(args: argparse.Namespace):
             return agent, task, f"{state['agent']} pretrained weights {path}, on {task.name}"
     raise CommandError(f"{path} is neither a molgym train directory (agent.json and task.json), nor a .pt written by "
                        "molgym pretrain, nor a shipped checkpoint (agents/gcpn/checkpoints/gcpn_moses.pt, "
-                       "agents/reinvent/checkpoints/reinvent_moses.pt)" + reason)
+                       "agents/reinvent/checkpoints/reinvent_moses.pt)")
 
 
 def _pretrain(args: argparse.Namespace) -> int:
@@ -489,9 +572,9 @@ def _pretrain(args: argparse.Namespace) -> int:
     cls = _agent(args.agent)
     if cls.pretrain.__func__ is Agent.pretrain.__func__:
         raise CommandError(f"agent {args.agent!r} has no pretraining step")
+    out = _output_file(args.out or f"runs/{args.agent}_pretrained.pt", args.overwrite)
     with _checking():
         smiles = load_smiles(args.data, limit=args.molecules)
-    out = Path(args.out or f"runs/{args.agent}_pretrained.pt")
     command = "molgym " + shlex.join(args.argv)
     with _checking():
         print(cls.pretrain(smiles, out, command, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
@@ -517,6 +600,46 @@ def _number(kind, least):
 positive, non_negative, positive_float = _number(int, 1), _number(int, 0), _number(float, 0)
 
 
+def _device(text: str) -> str:
+    """``--device``: cpu, or an accelerator that torch finds on this machine."""
+    if text == "cpu":
+        return text
+    import torch
+
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:N, got {text!r}") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "torch was built without CUDA" if torch.version.cuda is None else "no GPU is visible"
+            raise argparse.ArgumentTypeError(f"{text}: CUDA is not available on this machine ({why}; torch "
+                                             f"{torch.__version__})")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise argparse.ArgumentTypeError(f"{text}: this machine has {torch.cuda.device_count()} GPU(s)")
+    elif device.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise argparse.ArgumentTypeError(f"{text}: Apple's MPS is not available on this machine")
+    else:
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:N, got {text!r}")
+    return text
+
+
+def _add_threads(parser: argparse.ArgumentParser) -> None:
+    import os
+
+    parser.add_argument("--threads", type=positive, default=None,
+                        help=f"CPU threads for torch (default: one per core, {os.cpu_count()} here; give each job its "
+                             "share when several run at once)")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with an error as one line (and where the usage is) instead of the whole usage first."""
+
+    def error(self, message: str):
+        self.exit(BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
     """Defaults in the help, except where there is none to show."""
 
@@ -535,7 +658,7 @@ def _add_task_arguments(parser: argparse.ArgumentParser, default: str | None = "
                         "nci, zinc250k, moses, or one SMILES")
     parser.add_argument("--threshold", type=float, default=0.4, help="constrained task: similarity threshold")
     parser.add_argument("--reward", help="custom task: the objective, module:function of an RDKit molecule")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -545,7 +668,7 @@ def build_parser() -> argparse.ArgumentParser:
     agents = ", ".join(registered_agents())
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
-    parser = argparse.ArgumentParser(prog="molgym", description="Molecular graph editing environments and agents.",
+    parser = _Parser(prog="molgym", description="Molecular graph editing environments and agents.",
                                      formatter_class=_Formatter, parents=[common], allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"molgym {molgym.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -556,16 +679,18 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
+    parser.commands = sub.choices  # name -> its parser
     command("envs", "list the registered environments", _envs)
 
     roll = command("rollout", "run the random agent on an environment; write molecules and a picture", _rollout)
     roll.add_argument("--env", default="MolEdit-v0", choices=list(molgym.ENV_IDS), help="registered id")
-    roll.add_argument("--episodes", type=positive, default=100)
-    roll.add_argument("--seed", type=int, default=0)
-    roll.add_argument("--max-atoms", type=positive, default=38)
+    roll.add_argument("--episodes", type=positive, default=100, help="episodes to play")
+    roll.add_argument("--seed", type=int, default=0, help="seed of the first episode (then SEED+1, ...)")
+    roll.add_argument("--max-atoms", type=positive, default=38, help="largest molecule (atoms)")
     roll.add_argument("--start", help="start SMILES, a SMILES file, or nci / zinc250k / moses")
     roll.add_argument("--top", type=positive, default=12, help="molecules in the picture")
     roll.add_argument("--out", default="runs/rollout", help="directory for molecules.csv and top.png")
+    _add_threads(roll)
 
     comp = command("compare", "agents under equal oracle budgets: tables, curves, molecule pictures", _compare)
     comp.add_argument("--agents", default="random,gcpn", help=f"comma-separated: {agents}, or module:Class")
@@ -586,7 +711,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
                       help="agent settings: key=value for every agent, agent.key=value for one (values read as JSON)")
     comp.add_argument("--out", default="runs/compare", help="output directory; a repeated command resumes in it")
-    comp.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+    comp.add_argument("--time-limit", type=positive_float, default=None, metavar="SECONDS",
                       help="wall-time limit per run; a run that passes it ends with that reason (AUC padded)")
     comp.add_argument("--suite", choices=["pmo"], default=None,
                       help="run a task suite (pmo: the 23 tasks of PMO) instead of --task, beside the published figures")
@@ -596,7 +721,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = command("train", "train one agent under an oracle budget and save it", _train)
     train.add_argument("agent", help=f"{agents}, or module:Class")
     train.add_argument("--budget", type=positive, default=10000, help="oracle calls")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0, help="seed of the agent (its weights, sampling, envs)")
     train.add_argument("--out", default="runs/train", help="run directory")
     train.add_argument("--steps", type=positive, default=None,
                        help="stop after this many env steps (agents that train in updates; default: the budget decides)")
@@ -607,22 +732,26 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
                        help="agent settings, e.g. num_envs=64 adversarial=both (values read as JSON when they parse)")
     _add_task_arguments(train, default=None)
+    _add_threads(train)
 
     pre = command("pretrain", "pretraining on real molecules: gcpn's expert (behaviour cloning), reinvent's prior "
                   "(maximum likelihood on SMILES)", _pretrain)
     pre.add_argument("agent", help="the agent pretrained: one with a pretraining step (gcpn, reinvent), or module:Class")
     pre.add_argument("--data", default="nci", help="nci, moses (../shared/data or $MOLGYM_MOSES), zinc250k or a SMILES file")
     pre.add_argument("--molecules", type=positive, default=5000, help="at most this many molecules")
-    pre.add_argument("--max-atoms", type=positive, default=38)
-    pre.add_argument("--epochs", type=positive, default=3)
+    pre.add_argument("--max-atoms", type=positive, default=38, help="molecules with more atoms are skipped")
+    pre.add_argument("--epochs", type=positive, default=3, help="passes over the molecules")
     pre.add_argument("--batch-size", type=positive, default=None, help="default: the agent's (gcpn 256, reinvent 128)")
-    pre.add_argument("--lr", type=positive_float, default=1e-3)
+    pre.add_argument("--lr", type=positive_float, default=1e-3, help="Adam's learning rate")
     pre.add_argument("--hidden", type=positive, default=None, help="default: the agent's (gcpn 128, reinvent 256)")
-    pre.add_argument("--layers", type=positive, default=3)
-    pre.add_argument("--rank", type=positive, default=32)
-    pre.add_argument("--seed", type=int, default=0)
-    pre.add_argument("--device", default="cpu", help="cpu or cuda")
-    pre.add_argument("--out", default=None, help="default: runs/AGENT_pretrained.pt")
+    pre.add_argument("--layers", type=positive, default=3, help="network layers (gcpn: graph convolutions; "
+                     "reinvent: GRU layers)")
+    pre.add_argument("--rank", type=positive, default=32, help="gcpn: width of its bilinear second-atom scores")
+    pre.add_argument("--seed", type=int, default=0, help="seed of the weights and of the order of the molecules")
+    pre.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N")
+    pre.add_argument("--out", default=None, help="the weights file (default: runs/AGENT_pretrained.pt)")
+    pre.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    _add_threads(pre)
 
     sample = command("sample", "molecules from a trained or pretrained agent, scored by its task", _sample)
     sample.add_argument("--checkpoint", required=True,
@@ -631,7 +760,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="molecules (default 1000); for tasks with start molecules, per start molecule (default 1)")
     sample.add_argument("--seed", type=int, default=0, help="seed of a pretrained agent (.pt)")
     sample.add_argument("--out", default="samples.csv", help="CSV: smiles and score (and start, for constrained)")
+    sample.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     _add_task_arguments(sample, default=None)
+    _add_threads(sample)
     for action in sample._actions:  # the task of a .pt; a train directory has its own
         if action.dest == "task":
             action.help = "the task of a .pt checkpoint (default: qed); a train directory has its own"
@@ -642,19 +773,34 @@ def main(argv: list[str] | None = None) -> int:
     import warnings
 
     argv = list(argv) if argv is not None else sys.argv[1:]
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exit:  # --help, --version, or argparse's one-line usage error (status 2)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # said by the command's own parser, which names the command
+            parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    except SystemExit as exit:  # --help, --version, or a one-line usage error (status 2)
         return int(exit.code or 0)
     args.argv = argv  # what was asked, recorded with checkpoints
-    if not args.debug:  # warnings as one line each (e.g. stereochemistry dropped from start molecules)
-        warnings.showwarning = lambda message, *_, **__: print(f"molgym: note: {message}", file=sys.stderr)
+    if getattr(args, "threads", None) is not None:
+        from molgym import set_threads
+
+        set_threads(args.threads)
+    if not args.debug:  # warnings as one line each, each once (e.g. stereochemistry dropped from start molecules)
+        noted: set[str] = set()
+
+        def note(message, *_, **__) -> None:
+            if str(message) not in noted:
+                noted.add(str(message))
+                print(f"molgym: note: {message}", file=sys.stderr)
+
+        warnings.showwarning = note
     try:
         return args.func(args)
     except CommandError as err:
         print(f"molgym {args.command}: {err}", file=sys.stderr)
         return BAD_INPUT
     except KeyboardInterrupt:
+        _stop_listening_to_ctrl_c()
         print(f"molgym {args.command}: interrupted", file=sys.stderr)
         return INTERRUPTED
     except Exception as err:  # noqa: BLE001 - one line unless --debug

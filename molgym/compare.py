@@ -34,7 +34,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["RunSpec", "SettingsMismatch", "plan", "check_runs", "run_one", "compare", "ended_early", "made_by", "write_report"]
+from molgym.storage import atomic_path, read_json, write_atomic, write_csv, write_json
+
+__all__ = ["RunSpec", "SettingsMismatch", "plan", "check_runs", "run_one", "read_result", "finished_line", "compare", "ended_early", "made_by", "write_report"]
 
 #: Metrics where smaller is better (the rest: larger is better).
 LOWER_IS_BETTER = {"sa_top100"}
@@ -103,7 +105,7 @@ def check_runs(specs: list[RunSpec]) -> None:
     for spec in specs:
         path = spec.directory / "run.json"
         if path.is_file():
-            saved = json.loads(path.read_text())
+            saved = read_json(path, "run settings")
         elif (spec.directory / "result.json").is_file():
             saved = {}  # written by a molgym that did not record its settings
         else:
@@ -146,9 +148,10 @@ def ended_early(result: dict[str, Any], budget: int) -> str:
             f"{result.get('stop_reason') or 'the agent returned'}")
 
 
-def run_one(spec: RunSpec) -> dict[str, Any]:
+def run_one(spec: RunSpec, progress: bool = True) -> dict[str, Any]:
     """Run one (agent, seed) pair (or read its finished result); never raises for an agent's failure.
-    The caller has checked (:func:`check_runs`) that the directory holds no run of other settings."""
+    The caller has checked (:func:`check_runs`) that the directory holds no run of other settings.
+    Every file is written whole, ``result.json`` last: a run without it is redone from the start."""
     from tqdm.auto import tqdm
 
     from molgym.agent import agent_class
@@ -159,65 +162,69 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     directory = spec.directory
     done = directory / "result.json"
     if done.is_file():
-        previous = json.loads(done.read_text())
-        if previous.get("status") == "ok":
+        previous = read_result(done)
+        if previous is not None and previous.get("status") == "ok":
             return previous
-        done.unlink()  # a failed run is redone
+        done.unlink()  # a failed (or damaged) run is redone
     directory.mkdir(parents=True, exist_ok=True)
-    _write_whole(directory / "run.json", spec.identity())
+    write_json(directory / "run.json", spec.identity())
     result: dict[str, Any] = {"agent": spec.agent, "seed": spec.seed, "task": spec.task, "budget": spec.budget,
                               "device": spec.device, "status": "ok", "error": None}
     began = time.perf_counter()
-    bar = tqdm(total=spec.budget, desc=f"{spec.agent} seed {spec.seed}", unit="call", position=spec.position, leave=True)
+    bar = tqdm(total=spec.budget, desc=f"{spec.agent} seed {spec.seed}", unit="call", position=spec.position,
+               leave=True, disable=not progress)
     oracle = None
     try:
         task = make_task(spec.task, **spec.task_params)
 
         best = float("-inf")
 
-        def progress(call, smiles, score):
+        def on_call(call, smiles, score):
             nonlocal best
             best = max(best, score)
             bar.update(1)
             bar.set_postfix(best=f"{best:.3f}", refresh=False)
 
-        oracle = task.oracle(spec.budget, on_call=progress, time_limit=spec.time_limit)
+        oracle = task.oracle(spec.budget, on_call=on_call, time_limit=spec.time_limit)
         agent = agent_class(spec.agent)(task, seed=spec.seed, device=spec.device, **spec.config)
         agent.train(oracle)
         stopped = oracle.exhausted or oracle.timed_out
         result["stop_reason"] = agent.stop_reason or (budget_spent(oracle) if stopped else None)
         proposed = agent.propose(spec.propose) if spec.propose else None
         if proposed is not None:
-            with open(directory / "proposed.csv", "w", newline="") as f:
-                csv.writer(f).writerows([["smiles"], *([s] for s in proposed)])
+            write_csv(directory / "proposed.csv", ["smiles"], ([s] for s in proposed))
         result["metrics"] = run_metrics(oracle.log, spec.budget, proposed, _training_smiles(spec.training_set))
     except Exception as err:  # noqa: BLE001 - a failing agent is reported, the others go on
         result.update(status="error", error=f"{type(err).__name__}: {err}")
-        (directory / "traceback.txt").write_text(traceback.format_exc())
+        write_atomic(directory / "traceback.txt", traceback.format_exc())
     finally:
         bar.close()
         if oracle is not None:
             oracle.write_log(directory / "oracle_log.csv")
     result["wall_time"] = time.perf_counter() - began
-    _write_whole(done, result)  # a result is there entirely or not at all
+    write_json(done, result)  # a result is there entirely or not at all
     return result
 
 
-def _write_whole(path: Path, value: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=2))
-    tmp.replace(path)
+def read_result(path: Path) -> dict[str, Any] | None:
+    """A run's ``result.json``; ``None`` when it cannot be read (the run is then redone)."""
+    try:
+        return read_json(path, "run result")
+    except ValueError:
+        return None
 
 
-def _worker(spec: RunSpec, threads: int, parent: int) -> None:
+def _worker(spec: RunSpec, threads: int, parent: int, progress: bool) -> None:
     """A worker process: one run. Ctrl-C is the parent's to handle (it terminates the workers);
     a worker whose parent died ends itself within a second."""
     import signal
 
     from tqdm.auto import tqdm
 
+    from molgym import set_threads
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.environ["OMP_NUM_THREADS"] = str(threads)  # torch's threads, read when an agent first imports it
+    set_threads(threads)
     tqdm.set_lock(threading.RLock())  # not tqdm's default multiprocessing lock, which a terminated worker would leak
 
     def watch() -> None:
@@ -226,14 +233,24 @@ def _worker(spec: RunSpec, threads: int, parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
-    run_one(spec)
+    run_one(spec, progress)
+
+
+def finished_line(result: dict[str, Any]) -> str:
+    """One line for a run that has ended (what a log shows where progress bars would garble it)."""
+    head = f"{result['agent']} seed {result['seed']}" + (f" on {result['task']}" if "task" in result else "")
+    if result["status"] != "ok":
+        return f"{head}: failed: {result['error']}"
+    metrics = result["metrics"]
+    return (f"{head}: finished, {metrics['calls']} oracle calls, top-1 {metrics['top1']:.3f}, "
+            f"AUC top-10 {metrics['auc_top10']:.3f}, {result['wall_time']:.0f} s")
 
 
 def _lost(spec: RunSpec, why: str) -> dict[str, Any]:
     """The result of a run whose worker ended without writing one (killed, out of memory, crashed)."""
     result = {"agent": spec.agent, "seed": spec.seed, "task": spec.task, "budget": spec.budget,
               "device": spec.device, "status": "error", "error": why, "wall_time": 0.0}
-    _write_whole(spec.directory / "result.json", result)
+    write_json(spec.directory / "result.json", result)
     return result
 
 
@@ -244,6 +261,7 @@ def _run_in_processes(specs: list[RunSpec], workers: int, threads: int) -> list[
     from multiprocessing.connection import wait
 
     context = multiprocessing.get_context("spawn")
+    bars = sys.stderr.isatty()  # one bar per worker on a terminal; redirected, bars at positions garble the file
     results: list[dict[str, Any] | None] = [None] * len(specs)
     waiting = list(range(len(specs)))
     running: dict[int, tuple[int, Any]] = {}  # sentinel -> (spec index, process)
@@ -251,15 +269,16 @@ def _run_in_processes(specs: list[RunSpec], workers: int, threads: int) -> list[
         while waiting or running:
             while waiting and len(running) < workers:
                 i = waiting.pop(0)
-                process = context.Process(target=_worker, args=(specs[i], threads, os.getpid()), daemon=True)
+                process = context.Process(target=_worker, args=(specs[i], threads, os.getpid(), bars), daemon=True)
                 process.start()
                 running[process.sentinel] = (i, process)
             for sentinel in wait(list(running), timeout=1.0):
                 i, process = running.pop(sentinel)
                 process.join()
-                done = specs[i].directory / "result.json"
-                results[i] = (json.loads(done.read_text()) if done.is_file()
-                              else _lost(specs[i], f"the worker process died (exit code {process.exitcode})"))
+                results[i] = (read_result(specs[i].directory / "result.json")
+                              or _lost(specs[i], f"the worker process died (exit code {process.exitcode})"))
+                if not bars:
+                    print(finished_line(results[i]), file=sys.stderr, flush=True)
     finally:
         for _, process in running.values():
             process.terminate()
@@ -302,11 +321,11 @@ def _run_all(specs: list[RunSpec], workers: int | None, executor: str = "process
 
 def _ray_run(spec: RunSpec) -> dict[str, Any]:
     """A Ray task: one run, with the threads of the CPU it asked for (Ray reuses a worker process
-    for later tasks, so torch may be imported already: then its setting is changed directly)."""
-    os.environ["OMP_NUM_THREADS"] = "1"
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
-    return run_one(spec)
+    for later tasks, so torch may be imported already: :func:`molgym.set_threads` changes it then)."""
+    from molgym import set_threads
+
+    set_threads(1)
+    return run_one(spec, progress=False)
 
 
 def _run_on_ray(specs: list[RunSpec], address: str | None) -> list[dict[str, Any]]:
@@ -336,6 +355,7 @@ def _run_on_ray(specs: list[RunSpec], address: str | None) -> list[dict[str, Any
                 except ray.exceptions.RayError as err:  # the worker died RAY_ATTEMPTS times, or the node was lost
                     why = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
                     results[i] = _lost(specs[i], f"the Ray worker died {RAY_ATTEMPTS} times ({type(err).__name__}: {why})")
+                print(finished_line(results[i]), file=sys.stderr, flush=True)
     finally:
         for ref in waiting:
             ray.cancel(ref, force=True)
@@ -407,16 +427,13 @@ def write_report(results: list[dict[str, Any]], out: Path, task: str, budget: in
     ``commands`` (those that made the runs) are written into the ``.md`` and ``.json``."""
     out = Path(out)
     summary = _summary(results)
-    (out / "results.json").write_text(json.dumps(
-        {"task": task, "budget": budget, "device": device, "machine": machine(), "wall_time": wall_time, "cpus": os.cpu_count(),
-         "commands": list(commands), "summary": summary, "runs": results}, indent=2))
-    with open(out / "results.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["agent", "seed", "status", "error", *COLUMNS])
-        for r in results:
-            metrics = r.get("metrics", {})
-            writer.writerow([r["agent"], r["seed"], r["status"], r["error"] or "",
-                             *[r["wall_time"] if c == "wall_time" else metrics.get(c, "") for c in COLUMNS]])
+    write_json(out / "results.json", {"task": task, "budget": budget, "device": device, "machine": machine(),
+                                      "wall_time": wall_time, "cpus": os.cpu_count(), "commands": list(commands),
+                                      "summary": summary, "runs": results})
+    write_csv(out / "results.csv", ["agent", "seed", "status", "error", *COLUMNS],
+              ([r["agent"], r["seed"], r["status"], r["error"] or "",
+                *[r["wall_time"] if c == "wall_time" else r.get("metrics", {}).get(c, "") for c in COLUMNS]]
+               for r in results))
     best = {}
     for column in COLUMNS:
         means = {a: row[column]["mean"] for a, row in summary.items() if column in row}
@@ -452,7 +469,7 @@ def write_report(results: list[dict[str, Any]], out: Path, task: str, budget: in
     if early:
         lines += ["", "Runs that ended before their budget (AUC padded with their last value):", ""]
         lines += [f"- {ended_early(r, budget)}" for r in early]
-    (out / "results.md").write_text("\n".join(lines) + "\n")
+    write_atomic(out / "results.md", "\n".join(lines) + "\n")
     _plot_curves(results, out, budget, task)
     for agent in summary:
         _plot_top(results, out, agent, task)
@@ -482,7 +499,8 @@ def _plot_curves(results, out: Path, budget: int, task: str) -> None:
     ax.set_title(f"{task}: top-10 vs oracle calls")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "curves.png", dpi=120)
+    with atomic_path(out / "curves.png") as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
 
 

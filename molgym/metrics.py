@@ -77,7 +77,8 @@ def diversity(smiles: Sequence[str]) -> float:
 
 
 def validity_uniqueness_novelty(smiles: Sequence[str], training: set[str] | None = None) -> dict[str, float]:
-    """Validity (parsable share), uniqueness (distinct valid / valid) and novelty (distinct valid
+    """Validity (parsable share of everything given: an agent's proposals as it generated them,
+    the invalid ones included), uniqueness (distinct valid / valid) and novelty (distinct valid
     not in ``training``, given as canonical SMILES, / distinct valid)."""
     canon = [canonical_smiles(m) for m in _mols(smiles, keep_none=True) if m is not None]
     distinct = set(canon)
@@ -124,6 +125,8 @@ def run_metrics(log: Sequence[tuple[int, str, float]], budget: int, proposed: Se
 
 
 def _mols(smiles: Iterable[str], keep_none: bool = False) -> list:
+    """RDKit molecules of ``smiles``; ``None`` for what does not parse (and for the empty string,
+    which RDKit reads as a molecule without atoms)."""
     with rdBase.BlockLogs():
-        mols = [Chem.MolFromSmiles(s) if isinstance(s, str) else None for s in smiles]
+        mols = [Chem.MolFromSmiles(s) if isinstance(s, str) and s.strip() else None for s in smiles]
     return mols if keep_none else [m for m in mols if m is not None]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import time
 from pathlib import Path
 
 from rdkit import Chem, rdBase
 
 from molgym.rewards.base import Context, Interrupt, Term
+from molgym.storage import write_csv
 
 __all__ = ["BudgetExhausted", "Oracle", "OracleTerm", "budget_spent"]
 
@@ -93,11 +93,8 @@ class Oracle:
         self.log, self._scores = list(state["log"]), dict(state["scores"])
 
     def write_log(self, path: str | Path) -> None:
-        """``oracle_log.csv``: one row per paid call, in order."""
-        with open(path, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["call", "smiles", "score"])
-            writer.writerows(self.log)
+        """``oracle_log.csv``: one row per paid call, in order (written whole)."""
+        write_csv(path, ["call", "smiles", "score"], self.log)
 
 
 def budget_spent(oracle: Oracle) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from molgym.storage import atomic_path
+
 __all__ = ["molecule_grid"]
 
 
@@ -12,7 +14,7 @@ def molecule_grid(smiles: Sequence[str], legends: Sequence[str], title: str, pat
                   per_row: int = 4, size: tuple[int, int] = (250, 200)) -> None:
     """Draw ``smiles`` in a grid, each with its legend, under ``title`` (what, whose, which property),
     and save it to ``path`` (written whole: a temporary file renamed into place)."""
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw, ImageFont
     from rdkit import Chem
     from rdkit.Chem import Draw
 
@@ -20,11 +22,13 @@ def molecule_grid(smiles: Sequence[str], legends: Sequence[str], title: str, pat
         raise ValueError("no molecule to draw")
     grid = Draw.MolsToGridImage([Chem.MolFromSmiles(s) for s in smiles], molsPerRow=min(per_row, len(smiles)),
                                 subImgSize=size, legends=list(legends)).convert("RGB")
-    header = 28
+    try:  # a scalable font (Pillow >= 10.1 with FreeType); older ones have only a small bitmap font
+        font = ImageFont.load_default(size=16)
+    except (TypeError, AttributeError, OSError):
+        font = ImageFont.load_default()
+    header = 34
     page = Image.new("RGB", (grid.width, grid.height + header), "white")
     page.paste(grid, (0, header))
-    ImageDraw.Draw(page).text((8, 8), title, fill="black")
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    page.save(tmp, format="PNG")
-    tmp.replace(path)
+    ImageDraw.Draw(page).text((8, 8), title, fill="black", font=font)
+    with atomic_path(path) as tmp:
+        page.save(tmp, format="PNG")

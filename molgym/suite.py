@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from molgym.storage import atomic_path, write_atomic, write_json
 from molgym.compare import _draw_curves, _run_all, check_runs, ended_early, made_by, plan, write_report
 
 __all__ = ["SUITES", "compare_suite", "leaderboard", "write_suite_report"]
@@ -127,12 +128,10 @@ def write_suite_report(by_task: dict[str, list[dict[str, Any]]], skipped: dict[s
     table = suite_table(by_task)
     board = leaderboard()
     notes = {task: note for task, note in board.get("task_notes", {}).items() if task in by_task}
-    (out / "results.json").write_text(json.dumps({"budget": budget, "seeds": seeds, "device": device,
-                                                  "wall_time": wall_time, "commands": list(commands),
-                                                  "skipped": skipped, "table": table,
-                                                  "leaderboard_source": board["source"],
-                                                  "per_task_source": board["per_task_source"],
-                                                  "task_notes": notes}, indent=2))
+    write_json(out / "results.json", {"budget": budget, "seeds": seeds, "device": device, "wall_time": wall_time,
+                                      "commands": list(commands), "skipped": skipped, "table": table,
+                                      "leaderboard_source": board["source"],
+                                      "per_task_source": board["per_task_source"], "task_notes": notes})
     agents, methods = table["agents"], table["methods"]
 
     def cell(value, rank=None, std=None, count=None) -> str:
@@ -143,7 +142,7 @@ def write_suite_report(by_task: dict[str, list[dict[str, Any]]], skipped: dict[s
             text += f", {count} seed{'s' * (count != 1)}"
         return text + (f" ({rank})" if rank is not None else "")
 
-    lines = [f"# PMO suite: {len(by_task)} tasks, budget {budget} oracle calls, {seeds} seed{'s' * (seeds != 1)}", "",
+    lines = [f"# PMO suite: {len(by_task)} task{'s' * (len(by_task) != 1)}, budget {budget} oracle calls, {seeds} seed{'s' * (seeds != 1)}", "",
              "AUC top-10 (mean +- std over seeds) and, in brackets, the rank among the agents and the published "
              f"methods with a figure for the task. Published: {board['protocol']}; source: {board['source']}; "
              f"per task: {board['per_task_source']}. "
@@ -173,7 +172,7 @@ def write_suite_report(by_task: dict[str, list[dict[str, Any]]], skipped: dict[s
     failed = [(task, r) for task, results in by_task.items() for r in results if r["status"] != "ok"]
     if failed:
         lines += ["", "Failed runs:", ""] + [f"- {task}, {r['agent']} seed {r['seed']}: {r['error']}" for task, r in failed]
-    (out / "results.md").write_text("\n".join(lines) + "\n")
+    write_atomic(out / "results.md", "\n".join(lines) + "\n")
     _plot_grid(by_task, out, budget)
 
 
@@ -206,5 +205,6 @@ def _plot_grid(by_task: dict[str, list[dict[str, Any]]], out: Path, budget: int)
     fig.supxlabel("oracle calls", fontsize=9)
     fig.supylabel("mean top-10 so far", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / (3 * rows)))
-    fig.savefig(out / "curves.png", dpi=100)
+    with atomic_path(out / "curves.png") as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)

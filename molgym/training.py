@@ -18,7 +18,6 @@ checkpoint stays).
 from __future__ import annotations
 
 import csv
-import json
 import shutil
 import signal
 import sys
@@ -29,28 +28,41 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from molgym.agent import Patience, UpdatingAgent
+from molgym.agent import Patience, UpdatingAgent, read_checkpoint
 from molgym.oracle import BudgetExhausted, Oracle, budget_spent
+from molgym.storage import read_json, write_csv, write_json
 
-__all__ = ["run_training", "load_checkpoint"]
+__all__ = ["run_training", "load_checkpoint", "latest_checkpoint", "save_checkpoint"]
 
 CHECKPOINT = "checkpoint"
 
 
-def load_checkpoint(out: str | Path, agent_cls: type[UpdatingAgent], task, device: str = "cpu", extra=None):
-    """The agent, the oracle state and the loop counters saved in ``out/checkpoint``; ``extra``
-    (see :func:`run_training`) gets its saved state back."""
-    directory = Path(out) / CHECKPOINT
-    if not (directory / "agent.json").is_file():
-        raise FileNotFoundError(f"nothing to resume: {directory} holds no checkpoint (one is written every "
-                                "--checkpoint-every updates, at the end of a run and on Ctrl-C)")
-    import torch
+def latest_checkpoint(out: str | Path) -> Path | None:
+    """The newest complete checkpoint of the run in ``out``, ``None`` if it has none yet. A checkpoint
+    is complete once its ``loop.json`` is written (the last of its files); a kill between the
+    renames of :func:`save_checkpoint` leaves it under a temporary name, where it is found too."""
+    out = Path(out)
+    for name in (CHECKPOINT, f"{CHECKPOINT}.tmp", f"{CHECKPOINT}.old"):
+        if (out / name / "loop.json").is_file():
+            return out / name
+    return None
 
+
+def load_checkpoint(out: str | Path, agent_cls: type[UpdatingAgent], task, device: str = "cpu", extra=None):
+    """The agent, the oracle state and the loop counters saved in the newest checkpoint of ``out``
+    (:func:`latest_checkpoint`); ``extra`` (see :func:`run_training`) gets its saved state back.
+    A missing or damaged file is a ``ValueError`` naming it."""
+    directory = latest_checkpoint(out)
+    if directory is None:
+        raise ValueError(f"nothing to resume: {Path(out) / CHECKPOINT} holds no checkpoint (one is written every "
+                         "--checkpoint-every updates, at the end of a run and on Ctrl-C)")
     agent = agent_cls.load(directory, task, device=device)
-    loop = json.loads((directory / "loop.json").read_text())
-    oracle_state = torch.load(directory / "oracle.pt", weights_only=False)
+    loop = read_json(directory / "loop.json", "training loop file")
+    if not isinstance(loop, dict) or "updates" not in loop:
+        raise ValueError(f"training loop file {directory / 'loop.json'} is damaged: it holds no update count")
+    oracle_state = read_checkpoint(directory / "oracle.pt", "oracle")
     if extra is not None:
-        extra.load_state_dict(torch.load(directory / "extra.pt", weights_only=False))
+        extra.load_state_dict(read_checkpoint(directory / "extra.pt", "extra state"))
     return agent, oracle_state, loop
 
 
@@ -81,12 +93,17 @@ def run_training(agent: UpdatingAgent, oracle: Oracle, out: str | Path, steps: i
                desc=f"{agent.name} on {agent.task.name}", disable=not progress)
     began = time.perf_counter() - loop["wall_time"]
     patience = Patience(agent.patience, idle=loop.get("idle", 0))
-    loop.update(interrupted=False, stopped=None)
+    if loop.get("stopped") and not loop.get("steps_limit"):  # an ended run resumed (not one a step limit ended)
+        bar.close()
+        writer.close()
+        agent.stop_reason = loop["stopped"]
+        return loop
+    loop.update(interrupted=False, stopped=None, steps_limit=None)
     stop = _StopRequest()
     try:
         while loop["stopped"] is None and not stop.requested:
             if steps is not None and agent.steps >= steps:
-                loop["stopped"] = f"{steps} env steps done"
+                loop.update(stopped=f"{steps} env steps done", steps_limit=steps)  # a larger --steps goes on
                 break
             before = agent.steps if steps is not None else oracle.calls
             calls_before, requests_before = oracle.calls, oracle.requests
@@ -116,6 +133,7 @@ def run_training(agent: UpdatingAgent, oracle: Oracle, out: str | Path, steps: i
                 save_checkpoint(agent, oracle, out, loop, extra)
     finally:
         stop.release()
+        bar.update((agent.steps if steps is not None else oracle.calls) - bar.n)  # also when an update ran out
         bar.close()
         writer.close()
     loop["interrupted"] = stop.requested and loop["stopped"] is None
@@ -154,9 +172,9 @@ def save_checkpoint(agent: UpdatingAgent, oracle: Oracle, out: Path, loop: dict[
     shutil.rmtree(tmp, ignore_errors=True)
     agent.save(tmp)
     torch.save(oracle.state_dict(), tmp / "oracle.pt")
-    (tmp / "loop.json").write_text(json.dumps(loop, indent=2))
     if extra is not None:
         torch.save(extra.state_dict(), tmp / "extra.pt")
+    write_json(tmp / "loop.json", loop)  # last: a checkpoint with loop.json is complete
     final = out / CHECKPOINT
     old = out / f"{CHECKPOINT}.old"
     shutil.rmtree(old, ignore_errors=True)
@@ -167,22 +185,25 @@ def save_checkpoint(agent: UpdatingAgent, oracle: Oracle, out: Path, loop: dict[
 
 
 def _read_rows(path: Path) -> list[dict[str, str]]:
+    """The complete rows of ``log.csv`` (a row cut short by a kill has no line end and is dropped)."""
     if not path.is_file():
         return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+    lines = path.read_text().splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines.pop()
+    return list(csv.DictReader(lines))
 
 
 class _Writer:
-    """``log.csv`` (rewritten with the kept rows, then appended) and TensorBoard when installed."""
+    """``log.csv`` (rewritten whole with the kept rows, then appended) and TensorBoard when installed."""
 
     def __init__(self, path: Path, rows: list[dict[str, str]], tb_dir: Path):
         self.path, self.columns = path, list(rows[0]) if rows else None
-        self.file = open(path, "w", newline="")
         if self.columns:
-            self._writer = csv.DictWriter(self.file, self.columns, extrasaction="ignore")
-            self._writer.writeheader()
-            self._writer.writerows(rows)
+            write_csv(path, self.columns, ([row.get(c, "") for c in self.columns] for row in rows))
+        self.file = open(path, "a" if self.columns else "w", newline="")
+        if self.columns:
+            self._writer = csv.DictWriter(self.file, self.columns, extrasaction="ignore", lineterminator="\n")
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:  # tensorboard is optional
@@ -193,7 +214,7 @@ class _Writer:
     def write(self, row: dict[str, Any]) -> None:
         if self.columns is None:
             self.columns = list(row)
-            self._writer = csv.DictWriter(self.file, self.columns, extrasaction="ignore")
+            self._writer = csv.DictWriter(self.file, self.columns, extrasaction="ignore", lineterminator="\n")
             self._writer.writeheader()
         self._writer.writerow(row)
         self.file.flush()

@@ -11,7 +11,7 @@ from molgym.envs.mol_edit import EditAction, MolEditEnv
 __all__ = ["FlatAction"]
 
 
-class FlatAction(gym.ActionWrapper):
+class FlatAction(gym.ActionWrapper, gym.utils.RecordConstructorArgs):
     """Expose a MolEdit env's actions as ``Discrete(K)``, with :meth:`action_masks`.
 
     Index ``k = (bond * N + first) * (N + T) + second`` for edits and ``k = K - 1`` for stop, the
@@ -21,7 +21,8 @@ class FlatAction(gym.ActionWrapper):
     """
 
     def __init__(self, env: gym.Env):
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self)  # Gymnasium recreates a wrapper from its arguments
+        gym.ActionWrapper.__init__(self, env)
         if not isinstance(env.unwrapped, MolEditEnv):
             raise TypeError(f"FlatAction wraps MolEdit environments, got {type(env.unwrapped).__name__}")
         self.layout = env.unwrapped.layout

@@ -65,7 +65,7 @@ from molgym.metrics import diversity
 from molgym.rewards import Context, PenalizedLogP
 from molgym.rewards.properties import sa_score, tanimoto
 from molgym.tasks import make_task
-from molgym.training import CHECKPOINT, load_checkpoint, run_training
+from molgym.training import latest_checkpoint, load_checkpoint, run_training
 from molgym_agents.gcpn.agent import GCPNAgent
 
 PAPER = {
@@ -148,7 +148,7 @@ def train(task, seed: int, budget: int, device: str, position: str, config: dict
 
     oracle = task.oracle(budget, on_call=progress)
     best = BestPolicy()
-    if (checkpoint / CHECKPOINT / "agent.json").is_file():
+    if latest_checkpoint(checkpoint) is not None:
         agent, oracle_state, loop = load_checkpoint(checkpoint, GCPNAgent, task, device=device, extra=best)
         oracle.load_state_dict(oracle_state)
         top[0] = max((score for _, _, score in oracle.log), default=top[0])

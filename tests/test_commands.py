@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from molgym.cli import main
@@ -89,7 +90,10 @@ def test_resume_continues_only_the_run_it_finds(tmp_path, capsys):
                          (["--config", "pause=0.5"], "config")):
         assert says in _fails(["train", CHAIN, "--out", str(out), "--resume", "--steps", "5", *change], capsys)
     assert "holds a run of agent" in _fails(["train", "random", "--out", str(out), "--resume"], capsys)
-    assert "already holds a run" in _fails(["train", CHAIN, "--budget", "50", "--out", str(out)], capsys)
+    refused = _fails(["train", CHAIN, "--budget", "60", "--steps", "4", "--out", str(out)], capsys)
+    assert "budget 50 (asked 60)" in refused and "the command that made it continues it" in refused
+    assert main(["train", CHAIN, "--task", "qed", "--budget", "50", "--steps", "4", "--out", str(out)]) == 0
+    assert "continuing" in capsys.readouterr().out  # the same settings: the run goes on
     assert main(["train", CHAIN, "--out", str(out), "--resume", "--steps", "5", "--task", "qed"]) == 0
     log = list(csv.DictReader(open(out / "log.csv")))
     assert [r["update"] for r in log] == ["1", "2", "3", "4", "5"]
@@ -114,7 +118,8 @@ def test_sample_from_a_constrained_run_scores_against_each_start(tmp_path, capsy
         ctx = Context.of_mol(Chem.MolFromSmiles(r["smiles"]), start=MolGraph.from_smiles(r["start"], vocab, 38))
         assert float(r["constrained"]) == pytest.approx(ConstrainedImprovement(0.2)(ctx))
     # another start set, and a failure that leaves no file
-    assert main(["sample", "--checkpoint", str(out), "--start", "CCCC", "-n", "3", "--out", str(samples)]) == 0
+    assert main(["sample", "--checkpoint", str(out), "--start", "CCCC", "-n", "3", "--out", str(samples),
+                 "--overwrite"]) == 0
     assert [r["start"] for r in csv.DictReader(open(samples))] == ["CCCC"] * 3
     failed = tmp_path / "failed.csv"
     assert "neither an existing file" in _fails(["sample", "--checkpoint", str(out), "--start", "nope!",
@@ -133,13 +138,17 @@ def test_sample_reads_the_shipped_checkpoint_and_names_what_it_got(tmp_path, cap
     assert len(rows) == 6 and all(0 <= float(r["qed"]) <= 1 for r in rows)
     not_one = tmp_path / "agent.json"
     not_one.write_text("{}")
-    assert "neither a molgym train directory" in _fails(["sample", "--checkpoint", str(not_one)], capsys)
+    assert f"cannot read pretrained checkpoint {not_one}: not a torch checkpoint" in _fails(
+        ["sample", "--checkpoint", str(not_one)], capsys)
+    weights = tmp_path / "weights.pt"
+    torch.save({"weights": [1.0]}, weights)  # a torch file, but not from molgym pretrain
+    assert "neither a molgym train directory" in _fails(["sample", "--checkpoint", str(weights)], capsys)
 
 
 def test_sample_reads_an_unfinished_run_from_its_checkpoint(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", CHAIN, "--budget", "50", "--steps", "4", "--out", str(out)]) == 0
-    for name in ("agent.json", "counters.json"):  # as if stopped before the end: only the checkpoint
+    for name in ("metrics.json", "agent.json", "counters.json"):  # as if stopped before the end: only the checkpoint
         (out / name).unlink()
     samples = tmp_path / "s.csv"
     assert main(["sample", "--checkpoint", str(out), "-n", "2", "--out", str(samples)]) == 0
@@ -195,3 +204,239 @@ def test_settings_are_checked_against_the_constructor():
     with pytest.raises(ValueError, match="unknown chain setting 'speed'; its settings are pause"):
         check_settings(ChainAgent, {"speed": 1})
     check_settings(ListAgent, {"anything": [1, 2]})  # a constructor taking **config accepts any name
+
+
+# What a new user hit (issue 37), each found on a fresh clone --------------------------------------
+def _unwritable_dir() -> str:
+    """A directory that refuses new files even to root (a read-only or virtual file system)."""
+    import tempfile
+
+    for candidate in ("/sys", "/proc"):
+        try:
+            with tempfile.TemporaryFile(dir=candidate):
+                pass
+        except OSError:
+            return candidate
+    pytest.skip("no directory here refuses new files")
+
+
+def test_commands_that_run_torch_take_threads_and_say_their_default(tmp_path, capsys):
+    import os
+
+    from molgym import set_threads
+
+    for command in ("train", "sample", "pretrain", "rollout"):
+        assert main([command, "--help"]) == 0
+        text = " ".join(capsys.readouterr().out.split())
+        assert f"--threads THREADS CPU threads for torch (default: one per core, {os.cpu_count()} here" in text
+    try:
+        assert main(["train", CHAIN, "--budget", "2", "--threads", "2", "--out", str(tmp_path / "t")]) == 0
+        assert torch.get_num_threads() == 2 and os.environ["OMP_NUM_THREADS"] == "2"
+    finally:
+        set_threads(1)
+    assert "--threads: must be at least 1" in _fails(["rollout", "--threads", "0"], capsys)
+
+
+def test_the_suite_runs_torch_on_one_thread():
+    import os
+
+    assert torch.get_num_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1"
+
+
+@pytest.mark.parametrize("make_argv, says", [
+    (lambda d: ["sample", "--checkpoint", "agents/gcpn/checkpoints/gcpn_moses.pt", "--out", str(d / "old.csv")],
+     "old.csv already exists: choose another --out, or add --overwrite to replace it"),
+    (lambda d: ["pretrain", "gcpn", "--out", str(d / "old.csv")], "already exists"),
+    (lambda d: ["sample", "--checkpoint", "agents/gcpn/checkpoints/gcpn_moses.pt", "--out", str(d)],
+     "is a directory: give a file name"),
+    (lambda d: ["pretrain", "reinvent", "--out", str(d)], "is a directory: give a file name"),
+    (lambda d: ["compare", "--agents", "random", "--out", str(d / "old.csv")], "is a file, not a directory"),
+    (lambda d: ["train", "random", "--out", str(d / "old.csv")], "is a file, not a directory"),
+    (lambda d: ["rollout", "--out", str(d / "old.csv")], "is a file, not a directory"),
+    (lambda d: ["rollout", "--out", str(d / "old.csv" / "sub")], "old.csv is a file, not a directory"),
+])
+def test_output_paths_are_checked_before_any_work(make_argv, says, tmp_path, capsys):
+    old = tmp_path / "old.csv"
+    old.write_text("kept\n")
+    assert main(make_argv(tmp_path)) == 2
+    captured = capsys.readouterr()
+    assert says in captured.err and len(captured.err.strip().splitlines()) == 1
+    assert "sampling" not in captured.out + captured.err and old.read_text() == "kept\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.csv"]
+
+
+@pytest.mark.parametrize("command", ["sample", "pretrain", "compare", "train", "rollout"])
+def test_an_unwritable_output_path_is_refused_before_any_work(command, capsys):
+    target = f"{_unwritable_dir()}/molgym-test/out"
+    argv = {"sample": ["sample", "--checkpoint", "agents/gcpn/checkpoints/gcpn_moses.pt"],
+            "pretrain": ["pretrain", "gcpn"], "compare": ["compare", "--agents", "random"],
+            "train": ["train", "random"], "rollout": ["rollout"]}[command]
+    line = _fails([*argv, "--out", target], capsys)
+    assert line.startswith(f"molgym {command}: --out ") and "cannot write there" in line
+
+
+def test_sample_and_pretrain_replace_a_file_only_when_asked(tmp_path, capsys):
+    samples = tmp_path / "s.csv"
+    samples.write_text("old\n")
+    assert main(["sample", "--checkpoint", "agents/gcpn/checkpoints/gcpn_moses.pt", "-n", "3", "--out", str(samples),
+                 "--overwrite"]) == 0
+    assert samples.read_text().startswith("smiles,qed\n") and len(samples.read_text().splitlines()) == 4
+    assert not [p for p in tmp_path.iterdir() if p.name != "s.csv"]  # no temporary file left
+
+
+def test_long_molecules_are_cut_in_messages(tmp_path, capsys):
+    long = "C" * 400 + "("
+    line = _fails(["train", "random", "--task", "constrained", "--start", long, "--out", str(tmp_path / "a")], capsys)
+    assert "(401 characters)" in line and len(line) < 400
+    starts = tmp_path / "starts.smi"
+    starts.write_text("CCO\n" + "c1" * 5000 + "\n")
+    line = _fails(["train", "random", "--task", "constrained", "--start", str(starts), "--out", str(tmp_path / "b")],
+                  capsys)
+    assert "(10000 characters)" in line and len(line) < 400
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["train", "random", "--device", "tpu"], "argument --device: expected cpu, cuda or cuda:N, got 'tpu'"),
+    (["sample", "--checkpoint", "x", "--device", "cuda:x"], "argument --device: expected cpu, cuda or cuda:N"),
+    (["compare", "--time-limit", "0"], "argument --time-limit: must be above 0, got 0"),
+    (["compare", "--time-limit", "-5"], "argument --time-limit: must be above 0, got -5"),
+])
+def test_options_that_cannot_work_are_refused_up_front(argv, says, capsys):
+    assert says in _fails(argv, capsys)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda_is_refused_with_the_reason(capsys):
+    line = _fails(["sample", "--checkpoint", "agents/gcpn/checkpoints/gcpn_moses.pt", "--device", "cuda"], capsys)
+    assert "argument --device: cuda: CUDA is not available on this machine" in line and "checkpoint" not in line
+
+
+@pytest.mark.parametrize("damage, says", [
+    (lambda run: (run / "checkpoint" / "loop.json").write_text(""), "loop.json is empty"),
+    (lambda run: (run / "checkpoint" / "oracle.pt").unlink(), "cannot read oracle checkpoint {run}/checkpoint/oracle.pt: "
+                                                              "no such file"),
+    (lambda run: (run / "checkpoint" / "agent.json").write_text("{\"seed\": "), "agent file {run}/checkpoint/agent.json "
+                                                                               "is damaged: not valid JSON"),
+    (lambda run: (run / "checkpoint" / "oracle.pt").write_bytes(b"garbage"), "oracle.pt: not a torch checkpoint, or "
+                                                                             "damaged (UnpicklingError"),
+    (lambda run: (run / "task.json").write_text("[]"), "run file {run}/task.json is damaged"),
+])
+def test_damaged_run_files_are_named_with_what_is_wrong(damage, says, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", CHAIN, "--budget", "50", "--steps", "3", "--out", str(run)]) == 0
+    damage(run)
+    assert says.format(run=run) in _fails(["train", CHAIN, "--out", str(run), "--resume", "--steps", "5"], capsys)
+
+
+def test_sample_says_when_a_checkpoint_is_missing_or_garbage(tmp_path, capsys):
+    assert _fails(["sample", "--checkpoint", str(tmp_path / "nothere.pt")], capsys) == (
+        f"molgym sample: --checkpoint {tmp_path / 'nothere.pt'} does not exist")
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"garbage")
+    assert _fails(["sample", "--checkpoint", str(garbage)], capsys).startswith(
+        f"molgym sample: cannot read pretrained checkpoint {garbage}: not a torch checkpoint, or damaged (")
+
+
+def test_reinvent_validity_counts_the_invalid_smiles_it_wrote(tmp_path, capsys):
+    from molgym.metrics import validity_uniqueness_novelty
+    from molgym.tasks import make_task
+    from molgym_agents.reinvent import ReinventAgent
+
+    proposed = ReinventAgent(make_task("qed"), seed=0).propose(200)
+    validity = validity_uniqueness_novelty(proposed)["validity"]
+    assert len(proposed) == 200 and 0.2 < validity < 0.95  # the shipped prior writes about 57% valid SMILES
+    out = tmp_path / "cmp"
+    assert main(["compare", "--agents", "reinvent", "--budget", "20", "--seeds", "1", "--propose", "100",
+                 "--workers", "1", "--out", str(out)]) == 0
+    assert json.loads((out / "reinvent" / "seed0" / "result.json").read_text())["metrics"]["validity"] < 0.95
+
+
+def test_argparse_errors_are_one_line(capsys):
+    for argv in (["compare", "--budget", "x"], ["compare", "--no-such-option"], ["train"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "usage:" not in err and err.startswith("molgym ")
+    assert main(["compare", "--budgett", "3"]) == 2
+    assert capsys.readouterr().err.startswith("molgym compare: unrecognized arguments: --budgett 3 (see molgym compare")
+
+
+def test_every_option_has_help():
+    from molgym.cli import build_parser
+
+    parser = build_parser()
+    for name, command in parser.commands.items():
+        for action in command._actions:
+            if action.option_strings and action.dest != "help":
+                assert action.help, f"molgym {name} {action.option_strings[0]} has no help text"
+
+
+def test_the_custom_task_names_the_option_it_needs(capsys):
+    assert _fails(["train", "random", "--task", "custom"], capsys) == (
+        "molgym train: the custom task needs --reward module:function (a function of an RDKit molecule)")
+
+
+def test_envs_shows_each_reward_whole(capsys):
+    import gymnasium as gym
+
+    import molgym
+
+    assert main(["envs"]) == 0
+    out = capsys.readouterr().out
+    for env_id in molgym.ENV_IDS:
+        kwargs = {"start_smiles": "C"} if env_id == "MolOpt-v0" else {}
+        assert repr(gym.make(env_id, **kwargs).unwrapped.reward) in out
+
+
+def test_stereo_is_noted_once_by_sample(tmp_path, capsys):
+    from molgym_agents.gcpn.agent import PRETRAINED
+
+    assert main(["sample", "--checkpoint", str(PRETRAINED), "--task", "constrained", "--start", "C[C@H](N)O", "-n", "2",
+                 "--out", str(tmp_path / "s.csv")]) == 0
+    assert capsys.readouterr().err.count("stereochemistry") == 1
+
+
+def test_the_stereo_warning_points_at_the_callers_line():
+    import gymnasium as gym
+
+    from molgym.chem import StereoDropped
+
+    env = gym.make("MolEdit-v0")
+    with pytest.warns(StereoDropped) as record:
+        env.reset(options={"smiles": "C[C@H](N)O"})
+    assert record[0].filename == __file__
+    with pytest.warns(StereoDropped) as record:
+        gym.make("MolOpt-v0", start_smiles=["C[C@H](N)O"])
+    assert record[0].filename == __file__
+
+
+def test_the_train_progress_bar_ends_at_the_budget(tmp_path, capsys):
+    # the first update spends the budget of 3 half-way (it wants 4 new molecules)
+    assert main(["train", "tests.agents_for_tests:TricklingAgent", "--budget", "3", "--out", str(tmp_path / "t")]) == 0
+    assert "3/3" in capsys.readouterr().err
+
+
+def test_written_csv_files_end_lines_with_newline_alone(tmp_path):
+    assert main(["rollout", "--episodes", "2", "--out", str(tmp_path / "r")]) == 0
+    assert main(["train", CHAIN, "--budget", "3", "--out", str(tmp_path / "t")]) == 0
+    assert main(["sample", "--checkpoint", str(tmp_path / "t"), "-n", "2", "--out", str(tmp_path / "s.csv")]) == 0
+    assert main(["compare", "--agents", "random", "--budget", "3", "--seeds", "1", "--propose", "2", "--workers", "1",
+                 "--out", str(tmp_path / "c")]) == 0
+    files = list(tmp_path.rglob("*.csv"))
+    assert {f.name for f in files} >= {"molecules.csv", "log.csv", "oracle_log.csv", "s.csv", "results.csv",
+                                       "proposed.csv"}
+    for f in files:
+        assert b"\r\n" not in f.read_bytes(), f
+
+
+def test_picture_titles_are_readable(tmp_path):
+    from molgym.pictures import molecule_grid
+
+    molecule_grid(["CCO", "c1ccccc1"], ["a", "b"], "random agent on MolEdit-v0: best 2 of 3 episodes by qed",
+                  tmp_path / "grid.png")
+    image = np.asarray(Image.open(tmp_path / "grid.png").convert("L"))
+    header = image[:40]
+    rows = np.flatnonzero((header < 128).any(axis=1))
+    columns = np.flatnonzero((header < 128).any(axis=0))
+    assert rows.size and rows.max() - rows.min() >= 11  # glyphs at least 12 px tall
+    gaps = np.diff(columns)
+    assert (gaps >= 4).sum() >= 9  # ten words, each space a visible gap

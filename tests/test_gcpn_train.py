@@ -123,7 +123,7 @@ def test_train_command_steps_logs_and_resume(tmp_path, capsys):
     assert main(["train", "gcpn", "--steps", "32", "--out", str(out), *config]) == 0
     assert len(list(csv.DictReader(open(out / "log.csv")))) == 1
     assert main(["train", "gcpn", "--steps", "64", "--resume", "--out", str(out)]) == 0
-    assert "resuming gcpn on qed at update 1, step 32" in capsys.readouterr().out
+    assert f"continuing gcpn on qed in {out} from update 1, step 32" in capsys.readouterr().out
     rows = list(csv.DictReader(open(out / "log.csv")))
     assert [int(r["steps"]) for r in rows] == [32, 64]
 

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 SETUP = "python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 && pip install -e '.[dev]' && "
 TESTS = "python -m pytest"
+MAIN_JOB = "molgym compare --task qed --agents random,gcpn --budget 200 --seeds 2"
 
 
 def _blocks() -> list[tuple[int, str, str]]:
@@ -57,3 +58,13 @@ def test_readme_block_runs(line, language, code, tmp_path):
         argv = ["bash", "-euo", "pipefail", "-c", code.replace(SETUP, "")]
     done = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, f"README block at line {line} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    # an example shows a real result: something scored, a loss that moved
+    assert not re.search(r": 0 oracle calls", done.stdout), done.stdout
+    for before, after in re.findall(r"loss (\d+\.\d+) -> (\d+\.\d+)", done.stdout):
+        assert before != after, done.stdout
+    if MAIN_JOB in code:  # the figure the README gives for the main job is the one it prints here
+        claimed = re.search(r"random's top-1 QED (\d\.\d+)", README.read_text()).group(1)
+        table = [row.split("|")[1:-1] for row in done.stdout.splitlines() if row.startswith("| ")]
+        header = [cell.strip() for cell in table[0]]
+        random_row = next(cells for cells in table if cells[0].strip() == "random")
+        assert random_row[header.index("top1")].strip().startswith(claimed + " "), random_row

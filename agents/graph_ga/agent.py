@@ -22,6 +22,7 @@ from rdkit import Chem, rdBase
 
 from molgym.agent import UpdatingAgent
 from molgym.oracle import Oracle
+from molgym.storage import read_json
 from molgym.tasks import Task
 from molgym_agents.graph_ga.operators import crossover, mutate
 
@@ -126,10 +127,7 @@ class GraphGAAgent(UpdatingAgent):
                                                         "rng": self.rng.bit_generator.state}))
 
     def _load_state(self, path: Path) -> None:
-        file = path / "graph_ga.json"
-        if not file.is_file():
-            raise ValueError(f"cannot read graph_ga checkpoint {file}: no such file")
-        state = json.loads(file.read_text())
+        state = read_json(path / "graph_ga.json", "graph_ga checkpoint")
         self.population = [(smiles, score) for smiles, score in state["population"]]
         self.steps, self.updates, self.unchanged = state["steps"], state["updates"], state.get("unchanged", 0)
         self.rng.bit_generator.state = state["rng"]

@@ -11,6 +11,7 @@ import numpy as np
 
 from molgym.agent import Agent, Patience
 from molgym.oracle import Oracle
+from molgym.storage import read_json
 from molgym.tasks import Task
 
 
@@ -91,4 +92,4 @@ class RandomAgent(Agent):
         (path / "rng.json").write_text(json.dumps(self.rng.bit_generator.state))
 
     def _load_state(self, path: Path) -> None:
-        self.rng.bit_generator.state = json.loads((path / "rng.json").read_text())
+        self.rng.bit_generator.state = read_json(path / "rng.json", "random agent state")

@@ -133,13 +133,12 @@ class ReinventAgent(UpdatingAgent):
             self.finished = f"best {REPLAY_SIZE} scores unchanged for {self.unchanged} batches"
 
     def propose(self, n: int) -> list[str]:
-        """``n`` valid SMILES sampled from the agent (not scored)."""
-        out: list[str] = []
-        for _ in range(100):
-            out += [s for s in self._smiles(self.model.sample(max(n, 16), MAX_TOKENS, self.generator)) if s]
-            if len(out) >= n:
-                return out[:n]
-        raise RuntimeError(f"reinvent sampled fewer than {n} valid SMILES in 100 batches: the agent has collapsed")
+        """``n`` SMILES sampled from the agent, not scored, as the model wrote them: the invalid ones
+        too (canonical where valid), so that a comparison's validity counts what the agent generated."""
+        with torch.no_grad():
+            sequences = self.model.sample(n, MAX_TOKENS, self.generator)
+        return [smiles if smiles is not None else self.vocab.decode(row)
+                for row, smiles in zip(sequences.cpu(), self._smiles(sequences))]
 
     def _save_state(self, path: Path) -> None:
         torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),

@@ -12,6 +12,7 @@ from molgym.chem.graph import (
     parse_smiles,
     parse_state,
     rdkit_accepts,
+    shorten,
     state_ok,
     valence_ok,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "rdkit_accepts",
     "rdkit_max_valence",
     "rewritten_atoms",
+    "shorten",
     "state_ok",
     "valence_ok",
 ]

@@ -27,6 +27,7 @@ __all__ = [
     "MolGraph",
     "MoleculeError",
     "StereoDropped",
+    "shorten",
     "BOND_TYPES",
     "canonical_smiles",
     "graph_to_mol",
@@ -55,6 +56,15 @@ class StereoDropped(UserWarning):
     """A molecule's stereochemistry was dropped on its way into a state (states are 2D graphs)."""
 
 
+def shorten(text: str, limit: int = 80) -> str:
+    """``text`` quoted for a one-line message, cut to ``limit`` characters with its length said
+    (a SMILES of thousands of characters would otherwise fill the terminal)."""
+    text = str(text)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
 def has_stereo(mol: Chem.Mol) -> bool:
     """Whether the molecule specifies stereochemistry (a chiral atom, or an E/Z double bond)."""
     directed = (Chem.BondDir.ENDUPRIGHT, Chem.BondDir.ENDDOWNRIGHT)
@@ -72,15 +82,15 @@ def parse_state(smiles: str, vocab: AtomVocab, max_atoms: int) -> tuple[MolGraph
 def parse_smiles(smiles: str) -> Chem.Mol:
     """RDKit molecule of a SMILES string; ``ValueError`` (with RDKit's reason) when it is invalid."""
     if not isinstance(smiles, str) or not smiles.strip():
-        raise MoleculeError(f"invalid SMILES {smiles!r}: expected a non-empty string", "invalid_smiles")
+        raise MoleculeError(f"invalid SMILES {shorten(smiles)}: expected a non-empty string", "invalid_smiles")
     with rdBase.BlockLogs():
         mol = Chem.MolFromSmiles(smiles.strip(), sanitize=False)
         if mol is None:
-            raise MoleculeError(f"invalid SMILES {smiles!r}: RDKit cannot parse it", "invalid_smiles")
+            raise MoleculeError(f"invalid SMILES {shorten(smiles)}: RDKit cannot parse it", "invalid_smiles")
         try:
             Chem.SanitizeMol(mol)
         except Exception as err:  # noqa: BLE001 - RDKit raises several sanitization exception types
-            raise MoleculeError(f"invalid SMILES {smiles!r}: {err}", "invalid_smiles") from None
+            raise MoleculeError(f"invalid SMILES {shorten(smiles)}: {err}", "invalid_smiles") from None
     return mol
 
 
@@ -130,26 +140,26 @@ class MolGraph:
             mol = Chem.RemoveAllHs(mol)  # hydrogens are implicit in a state
         n = mol.GetNumAtoms()
         if n == 0:
-            raise MoleculeError(f"molecule {name!r} has no atoms", "empty")
+            raise MoleculeError(f"molecule {shorten(name)} has no atoms", "empty")
         if n > max_atoms:
-            raise MoleculeError(f"molecule {name!r} has {n} heavy atoms, more than max_atoms={max_atoms}", "too_large")
+            raise MoleculeError(f"molecule {shorten(name)} has {n} heavy atoms, more than max_atoms={max_atoms}", "too_large")
         if len(Chem.GetMolFrags(mol)) > 1:
             raise MoleculeError(
-                f"molecule {name!r} has {len(Chem.GetMolFrags(mol))} fragments; one connected molecule is needed",
+                f"molecule {shorten(name)} has {len(Chem.GetMolFrags(mol))} fragments; one connected molecule is needed",
                 "fragments",
             )
         graph = cls.empty(vocab, max_atoms)
         for atom in mol.GetAtoms():
             if atom.GetIsotope():
                 raise MoleculeError(
-                    f"molecule {name!r}: isotope labels ({atom.GetIsotope()}{atom.GetSymbol()}) are not represented",
+                    f"molecule {shorten(name)}: isotope labels ({atom.GetIsotope()}{atom.GetSymbol()}) are not represented",
                     "isotope",
                 )
             t = vocab.get(atom.GetAtomicNum(), atom.GetFormalCharge())
             if t is None:
                 kind = format_type((atom.GetSymbol(), atom.GetFormalCharge()))
                 raise MoleculeError(
-                    f"molecule {name!r}: atom {atom.GetIdx()} of type {kind!r} is not in the vocabulary {vocab.names}",
+                    f"molecule {shorten(name)}: atom {atom.GetIdx()} of type {kind!r} is not in the vocabulary {vocab.names}",
                     "outside_vocabulary",
                 )
             graph.atom_types[atom.GetIdx()] = t
@@ -158,7 +168,7 @@ class MolGraph:
         for bond in kekule.GetBonds():
             order = _ORDER_OF.get(bond.GetBondType())
             if order is None:
-                raise MoleculeError(f"molecule {name!r}: bond type {bond.GetBondType()} is not representable", "unrepresentable")
+                raise MoleculeError(f"molecule {shorten(name)}: bond type {bond.GetBondType()} is not representable", "unrepresentable")
             i, j = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
             graph.bonds[i, j] = graph.bonds[j, i] = order
         graph.num_atoms = n
@@ -166,8 +176,8 @@ class MolGraph:
         rebuilt = graph.smiles()
         if rebuilt != canonical_smiles(mol):
             raise MoleculeError(
-                f"molecule {name!r} cannot be represented exactly (explicit hydrogens or radicals): "
-                f"it would become {rebuilt!r}",
+                f"molecule {shorten(name)} cannot be represented exactly (explicit hydrogens or radicals): "
+                f"it would become {shorten(rebuilt)}",
                 "unrepresentable",
             )
         return graph

@@ -11,18 +11,33 @@ truncation, start molecules, the SMILES and reward contexts of each state). The 
 
 from __future__ import annotations
 
+import sys
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
+import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from molgym.chem import ActionLayout, AtomVocab, MolGraph, StereoDropped, parse_state
+from molgym.chem import ActionLayout, AtomVocab, MolGraph, StereoDropped, parse_state, shorten
 from molgym.chem.engine import free_valence, next_masks, take_steps
 from molgym.rewards import Context
 
 __all__ = ["EditSpec", "EditBatch", "StepOutcome", "start_state", "parse_starts"]
+
+
+_LIBRARIES = (str(Path(__file__).resolve().parents[1]), str(Path(gymnasium.__file__).resolve().parent))
+
+
+def warn_stereo_dropped(message: str) -> None:
+    """A :class:`StereoDropped` warning pointing at the user's line: the first caller outside
+    molgym and gymnasium (``gym.make`` and ``reset`` pass through several of their frames)."""
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARIES):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, StereoDropped, stacklevel=level)
 
 
 def start_state(smiles: str, vocab: AtomVocab, max_atoms: int) -> MolGraph:
@@ -30,7 +45,7 @@ def start_state(smiles: str, vocab: AtomVocab, max_atoms: int) -> MolGraph:
     stereochemistry is dropped (states are 2D graphs)."""
     graph, stereo = parse_state(smiles, vocab, max_atoms)
     if stereo:
-        warnings.warn(f"stereochemistry of {smiles!r} dropped: a state is a 2D graph", StereoDropped, stacklevel=3)
+        warn_stereo_dropped(f"stereochemistry of {shorten(smiles)} dropped: a state is a 2D graph")
     return graph
 
 
@@ -52,8 +67,8 @@ def parse_starts(start_smiles, vocab: AtomVocab, max_atoms: int, owner: str) -> 
         shown = "; ".join(errors[:3]) + (f"; and {len(errors) - 3} more" if len(errors) > 3 else "")
         raise ValueError(f"{len(errors)} of {len(items)} start molecules are unusable: {shown}")
     if stereo:
-        warnings.warn(f"{owner}: stereochemistry dropped from {stereo} of {len(items)} start "
-                      "molecules (a state is a 2D graph)", StereoDropped, stacklevel=4)
+        warn_stereo_dropped(f"{owner}: stereochemistry dropped from {stereo} of {len(items)} start "
+                            "molecules (a state is a 2D graph)")
     return graphs
 
 
