@@ -90,8 +90,9 @@ def _start_molecules(spec: str | None) -> list[str] | None:
     try:
         parse_smiles(spec)
     except ValueError as err:
+        why = str(err).replace(f"invalid SMILES {shorten(spec)}: ", "")  # the SMILES is quoted once
         raise CommandError(f"--start {shorten(spec)} is neither an existing file, a dataset name (nci, zinc250k, "
-                           f"moses) nor a valid SMILES ({err})") from None
+                           f"moses) nor a valid SMILES ({why})") from None
     return [spec]
 
 

@@ -75,14 +75,15 @@ def read_json(path: str | Path, what: str = "file") -> Any:
                          f"{err.colno})") from None
 
 
-def _writable_dir(directory: Path, option: str) -> None:
+def _writable_dir(directory: Path, option: str, asked: Path) -> None:
     """``directory`` (which exists) takes new files: tried by creating one, since permission bits
     say nothing for root or on a read-only mount."""
     try:
         with tempfile.TemporaryFile(dir=directory):
             pass
     except OSError as err:
-        raise ValueError(f"{option} {directory}: cannot write there ({err.strerror or err})") from None
+        where = "" if directory == asked else f" in {directory}"
+        raise ValueError(f"{option} {asked}: cannot write{where} ({err.strerror or err})") from None
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -91,20 +92,24 @@ def _nearest_existing(path: Path) -> Path:
     return path
 
 
-def check_output_dir(path: str | Path, option: str = "--out") -> Path:
+def check_output_dir(path: str | Path, option: str = "--out", asked: str | Path | None = None) -> Path:
     """``path`` can be the output directory: it is one, or can be made, and files can be written
-    in it. Made now (with its parents), before any work."""
+    in it. Made now (with its parents), before any work. ``asked``: the path the user gave, named
+    in errors (a file's, when ``path`` is its folder)."""
     path = Path(path)
+    asked = Path(asked) if asked is not None else path
     if path.exists() and not path.is_dir():
-        raise ValueError(f"{option} {path} is a file, not a directory: choose another {option}")
+        if asked == path:
+            raise ValueError(f"{option} {path} is a file, not a directory: choose another {option}")
+        raise ValueError(f"{option} {asked}: {path} is a file, not a directory")
     base = _nearest_existing(path.parent if not path.exists() else path)
     if not base.is_dir():
-        raise ValueError(f"{option} {path}: {base} is a file, not a directory")
-    _writable_dir(base, option)
+        raise ValueError(f"{option} {asked}: {base} is a file, not a directory")
+    _writable_dir(base, option, asked)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise ValueError(f"{option} {path}: cannot create it ({err.strerror or err})") from None
+        raise ValueError(f"{option} {asked}: cannot create {path} ({err.strerror or err})") from None
     return path
 
 
@@ -116,5 +121,5 @@ def check_output_file(path: str | Path, option: str = "--out", overwrite: bool =
         raise ValueError(f"{option} {path} is a directory: give a file name")
     if path.exists() and not overwrite:
         raise ValueError(f"{option} {path} already exists: choose another {option}, or add --overwrite to replace it")
-    check_output_dir(path.parent if str(path.parent) else Path("."), option)
+    check_output_dir(path.parent, option, asked=path)
     return path

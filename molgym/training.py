@@ -18,6 +18,7 @@ checkpoint stays).
 from __future__ import annotations
 
 import csv
+import importlib.util
 import shutil
 import signal
 import sys
@@ -204,11 +205,10 @@ class _Writer:
         self.file = open(path, "a" if self.columns else "w", newline="")
         if self.columns:
             self._writer = csv.DictWriter(self.file, self.columns, extrasaction="ignore", lineterminator="\n")
-        try:
+        self.tb = None
+        if importlib.util.find_spec("tensorboard") is not None:  # optional; probing it would import torch
             from torch.utils.tensorboard import SummaryWriter
-        except ImportError:  # tensorboard is optional
-            self.tb = None
-        else:
+
             self.tb = SummaryWriter(str(tb_dir))
 
     def write(self, row: dict[str, Any]) -> None:

@@ -6,8 +6,9 @@ and no process left behind.
 
 For each command: one uninterrupted reference run, then attempts with the same command line on
 a fresh output directory, each killed (SIGKILL to the command's own process only: its worker
-processes are orphaned, as when a shell or a machine kills the parent) after a delay drawn
-uniformly from [0, the reference's wall time], until an attempt ends by itself; that output must
+processes are orphaned, as when a shell or a machine kills the parent) a delay drawn uniformly
+from [0, the reference's wall time] after it made its output directory (its start-up over),
+until an attempt ends by itself; that output must
 equal the reference's (oracle logs byte for byte; logs, results and metrics except wall times)
 and hold no temporary file. Then again on another fresh directory, until ``--kills`` kills were
 made. After each kill the command's process group must be empty within 5 s. Prints one line per kill and a summary; ``--json FILE`` writes it.
@@ -36,14 +37,18 @@ CHAIN = "tests.agents_for_tests:ChainAgent"
 WALL = {"wall_time", "seconds_act", "seconds_env", "seconds_learn"}  # columns that differ between equal runs
 
 
+def _say(line: str) -> None:
+    print(line, flush=True)  # a log file shows each kill as it happens
+
+
 def train_command(out: Path, agent: str = CHAIN, config: tuple[str, ...] = ("pause=0.02",), budget: int = 60) -> list[str]:
     return ["train", agent, "--task", "qed", "--budget", str(budget), "--checkpoint-every", "3", "--out", str(out),
             "--config", *config]
 
 
-def compare_command(out: Path, budget: int = 30, seeds: int = 3) -> list[str]:
+def compare_command(out: Path, budget: int = 30, seeds: int = 3, workers: int = 2) -> list[str]:
     return ["compare", "--agents", f"random,{CHAIN}", "--budget", str(budget), "--seeds", str(seeds), "--propose", "5",
-            "--workers", "2", "--out", str(out)]
+            "--workers", str(workers), "--out", str(out)]
 
 
 def _start(argv: list[str]) -> subprocess.Popen:
@@ -89,13 +94,24 @@ def run_to_end(argv: list[str]) -> float:
     return time.monotonic() - began
 
 
-def kill_until_done(argv: list[str], kills: int, longest: float, rng: np.random.Generator, say=print) -> list[dict]:
-    """Attempts of ``argv``, each SIGKILLed after a random delay in [0, ``longest``] s, until one
-    ends by itself or ``kills`` were made (then one is left to finish). One record per kill."""
+def _started_writing(process: subprocess.Popen, out: Path) -> None:
+    """Wait until the command has made its output directory (its start-up, in which a kill can
+    harm nothing, is over) or has ended."""
+    deadline = time.monotonic() + 120
+    while not out.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def kill_until_done(argv: list[str], kills: int, longest: float, rng: np.random.Generator, say=_say) -> list[dict]:
+    """Attempts of ``argv``, each SIGKILLed a random delay in [0, ``longest``] s after it started
+    writing its ``--out``, until one ends by itself or ``kills`` were made (then one is left to
+    finish). One record per kill."""
+    out = Path(argv[argv.index("--out") + 1])
     records: list[dict] = []
     while len(records) < kills:
         delay = float(rng.uniform(0.0, longest))
         process = _start(argv)
+        _started_writing(process, out)
         try:
             process.wait(timeout=delay)
         except subprocess.TimeoutExpired:
@@ -103,7 +119,7 @@ def kill_until_done(argv: list[str], kills: int, longest: float, rng: np.random.
             process.wait()
             cleared = _wait_group_empty(process.pid)
             records.append({"command": argv[0], "after_s": round(delay, 3), "cleared_s": round(cleared, 3)})
-            say(f"  kill: {argv[0]} after {delay:.2f} s; its processes gone {cleared:.2f} s later")
+            say(f"  kill: {argv[0]} {delay:.2f} s into its work; its processes gone {cleared:.2f} s later")
             continue
         if process.returncode != 0:
             raise AssertionError(f"an attempt of molgym {' '.join(argv)} failed: {process.stderr.read()[-2000:]}")
@@ -147,22 +163,28 @@ def differences(reference: Path, resumed: Path) -> list[str]:
     return problems
 
 
-def fault_test(work: Path, kills: int, seed: int, say=print, train_agent: str = CHAIN,
-               train_config: tuple[str, ...] = ("pause=0.02",), compare_budget: int = 30, compare_seeds: int = 3) -> dict:
-    """Kill ``train`` and ``compare`` ``kills`` times each, on as many fresh output directories as it
+def fault_test(work: Path, kills: int | dict[str, int], seed: int, say=_say, train_agent: str = CHAIN,
+               train_config: tuple[str, ...] = ("pause=0.02",), train_budget: int = 60, compare_budget: int = 30,
+               compare_seeds: int = 3, compare_workers: int = 2, run_reference=None) -> dict:
+    """Kill ``train`` and ``compare`` ``kills`` times each (or as ``{"train": k, "compare": k}`` says),
+    on as many fresh output directories as it
     takes (each killed until an attempt finishes, then checked); a summary. ``AssertionError`` if
-    any output differs from the uninterrupted run's or a process outlives its kill by 5 s."""
+    any output differs from the uninterrupted run's or a process outlives its kill by 5 s.
+    ``run_reference(argv)`` makes the uninterrupted runs (default: as a command, like the others)."""
     rng = np.random.default_rng(seed)
     summary = {"seed": seed, "kills": [], "commands": {}, "rounds": {}}
-    for name, make in (("train", lambda out: train_command(out, train_agent, train_config)),
-                       ("compare", lambda out: compare_command(out, compare_budget, compare_seeds))):
+    for name, make in (("train", lambda out: train_command(out, train_agent, train_config, train_budget)),
+                       ("compare", lambda out: compare_command(out, compare_budget, compare_seeds, compare_workers))):
+        wanted = kills[name] if isinstance(kills, dict) else kills
         reference = work / f"{name}_reference"
-        seconds = run_to_end(make(reference))
-        say(f"{name}: uninterrupted run {seconds:.1f} s; killing it {kills} times")
+        began = time.monotonic()
+        (run_reference or run_to_end)(make(reference))
+        seconds = time.monotonic() - began
+        say(f"{name}: uninterrupted run {seconds:.1f} s; killing it {wanted} times")
         made, rounds = [], 0
-        while len(made) < kills:
+        while len(made) < wanted:
             resumed = work / f"{name}_killed{rounds}"
-            made += kill_until_done(make(resumed), kills - len(made), seconds, rng, say)
+            made += kill_until_done(make(resumed), wanted - len(made), seconds, rng, say)
             rounds += 1
             problems = differences(reference, resumed)
             if problems:

@@ -55,7 +55,8 @@ def test_rollout_reports_bad_input_without_a_traceback(tmp_path, capsys):
     assert main(["rollout", "--env", "MolOpt-v0", "--out", str(tmp_path)]) == 2
     assert "needs start molecules" in capsys.readouterr().err
     assert main(["rollout", "--start", "C1CC", "--out", str(tmp_path)]) == 2
-    assert "invalid SMILES 'C1CC'" in capsys.readouterr().err
+    assert ("--start 'C1CC' is neither an existing file, a dataset name (nci, zinc250k, moses) nor a valid SMILES "
+            "(RDKit cannot parse it)") in capsys.readouterr().err
     assert main(["rollout", "--episodes", "0", "--out", str(tmp_path)]) == 2
 
 

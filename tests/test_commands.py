@@ -244,16 +244,19 @@ def test_the_suite_runs_torch_on_one_thread():
 
 
 @pytest.mark.parametrize("make_argv, says", [
-    (lambda d: ["sample", "--checkpoint", "agents/gcpn/checkpoints/gcpn_moses.pt", "--out", str(d / "old.csv")],
-     "old.csv already exists: choose another --out, or add --overwrite to replace it"),
-    (lambda d: ["pretrain", "gcpn", "--out", str(d / "old.csv")], "already exists"),
-    (lambda d: ["sample", "--checkpoint", "agents/gcpn/checkpoints/gcpn_moses.pt", "--out", str(d)],
-     "is a directory: give a file name"),
-    (lambda d: ["pretrain", "reinvent", "--out", str(d)], "is a directory: give a file name"),
-    (lambda d: ["compare", "--agents", "random", "--out", str(d / "old.csv")], "is a file, not a directory"),
-    (lambda d: ["train", "random", "--out", str(d / "old.csv")], "is a file, not a directory"),
-    (lambda d: ["rollout", "--out", str(d / "old.csv")], "is a file, not a directory"),
-    (lambda d: ["rollout", "--out", str(d / "old.csv" / "sub")], "old.csv is a file, not a directory"),
+    pytest.param(lambda d: ["sample", "--checkpoint", "agents/gcpn/checkpoints/gcpn_moses.pt", "--out", str(d / "old.csv")],
+                 "old.csv already exists: choose another --out, or add --overwrite to replace it", id="sample-exists"),
+    pytest.param(lambda d: ["pretrain", "gcpn", "--out", str(d / "old.csv")], "already exists", id="pretrain-exists"),
+    pytest.param(lambda d: ["sample", "--checkpoint", "agents/gcpn/checkpoints/gcpn_moses.pt", "--out", str(d)],
+                 "is a directory: give a file name", id="sample-directory"),
+    pytest.param(lambda d: ["pretrain", "reinvent", "--out", str(d)], "is a directory: give a file name",
+                 id="pretrain-directory"),
+    pytest.param(lambda d: ["compare", "--agents", "random", "--out", str(d / "old.csv")], "is a file, not a directory",
+                 id="compare-file"),
+    pytest.param(lambda d: ["train", "random", "--out", str(d / "old.csv")], "is a file, not a directory", id="train-file"),
+    pytest.param(lambda d: ["rollout", "--out", str(d / "old.csv")], "is a file, not a directory", id="rollout-file"),
+    pytest.param(lambda d: ["rollout", "--out", str(d / "old.csv" / "sub")], "old.csv is a file, not a directory",
+                 id="rollout-under-a-file"),
 ])
 def test_output_paths_are_checked_before_any_work(make_argv, says, tmp_path, capsys):
     old = tmp_path / "old.csv"
@@ -272,7 +275,7 @@ def test_an_unwritable_output_path_is_refused_before_any_work(command, capsys):
             "pretrain": ["pretrain", "gcpn"], "compare": ["compare", "--agents", "random"],
             "train": ["train", "random"], "rollout": ["rollout"]}[command]
     line = _fails([*argv, "--out", target], capsys)
-    assert line.startswith(f"molgym {command}: --out ") and "cannot write there" in line
+    assert line.startswith(f"molgym {command}: --out {target}: cannot write in ")
 
 
 def test_sample_and_pretrain_replace_a_file_only_when_asked(tmp_path, capsys):

@@ -107,3 +107,4 @@ def test_a_cell_with_fewer_finished_seeds_says_how_many_and_gives_no_spread(tmp_
     write_suite_report(by_task, {}, tmp_path, budget=100, seeds=2, device="cpu", wall_time=1.0)
     row = next(line for line in (tmp_path / "results.md").read_text().splitlines() if line.startswith("| qed"))
     assert "| 0.600 +- 0.100 (" in row and "| 0.400, 1 seed (" in row
+    assert (tmp_path / "results.md").read_text().startswith("# PMO suite: 1 task, budget 100 oracle calls, 2 seeds")
