@@ -22,9 +22,9 @@ def molecule_grid(smiles: Sequence[str], legends: Sequence[str], title: str, pat
         raise ValueError("no molecule to draw")
     grid = Draw.MolsToGridImage([Chem.MolFromSmiles(s) for s in smiles], molsPerRow=min(per_row, len(smiles)),
                                 subImgSize=size, legends=list(legends)).convert("RGB")
-    try:  # a scalable font (Pillow >= 10.1 with FreeType); older ones have only a small bitmap font
+    try:  # a scalable font (Pillow >= 10.1); without FreeType only the small bitmap font is there
         font = ImageFont.load_default(size=16)
-    except (TypeError, AttributeError, OSError):
+    except (ImportError, OSError):
         font = ImageFont.load_default()
     header = 34
     page = Image.new("RGB", (grid.width, grid.height + header), "white")
