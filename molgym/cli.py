@@ -330,6 +330,8 @@ def _train(args: argparse.Namespace) -> int:
     run again continues its run (from its last checkpoint, or from the start when it has none:
     nothing is lost either way); ``--resume`` continues it without restating its settings."""
     from molgym.agent import UpdatingAgent
+    from molgym.chem import shorten
+    from molgym.storage import read_json
     from molgym.training import latest_checkpoint, load_checkpoint
 
     out = Path(args.out)
@@ -344,15 +346,17 @@ def _train(args: argparse.Namespace) -> int:
     else:
         run = _new_run(args, cls)
         if saved is not None:
-            differ = [f"{key} {_shown(saved.get(key))} (asked {_shown(value)})" for key, value in run.items()
-                      if saved.get(key) != value]
+            differ = [f"{key} {shorten(saved.get(key), 100)} (asked {shorten(value, 100)})"
+                      for key, value in run.items() if saved.get(key) != value]
             if differ:
                 raise CommandError(f"{out} holds a run with {'; '.join(differ)}: the command that made it continues it "
                                    "(so does --resume); choose another --out for other settings")
     task = _make_task(run["task"], run["params"])
     _output_dir(args.out)
     if saved is not None and not updating and (out / "metrics.json").is_file():
-        print(f"{out} holds this run, finished: {_summary_line(run['agent'], task.name, out)}")
+        with _checking():
+            metrics = read_json(out / "metrics.json", "run metrics")
+        print(f"{out} holds this run, finished: {_summary_line(run['agent'], task.name, out, metrics)}")
         return 0
     resume = f"molgym train {shlex.quote(args.agent)} --out {shlex.quote(str(out))} --resume" + (
         f" --steps {args.steps}" if args.steps is not None else "")
@@ -410,16 +414,14 @@ def _train_agent(agent, oracle, out: Path, args: argparse.Namespace, loop: dict 
     agent.save(out)
     oracle.write_log(out / "oracle_log.csv")
     metrics = run_metrics(oracle.log, oracle.budget)
-    write_json(out / "metrics.json", {**metrics, "stop_reason": agent.stop_reason})
-    print(_summary_line(args.agent, agent.task.name, out))
+    metrics["stop_reason"] = agent.stop_reason
+    write_json(out / "metrics.json", metrics)
+    print(_summary_line(args.agent, agent.task.name, out, metrics))
     return 0
 
 
-def _summary_line(agent: str, task: str, out: Path) -> str:
-    from molgym.storage import read_json
-
-    with _checking():
-        metrics = read_json(out / "metrics.json", "run metrics")
+def _summary_line(agent: str, task: str, out: Path, metrics: dict) -> str:
+    """The line that ends ``molgym train``: the run's metrics (``metrics.json``) and why it stopped."""
     return (f"{agent} on {task}: {metrics['calls']} oracle calls, top-1 {metrics['top1']:.3f}, "
             f"top-10 {metrics['top10']:.3f}, AUC top-10 {metrics['auc_top10']:.3f}; stopped: "
             f"{metrics.get('stop_reason') or 'the agent returned'}; saved to {out}")
@@ -438,12 +440,6 @@ def _new_run(args: argparse.Namespace, cls) -> dict:
                                   "seed": args.seed, "budget": args.budget, "molgym": __version__}))
 
 
-def _shown(value) -> str:
-    """A setting's value in a message: its repr, cut to a readable length (start sets are long)."""
-    text = repr(value)
-    return text if len(text) <= 100 else f"{text[:100]}... ({len(text)} characters)"
-
-
 def _saved_run(out: Path) -> dict:
     from molgym.storage import read_json
 
@@ -459,6 +455,8 @@ def _saved_run(out: Path) -> dict:
 
 def _check_resume(args: argparse.Namespace, run: dict) -> None:
     """``--resume`` continues the saved run: arguments given anew must agree with it."""
+    from molgym.chem import shorten
+
     if args.init is not None:
         raise CommandError("--init has no effect with --resume: the run continues from its checkpoint")
     if run.get("agent", args.agent) != args.agent:
@@ -476,7 +474,7 @@ def _check_resume(args: argparse.Namespace, run: dict) -> None:
     if _given(args, "--config"):
         config = parse_config(args.config)
         asked["config"] = {**run.get("config", {}), **config}
-    differ = [f"{key} {_shown(run.get(key))} (asked {_shown(value)})" for key, value in asked.items()
+    differ = [f"{key} {shorten(run.get(key), 100)} (asked {shorten(value, 100)})" for key, value in asked.items()
               if run.get(key) != value]
     if differ:
         raise CommandError(f"{args.out} holds a run with {'; '.join(differ)}: --resume continues that run as it "

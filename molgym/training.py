@@ -84,6 +84,9 @@ def run_training(agent: UpdatingAgent, oracle: Oracle, out: str | Path, steps: i
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     loop = dict(loop or {"wall_time": 0.0, "best": None})
+    if loop.get("stopped") and not loop.get("steps_limit"):  # an ended run resumed (not one a step limit ended)
+        agent.stop_reason = loop["stopped"]
+        return loop
     log_path = out / "log.csv"
     rows = _read_rows(log_path) if loop.get("updates") else []
     rows = [r for r in rows if int(r["update"]) <= agent.updates]  # updates after the checkpoint are redone
@@ -94,11 +97,6 @@ def run_training(agent: UpdatingAgent, oracle: Oracle, out: str | Path, steps: i
                desc=f"{agent.name} on {agent.task.name}", disable=not progress)
     began = time.perf_counter() - loop["wall_time"]
     patience = Patience(agent.patience, idle=loop.get("idle", 0))
-    if loop.get("stopped") and not loop.get("steps_limit"):  # an ended run resumed (not one a step limit ended)
-        bar.close()
-        writer.close()
-        agent.stop_reason = loop["stopped"]
-        return loop
     loop.update(interrupted=False, stopped=None, steps_limit=None)
     stop = _StopRequest()
     try:
@@ -203,18 +201,20 @@ class _Writer:
         if self.columns:
             write_csv(path, self.columns, ([row.get(c, "") for c in self.columns] for row in rows))
         self.file = open(path, "a" if self.columns else "w", newline="")
-        if self.columns:
-            self._writer = csv.DictWriter(self.file, self.columns, extrasaction="ignore", lineterminator="\n")
+        self._writer = self._rows_of(self.columns) if self.columns else None
         self.tb = None
         if importlib.util.find_spec("tensorboard") is not None:  # optional; probing it would import torch
             from torch.utils.tensorboard import SummaryWriter
 
             self.tb = SummaryWriter(str(tb_dir))
 
+    def _rows_of(self, columns: list[str]) -> csv.DictWriter:
+        return csv.DictWriter(self.file, columns, extrasaction="ignore", lineterminator="\n")
+
     def write(self, row: dict[str, Any]) -> None:
         if self.columns is None:
             self.columns = list(row)
-            self._writer = csv.DictWriter(self.file, self.columns, extrasaction="ignore", lineterminator="\n")
+            self._writer = self._rows_of(self.columns)
             self._writer.writeheader()
         self._writer.writerow(row)
         self.file.flush()

@@ -56,13 +56,15 @@ class StereoDropped(UserWarning):
     """A molecule's stereochemistry was dropped on its way into a state (states are 2D graphs)."""
 
 
-def shorten(text: str, limit: int = 80) -> str:
-    """``text`` quoted for a one-line message, cut to ``limit`` characters with its length said
-    (a SMILES of thousands of characters would otherwise fill the terminal)."""
-    text = str(text)
+def shorten(value, limit: int = 80) -> str:
+    """``value`` as a one-line message shows it (a string quoted, anything else as its repr), cut to
+    ``limit`` characters with its length said: a SMILES of thousands of characters, or a list of
+    800 start molecules, would otherwise fill the terminal."""
+    text = value if isinstance(value, str) else repr(value)
     if len(text) <= limit:
-        return repr(text)
-    return f"{text[:limit]!r}... ({len(text)} characters)"
+        return repr(text) if isinstance(value, str) else text
+    cut = repr(text[:limit]) if isinstance(value, str) else text[:limit]
+    return f"{cut}... ({len(text)} characters)"
 
 
 def has_stereo(mol: Chem.Mol) -> bool:
