@@ -18,17 +18,17 @@ from __future__ import annotations
 import inspect
 from importlib.metadata import entry_points
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from molgym.oracle import BudgetExhausted, Oracle, budget_spent
+from molgym.loop import Callback, train_loop
+from molgym.oracle import Oracle
 from molgym.plugins import load_object
 from molgym.storage import read_json, write_json
 from molgym.tasks import Task
 
-__all__ = ["Agent", "UpdatingAgent", "Patience", "read_checkpoint", "check_settings", "registered_agents",
+__all__ = ["Agent", "UpdatingAgent", "read_checkpoint", "check_settings", "registered_agents",
            "agent_class"]
 
 #: The entry-point group in which agents register (name -> ``module:Class``).
@@ -54,42 +54,6 @@ def read_checkpoint(file: str | Path, what: str, device: str = "cpu") -> dict:
     if not isinstance(state, dict):
         raise ValueError(f"cannot read {what} checkpoint {file}: not a checkpoint dictionary")
     return state
-
-
-@dataclass
-class Patience:
-    """The stall rule (as PMO's ``mol_opt`` ends stalled runs): ``limit`` rounds in a row in which
-    under ``min_new`` of the molecules scored were new end training. A round that pays for nothing
-    is idle, and so is a trickle (a policy collapsed onto molecules already scored that still finds
-    one new molecule in 50 would otherwise run for hours). ``idle`` counts them; :meth:`stalled`
-    takes each round's new (paid) calls and requests."""
-
-    limit: int
-    unit: str = "updates"
-    idle: int = 0
-    min_new: float = 0.05
-
-    def stalled(self, new: int, requested: int) -> bool:
-        self.idle = 0 if new > 0 and new >= self.min_new * requested else self.idle + 1
-        return self.idle >= self.limit
-
-    @property
-    def reason(self) -> str:
-        return f"stalled: under {self.min_new:.0%} of the molecules scored were new in {self.idle} {self.unit} in a row"
-
-    def run(self, oracle: Oracle, one_round) -> str:
-        """Call ``one_round()`` until the oracle's budget is spent, the rule ends it, or the round
-        returns a reason to stop (a string; any other value it returns is ignored); the reason."""
-        while True:
-            calls, requests = oracle.calls, oracle.requests
-            try:
-                done = one_round()
-            except BudgetExhausted:
-                return budget_spent(oracle)
-            if isinstance(done, str):
-                return done
-            if self.stalled(oracle.calls - calls, oracle.requests - requests):
-                return self.reason
 
 
 class Agent(ABC):
@@ -230,8 +194,9 @@ class UpdatingAgent(Agent):
         steps: environment steps (or molecules, for one-shot generators) consumed so far.
         updates: updates done so far.
         patience: updates in a row in which under 5% of the molecules scored were new (none, or a
-            trickle) after which training stops with a stated reason (:class:`Patience`), so that a
+            trickle) after which training stops with a stated reason (:class:`molgym.loop.Patience`), so that a
             run whose policy keeps making molecules already scored ends instead of running on for hours.
+        update_unit: what one update is, in the stall message (``updates``, ``episodes``, ``generations``).
         finished: set by :meth:`update` when the agent's own rule ends training, to the reason
             (e.g. Graph GA's population unchanged for PMO's number of generations).
     """
@@ -239,24 +204,17 @@ class UpdatingAgent(Agent):
     steps: int = 0
     updates: int = 0
     patience: int = 20
+    update_unit: str = "updates"
     finished: str | None = None
 
     @abstractmethod
     def update(self, oracle: Oracle) -> dict[str, float]:
         """One update; returns its statistics for the logs (floats, e.g. ``reward``, ``loss``)."""
 
-    def train(self, oracle: Oracle, on_update: Callable[[dict[str, float]], None] | None = None) -> None:
+    def train(self, oracle: Oracle, callbacks: Sequence[Callback] = ()) -> None:
         """Update until the budget is spent, the agent's own rule ends it or it stalls (the reason
-        in ``stop_reason``); ``on_update`` gets each update's statistics."""
-
-        def one_update() -> str | None:
-            stats = self.update(oracle)
-            self.updates += 1
-            if on_update is not None:
-                on_update(stats)
-            return self.finished
-
-        self.stop_reason = Patience(self.patience).run(oracle, one_update)
+        in ``stop_reason``): :func:`molgym.loop.train_loop`, with the caller's ``callbacks``."""
+        train_loop(self, oracle, callbacks)
 
 
 def registered_agents() -> dict[str, str]:

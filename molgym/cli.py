@@ -8,6 +8,7 @@ Ctrl-C one line and status 130. Files are written whole, only once their content
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shlex
 import sys
@@ -229,14 +230,14 @@ def _compare_configs(pairs: list[str], agents: list[str]) -> dict[str, dict]:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from molgym.compare import check_runs, compare, plan
+    from molgym.compare import Comparison, check_runs, compare
 
-    agents = list(dict.fromkeys(a.strip() for a in args.agents.split(",") if a.strip()))
+    agents = tuple(dict.fromkeys(a.strip() for a in args.agents.split(",") if a.strip()))
     if not agents:
         raise CommandError("--agents names no agent")
     for name in agents:
         _agent(name)
-    configs = _compare_configs(args.config, agents)
+    configs = _compare_configs(args.config, list(agents))
     if args.ray_address is not None and args.executor != "ray":
         raise CommandError("--ray-address needs --executor ray")
     if args.executor == "ray":
@@ -246,32 +247,31 @@ def _compare(args: argparse.Namespace) -> int:
             import_ray()
         except RuntimeError as err:
             raise CommandError(str(err)) from None
+    comparison = Comparison(args.task, agents, args.budget, args.seeds, device=args.device, propose=args.propose,
+                            training_set=args.training_set, configs=configs, time_limit=args.time_limit)
+    how = dict(workers=args.workers, executor=args.executor, ray_address=args.ray_address,
+               command="molgym " + shlex.join(args.argv))
     if args.suite or args.tasks:
-        return _compare_suite(args, agents, configs)
-    params = _task_params(args)
-    _make_task(args.task, params)
+        return _compare_suite(args, comparison, how)
+    comparison = dataclasses.replace(comparison, task_params=_task_params(args))
+    _make_task(comparison.task, comparison.task_params)
     _check_training_set(args.training_set)
+    specs = comparison.runs(args.out)
     with _checking():
-        specs = plan(args.task, agents, args.budget, args.seeds, args.out, args.device, args.propose, params,
-                     args.training_set, configs, args.time_limit)
         check_runs(specs)
     _output_dir(args.out)
     try:
-        results = compare(args.task, agents, args.budget, args.seeds, args.out, workers=args.workers,
-                          device=args.device, propose=args.propose, task_params=params,
-                          training_set=args.training_set, configs=configs, time_limit=args.time_limit,
-                          executor=args.executor, ray_address=args.ray_address,
-                          command="molgym " + shlex.join(args.argv))
+        results = compare(comparison, args.out, **how)
     except KeyboardInterrupt:
         _stop_listening_to_ctrl_c()
         return _interrupted(Path(args.out), [spec.directory for spec in specs])
     return _reported(Path(args.out), results)
 
 
-def _compare_suite(args: argparse.Namespace, agents: list[str], configs: dict[str, dict]) -> int:
+def _compare_suite(args: argparse.Namespace, comparison, how: dict) -> int:
     """``compare --suite pmo [--tasks a,b]``: every (task, agent, seed), and the suite's report."""
-    from molgym.compare import SettingsMismatch, plan
-    from molgym.suite import SUITES, compare_suite
+    from molgym.compare import SettingsMismatch
+    from molgym.compare.suite import SUITES, compare_suite
 
     suite = SUITES[args.suite or "pmo"]()
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else list(suite)
@@ -282,14 +282,11 @@ def _compare_suite(args: argparse.Namespace, agents: list[str], configs: dict[st
     _check_training_set(args.training_set)
     out = _output_dir(args.out)
     try:
-        by_task = compare_suite(tasks, agents, args.budget, args.seeds, out, workers=args.workers, device=args.device,
-                                propose=args.propose, training_set=args.training_set, configs=configs,
-                                time_limit=args.time_limit, command="molgym " + shlex.join(args.argv),
-                                executor=args.executor, ray_address=args.ray_address)
+        by_task = compare_suite(tasks, comparison, out, **how)
     except KeyboardInterrupt:
         _stop_listening_to_ctrl_c()
-        return _interrupted(out, [spec.directory for task in tasks for spec in plan(task, agents, args.budget,
-                                                                                     args.seeds, out / task)])
+        runs = [spec.directory for task in tasks for spec in dataclasses.replace(comparison, task=task).runs(out / task)]
+        return _interrupted(out, runs)
     except SettingsMismatch as err:
         raise CommandError(str(err)) from None
     return _reported(out, [r for results in by_task.values() for r in results])

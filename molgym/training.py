@@ -1,13 +1,13 @@
-"""``molgym train``'s loop for agents that learn in updates: step limit, logs, progress bar,
-periodic checkpoints and an exact resume.
+"""``molgym train`` for agents that learn in updates: the one update loop (:mod:`molgym.loop`) with
+logs, a progress bar, periodic checkpoints, Ctrl-C and an exact resume as its callbacks.
 
 A run directory holds ``task.json`` (what is trained), ``log.csv`` (one row per update; also
 TensorBoard event files under ``tb/`` when ``tensorboard`` is installed), ``checkpoint/`` (the
 agent after the last checkpointed update, with the oracle's paid calls and the loop's counters)
 and, once finished, the agent itself (``agent.json`` and its state) with ``oracle_log.csv``.
 A caller's own state that must resume with the run (``extra``: anything with ``state_dict()`` and
-``load_state_dict()``) is written into each checkpoint as ``extra.pt``. ``resume=True`` reloads
-``checkpoint/`` and continues: the same step counter, weights, optimizer, generators and env state,
+``load_state_dict()``) is written into each checkpoint as ``extra.pt``. :func:`load_checkpoint` reads
+``checkpoint/`` back and :func:`run_training` continues from it: the same step counter, weights, optimizer, generators and env state,
 so the resumed run equals an uninterrupted one, update for update.
 
 Ctrl-C (SIGINT) during :func:`run_training` lets the update in progress finish, writes a
@@ -23,17 +23,18 @@ import shutil
 import signal
 import sys
 import threading
-import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from molgym.agent import Patience, UpdatingAgent, read_checkpoint
-from molgym.oracle import BudgetExhausted, Oracle, budget_spent
+from molgym.agent import UpdatingAgent, read_checkpoint
+from molgym.loop import Callback, train_loop
+from molgym.oracle import Oracle
 from molgym.storage import read_json, write_csv, write_json
 
-__all__ = ["run_training", "load_checkpoint", "latest_checkpoint", "save_checkpoint"]
+__all__ = ["run_training", "BestPolicy", "load_checkpoint", "latest_checkpoint", "save_checkpoint"]
 
 CHECKPOINT = "checkpoint"
 
@@ -69,85 +70,111 @@ def load_checkpoint(out: str | Path, agent_cls: type[UpdatingAgent], task, devic
 
 def run_training(agent: UpdatingAgent, oracle: Oracle, out: str | Path, steps: int | None = None,
                  checkpoint_every: int = 10, loop: dict[str, Any] | None = None, progress: bool = True,
-                 on_update=None, extra=None) -> dict[str, Any]:
-    """Update ``agent`` until ``steps`` env steps are done or the oracle's budget is spent,
-    logging every update and checkpointing every ``checkpoint_every`` updates (and at the end).
+                 callbacks: Sequence[Callback] = (), extra=None) -> dict[str, Any]:
+    """:func:`~molgym.loop.train_loop` with ``molgym train``'s callbacks: ``log.csv`` (and TensorBoard),
+    a progress bar, a checkpoint every ``checkpoint_every`` updates and at the end, and Ctrl-C.
 
-    ``loop`` is the counters of a checkpoint being resumed (:func:`load_checkpoint`); the
-    oracle must then hold that checkpoint's state. ``on_update`` gets each update's statistics;
-    ``extra`` (``state_dict()`` / ``load_state_dict()``) is checkpointed with the agent. Returns
-    the final counters, with ``stopped`` the reason the run ended (``steps`` done, the budget
-    spent, the agent's own rule (``agent.finished``), or ``agent.patience`` updates in a row with
-    (almost) no new paid call: the stall rule, :class:`~molgym.agent.Patience`) and
-    ``interrupted`` true when Ctrl-C stopped it first (after a checkpoint).
+    ``steps``, ``loop`` and the return value are the loop's: ``loop`` holds the counters of a
+    checkpoint being resumed (:func:`load_checkpoint`; the oracle must then hold that checkpoint's
+    state), and the final counters have ``stopped`` (why the run ended) and ``interrupted`` (Ctrl-C
+    stopped it first, after a checkpoint). ``callbacks`` are the caller's own (called after the log,
+    before the checkpoint); ``extra`` (``state_dict()`` / ``load_state_dict()``, e.g. a
+    :class:`BestPolicy`) is checkpointed with the agent.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    loop = dict(loop or {"wall_time": 0.0, "best": None})
-    if loop.get("stopped") and not loop.get("steps_limit"):  # an ended run resumed (not one a step limit ended)
-        agent.stop_reason = loop["stopped"]
-        return loop
-    log_path = out / "log.csv"
-    rows = _read_rows(log_path) if loop.get("updates") else []
+    if loop is not None and loop.get("stopped") and not loop.get("steps_limit"):
+        return train_loop(agent, oracle, loop=loop)  # an ended run: nothing to do, nothing to open
+    rows = _read_rows(out / "log.csv") if loop and loop.get("updates") else []
     rows = [r for r in rows if int(r["update"]) <= agent.updates]  # updates after the checkpoint are redone
-    writer = _Writer(log_path, rows, out / "tb")
-    total = steps if steps is not None else oracle.budget
-    unit = "step" if steps is not None else "call"
-    bar = tqdm(total=total, initial=min(total, agent.steps if steps is not None else oracle.calls), unit=unit,
-               desc=f"{agent.name} on {agent.task.name}", disable=not progress)
-    began = time.perf_counter() - loop["wall_time"]
-    patience = Patience(agent.patience, idle=loop.get("idle", 0))
-    loop.update(interrupted=False, stopped=None, steps_limit=None)
-    stop = _StopRequest()
-    try:
-        while loop["stopped"] is None and not stop.requested:
-            if steps is not None and agent.steps >= steps:
-                loop.update(stopped=f"{steps} env steps done", steps_limit=steps)  # a larger --steps goes on
-                break
-            before = agent.steps if steps is not None else oracle.calls
-            calls_before, requests_before = oracle.calls, oracle.requests
-            try:
-                stats = agent.update(oracle)
-            except BudgetExhausted:
-                loop["stopped"] = budget_spent(oracle)
-                break
-            agent.updates += 1
-            if on_update is not None:
-                on_update(stats)
-            if agent.finished:
-                loop["stopped"] = agent.finished
-            elif patience.stalled(oracle.calls - calls_before, oracle.requests - requests_before):
-                loop["stopped"] = patience.reason
-            new = [score for _, _, score in oracle.log[calls_before:]]  # only this update's paid calls
-            best = max([*new, *([] if loop["best"] is None else [loop["best"]])], default=None)
-            loop.update(updates=agent.updates, steps=agent.steps, wall_time=time.perf_counter() - began, best=best,
-                        idle=patience.idle)
-            row = {"update": agent.updates, "steps": agent.steps, "oracle_calls": oracle.calls,
-                   "wall_time": round(loop["wall_time"], 3), "best": loop["best"], **stats}
-            writer.write(row)
-            bar.update((agent.steps if steps is not None else oracle.calls) - before)
-            bar.set_postfix({k: f"{v:.3f}" for k, v in (("reward", stats.get("reward")), ("best", loop["best"]))
-                             if v is not None}, refresh=False)
-            if agent.updates % checkpoint_every == 0:
-                save_checkpoint(agent, oracle, out, loop, extra)
-    finally:
-        stop.release()
-        bar.update((agent.steps if steps is not None else oracle.calls) - bar.n)  # also when an update ran out
-        bar.close()
-        writer.close()
-    loop["interrupted"] = stop.requested and loop["stopped"] is None
-    agent.stop_reason = loop["stopped"]
-    save_checkpoint(agent, oracle, out, loop, extra)
-    return loop
+    watching = [_Log(out / "log.csv", rows, out / "tb"), _Progress(steps, progress), *callbacks,
+                _Checkpoints(out, checkpoint_every, extra), _CtrlC()]
+    return train_loop(agent, oracle, watching, steps=steps, loop=loop)
 
 
-class _StopRequest:
+class BestPolicy(Callback):
+    """The agent's weights (``agent.policy``, a torch module) at the end of its best ``window``
+    updates in a row, by the mean training reward (``stats["reward"]``) of those updates (as the run
+    goes: no oracle call is spent on choosing), so that a run whose policy degrades late can be
+    evaluated at its best as well. Pass it both as a callback and as ``extra`` to
+    :func:`run_training`, so that it resumes with the run."""
+
+    WINDOW = 10
+
+    def __init__(self, window: int = WINDOW):
+        self.window = window
+        self.rewards: list[float] = []
+        self.reward, self.update, self.state = float("-inf"), 0, None
+
+    def on_update(self, agent, oracle, loop, stats) -> bool:
+        import numpy as np
+
+        self.rewards.append(stats["reward"])
+        recent = [r for r in self.rewards[-self.window:] if np.isfinite(r)]
+        if len(self.rewards) >= self.window and recent and np.mean(recent) > self.reward:
+            self.reward, self.update = float(np.mean(recent)), len(self.rewards)
+            self.state = {k: v.detach().clone() for k, v in agent.policy.state_dict().items()}
+        return False
+
+    def state_dict(self) -> dict:
+        return {"rewards": self.rewards, "reward": self.reward, "update": self.update, "state": self.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rewards, self.reward, self.update, self.state = (list(state["rewards"]), state["reward"], state["update"],
+                                                              state["state"])
+
+
+class _Progress(Callback):
+    """A bar of env steps (with a step limit) or oracle calls, with the last reward and the best score."""
+
+    def __init__(self, steps: int | None, show: bool):
+        self.steps, self.show, self.bar = steps, show, None
+
+    def _done(self) -> int:
+        return self.agent.steps if self.steps is not None else self.oracle.calls
+
+    def on_start(self, agent, oracle, loop) -> None:
+        self.agent, self.oracle = agent, oracle
+        total = self.steps if self.steps is not None else oracle.budget
+        self.bar = tqdm(total=total, initial=min(total, self._done()), unit="step" if self.steps is not None else "call",
+                        desc=f"{agent.name} on {agent.task.name}", disable=not self.show)
+
+    def on_update(self, agent, oracle, loop, stats) -> bool:
+        self.bar.update(self._done() - self.bar.n)
+        self.bar.set_postfix({k: f"{v:.3f}" for k, v in (("reward", stats.get("reward")), ("best", loop["best"]))
+                              if v is not None}, refresh=False)
+        return False
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.update(self._done() - self.bar.n)  # also when an update ran out of budget
+            self.bar.close()
+
+
+class _Checkpoints(Callback):
+    """A checkpoint every ``every`` updates and when the loop ends (not when it raised)."""
+
+    def __init__(self, out: Path, every: int, extra=None):
+        self.out, self.every, self.extra = out, every, extra
+
+    def on_update(self, agent, oracle, loop, stats) -> bool:
+        if agent.updates % self.every == 0:
+            save_checkpoint(agent, oracle, self.out, loop, self.extra)
+        return False
+
+    def on_end(self, agent, oracle, loop) -> None:
+        save_checkpoint(agent, oracle, self.out, loop, self.extra)
+
+
+class _CtrlC(Callback):
     """The first Ctrl-C asks the loop to stop after the update in progress; a second one raises
     ``KeyboardInterrupt`` at once. Only the main thread can own SIGINT; elsewhere nothing changes."""
 
     def __init__(self):
         self.requested = False
         self._previous = None
+
+    def on_start(self, agent, oracle, loop) -> None:
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
 
@@ -158,7 +185,10 @@ class _StopRequest:
         print("\nCtrl-C: stopping after this update and writing a checkpoint (Ctrl-C again to stop at once)",
               file=sys.stderr)
 
-    def release(self) -> None:
+    def on_update(self, agent, oracle, loop, stats) -> bool:
+        return self.requested
+
+    def close(self) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
 
@@ -193,8 +223,9 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(lines))
 
 
-class _Writer:
-    """``log.csv`` (rewritten whole with the kept rows, then appended) and TensorBoard when installed."""
+class _Log(Callback):
+    """``log.csv`` (rewritten whole with the kept rows, then appended: one row per update) and
+    TensorBoard when installed."""
 
     def __init__(self, path: Path, rows: list[dict[str, str]], tb_dir: Path):
         self.path, self.columns = path, list(rows[0]) if rows else None
@@ -211,7 +242,9 @@ class _Writer:
     def _rows_of(self, columns: list[str]) -> csv.DictWriter:
         return csv.DictWriter(self.file, columns, extrasaction="ignore", lineterminator="\n")
 
-    def write(self, row: dict[str, Any]) -> None:
+    def on_update(self, agent, oracle, loop, stats) -> bool:
+        row = {"update": agent.updates, "steps": agent.steps, "oracle_calls": oracle.calls,
+               "wall_time": round(loop["wall_time"], 3), "best": loop["best"], **stats}
         if self.columns is None:
             self.columns = list(row)
             self._writer = self._rows_of(self.columns)
@@ -222,6 +255,7 @@ class _Writer:
             for key, value in row.items():
                 if key not in ("update", "steps") and isinstance(value, (int, float)):
                     self.tb.add_scalar(key, value, row["steps"])
+        return False
 
     def close(self) -> None:
         self.file.close()

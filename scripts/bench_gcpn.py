@@ -65,7 +65,7 @@ from molgym.metrics import diversity
 from molgym.rewards import Context, PenalizedLogP
 from molgym.rewards.properties import sa_score, tanimoto
 from molgym.tasks import make_task
-from molgym.training import latest_checkpoint, load_checkpoint, run_training
+from molgym.training import BestPolicy, latest_checkpoint, load_checkpoint, run_training
 from molgym_agents.gcpn.agent import GCPNAgent
 
 PAPER = {
@@ -105,34 +105,6 @@ def throughput(args) -> None:
           "learn: PPO's minibatch passes)")
 
 
-class BestPolicy:
-    """The policy's weights at the end of its best ``window`` updates in a row, by the mean
-    training reward of the episodes they finished (as the run goes: no oracle call is spent on
-    choosing), so that a run whose policy degrades late can be evaluated at its best as well.
-    Checkpointed with the run (``state_dict`` / ``load_state_dict``)."""
-
-    WINDOW = 10
-
-    def __init__(self, window: int = WINDOW):
-        self.window = window
-        self.rewards: list[float] = []
-        self.reward, self.update, self.state = float("-inf"), 0, None
-
-    def after(self, stats: dict[str, float], policy: torch.nn.Module) -> None:
-        self.rewards.append(stats["reward"])
-        recent = [r for r in self.rewards[-self.window:] if np.isfinite(r)]
-        if len(self.rewards) >= self.window and recent and np.mean(recent) > self.reward:
-            self.reward, self.update = float(np.mean(recent)), len(self.rewards)
-            self.state = {k: v.detach().clone() for k, v in policy.state_dict().items()}
-
-    def state_dict(self) -> dict:
-        return {"rewards": self.rewards, "reward": self.reward, "update": self.update, "state": self.state}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.rewards, self.reward, self.update, self.state = (list(state["rewards"]), state["reward"], state["update"],
-                                                              state["state"])
-
-
 def train(task, seed: int, budget: int, device: str, position: str, config: dict, checkpoint: Path):
     """One GCPN run from the shipped checkpoint (``config``: the agent's settings), checkpointed in
     the directory ``checkpoint`` every ``CHECKPOINT_EVERY`` updates (:func:`molgym.training.run_training`)
@@ -158,7 +130,7 @@ def train(task, seed: int, budget: int, device: str, position: str, config: dict
         agent, loop = GCPNAgent(task, seed=seed, device=device, **config), None
     if loop is None or loop["stopped"] is None:  # else it ended before, and only its evaluation is left
         loop = run_training(agent, oracle, checkpoint, checkpoint_every=CHECKPOINT_EVERY, loop=loop, progress=False,
-                            on_update=lambda stats: best.after(stats, agent.policy), extra=best)
+                            callbacks=[best], extra=best)
     bar.close()
     if loop["interrupted"]:
         print(f"interrupted: {position} checkpointed at update {agent.updates} ({oracle.calls} oracle calls); the "

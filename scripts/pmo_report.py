@@ -13,7 +13,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from molgym.suite import write_suite_report
+from molgym.compare.suite import write_suite_report
 from molgym.tasks import PMO_TASKS
 
 

@@ -67,7 +67,7 @@ def test_the_library_never_imports_the_agents_package():
     for file in (ROOT / "molgym").rglob("*.py"):
         for name in _imported_names(ast.parse(file.read_text())):
             assert name.split(".")[0] not in ("agents", "molgym_agents"), f"{file.relative_to(ROOT)} imports {name}"
-    code = ("import sys, molgym, molgym.cli, molgym.compare, molgym.suite, molgym.training, molgym.agent\n"
+    code = ("import sys, molgym, molgym.cli, molgym.compare, molgym.compare.suite, molgym.training, molgym.agent\n"
             "molgym.cli.build_parser(); molgym.agent.registered_agents()\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('agents', 'molgym_agents')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)

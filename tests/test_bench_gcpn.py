@@ -1,6 +1,7 @@
 """The GCPN benchmark's run store: finished runs are kept, reused, and ``--report`` trains nothing."""
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,7 +11,8 @@ import torch
 
 from molgym.rewards import ConstrainedImprovement
 from molgym.tasks import Task
-from scripts.bench_gcpn import BestPolicy, Store
+from molgym.training import BestPolicy
+from scripts.bench_gcpn import Store
 
 SETTINGS = {"budget": 10, "seeds": 3, "tasks": "qed", "out": "x", "report": False}
 
@@ -41,7 +43,7 @@ def test_the_best_policy_is_the_weights_at_the_end_of_the_best_window_of_trainin
     for update, reward in enumerate(rewards, start=1):
         with torch.no_grad():
             policy.weight.fill_(update)  # the weights after this update
-        best.after({"reward": reward}, policy)
+        best.on_update(SimpleNamespace(policy=policy), None, {}, {"reward": reward})
     assert best.update == 6 and best.reward == 5.0
     assert torch.equal(best.state["weight"], torch.full((1, 2), 6.0))  # a copy, not the live weights
     assert torch.equal(policy.weight, torch.full((1, 2), 9.0))
@@ -63,18 +65,18 @@ def test_a_run_killed_mid_way_goes_on_from_its_last_checkpoint_as_if_never_stopp
         return bench_gcpn.train(task, 0, 60, "cpu", "test", config, tmp_path / folder)
 
     whole = run("whole")
-    after = BestPolicy.after
+    after = BestPolicy.on_update
 
-    def crash_after_update_3(self, stats, policy):
-        after(self, stats, policy)
+    def crash_after_update_3(self, agent, oracle, loop, stats):
+        after(self, agent, oracle, loop, stats)
         if len(self.rewards) == 3:
             raise RuntimeError("killed")
 
-    monkeypatch.setattr(BestPolicy, "after", crash_after_update_3)
+    monkeypatch.setattr(BestPolicy, "on_update", crash_after_update_3)
     with pytest.raises(RuntimeError, match="killed"):
         run("split")
     assert json.loads((tmp_path / "split" / "checkpoint" / "loop.json").read_text())["updates"] == 2
-    monkeypatch.setattr(BestPolicy, "after", after)
+    monkeypatch.setattr(BestPolicy, "on_update", after)
     resumed = run("split")
     (agent, oracle, _, _, best), (agent2, oracle2, _, _, best2) = whole, resumed
     assert oracle2.log == oracle.log and len(oracle.log) > 0

@@ -136,7 +136,7 @@ def test_train_command_steps_logs_and_resume(tmp_path, capsys):
         (["train", "gcpn", "--init", "{tmp}/garbage.pt"], "cannot read GCPN checkpoint"),
         (["train", "gcpn", "--config", "adversarial=sometimes"], "adversarial must be one of"),
         (["train", "gcpn", "--config", "learning_rat=0.1"], "unknown gcpn setting 'learning_rat'"),
-        (["train", "random", "--steps", "10"], "does not train in updates"),
+        (["train", "sb3-ppo", "--steps", "10"], "does not train in updates"),
         (["pretrain", "gcpn", "--data", "{tmp}/empty.smi"], "no usable molecule"),
     ],
 )

@@ -12,9 +12,9 @@ import pytest
 import ray
 
 from molgym.cli import main
-from molgym.compare import RAY_ATTEMPTS, compare
+from molgym.compare import RAY_ATTEMPTS, Comparison, compare
 
-AGENTS = ["random", "tests.agents_for_tests:ListAgent"]
+AGENTS = ("random", "tests.agents_for_tests:ListAgent")
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +30,14 @@ def _logs(out):
 
 
 def test_compare_on_ray_equals_the_process_pool(tmp_path, local_ray):
-    settings = dict(task="qed", agents=AGENTS, budget=6, seeds=2, propose=2, training_set=None)
-    pool = compare(out=tmp_path / "pool", workers=2, **settings)
-    on_ray = compare(out=tmp_path / "ray", executor="ray", **settings)
+    comparison = Comparison("qed", AGENTS, budget=6, seeds=2, propose=2, training_set=None)
+    pool = compare(comparison, tmp_path / "pool", workers=2)
+    on_ray = compare(comparison, tmp_path / "ray", executor="ray")
     assert [r["status"] for r in on_ray] == ["ok"] * 4
     assert [(r["agent"], r["seed"], r["metrics"]) for r in on_ray] == [(r["agent"], r["seed"], r["metrics"]) for r in pool]
     logs = _logs(tmp_path / "ray")
     assert len(logs) == 4 and logs == _logs(tmp_path / "pool")  # every oracle call, in order, the same
-    again = compare(out=tmp_path / "ray", executor="ray", **settings)  # resumes: nothing left to run
+    again = compare(comparison, tmp_path / "ray", executor="ray")  # resumes: nothing left to run
     assert [r["wall_time"] for r in again] == [r["wall_time"] for r in on_ray]
 
 
@@ -45,12 +45,13 @@ def test_a_worker_killed_mid_run_is_retried_and_one_that_keeps_dying_is_reported
     agent = "tests.agents_for_tests:DyingAgent"
     markers = tmp_path / "markers"
     markers.mkdir()
-    once = compare("qed", [agent], budget=4, seeds=1, out=tmp_path / "once", propose=0, training_set=None,
-                   configs={agent: {"marker_dir": str(markers), "deaths": 1}}, executor="ray")
+    once = compare(Comparison("qed", (agent,), budget=4, seeds=1, propose=0, training_set=None,
+                              configs={agent: {"marker_dir": str(markers), "deaths": 1}}), tmp_path / "once", executor="ray")
     assert once[0]["status"] == "ok" and once[0]["metrics"]["calls"] == 4
     assert len(list(markers.iterdir())) == 1  # it died once, and the retry finished the run
-    always = compare("qed", [agent], budget=4, seeds=1, out=tmp_path / "always", propose=0, training_set=None,
-                     configs={agent: {"marker_dir": str(markers), "deaths": 99}}, executor="ray")
+    always = compare(Comparison("qed", (agent,), budget=4, seeds=1, propose=0, training_set=None,
+                                configs={agent: {"marker_dir": str(markers), "deaths": 99}}), tmp_path / "always",
+                     executor="ray")
     assert always[0]["status"] == "error" and f"died {RAY_ATTEMPTS} times" in always[0]["error"]
     saved = json.loads((tmp_path / "always" / "results.json").read_text())
     assert saved["runs"][0]["status"] == "error"  # reported in the comparison, not dropped

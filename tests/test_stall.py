@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from molgym.cli import main
+from molgym.loop import Callback
 from molgym.tasks import make_task
 from tests.agents_for_tests import StallingAgent, TricklingAgent
 
@@ -19,10 +20,15 @@ def test_an_agent_that_stops_paying_ends_after_its_patience():
     assert agent.stop_reason == "stalled: under 5% of the molecules scored were new in 4 updates in a row"
 
 
-def test_train_hands_each_updates_statistics_to_on_update():
+def test_train_hands_each_updates_statistics_to_its_callbacks():
+    class Seen(Callback):
+        def on_update(self, agent, oracle, loop, stats):
+            seen.append(stats)
+            return False
+
     agent, seen = StallingAgent(make_task("qed")), []
     agent.patience = 2
-    agent.train(agent.task.oracle(100), on_update=seen.append)
+    agent.train(agent.task.oracle(100), [Seen()])
     assert [round(stats["reward"], 4) for stats in seen] == [round(agent.task.oracle(100)(s), 4)
                                                              for s in ("C", "CC", "CCC", "CCC", "CCC")]
 

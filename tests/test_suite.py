@@ -7,7 +7,7 @@ import json
 from PIL import Image
 
 from molgym.cli import main
-from molgym.suite import leaderboard
+from molgym.compare.suite import leaderboard
 
 
 def test_the_pmo_suite_reports_each_task_the_sum_and_the_published_figures(tmp_path, capsys, monkeypatch):
@@ -75,13 +75,14 @@ def test_an_agent_keeps_its_colour_in_every_panel_of_the_grid(tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from molgym.compare import RunSpec, _draw_curves
+    from molgym.compare.report import draw_curves
+    from molgym.compare.runs import run_directory
 
     def run(agent: str, task: str) -> dict:
-        spec = RunSpec(agent, 0, task, 50, str(tmp_path / task))
-        spec.directory.mkdir(parents=True)
+        directory = run_directory(tmp_path / task, agent, 0)
+        directory.mkdir(parents=True)
         rows = "\n".join(f"{i},C{'C' * i},{i / 50}" for i in range(1, 51))
-        (spec.directory / "oracle_log.csv").write_text("call,smiles,score\n" + rows + "\n")
+        (directory / "oracle_log.csv").write_text("call,smiles,score\n" + rows + "\n")
         return {"agent": agent, "seed": 0, "task": task, "budget": 50, "status": "ok"}
 
     by_task = {"one": [run("b", "one")], "two": [run("a", "two"), run("b", "two")]}
@@ -89,7 +90,7 @@ def test_an_agent_keeps_its_colour_in_every_panel_of_the_grid(tmp_path):
     fig, axes = plt.subplots(1, 2)
     colours = {}
     for ax, (task, results) in zip(axes, by_task.items()):
-        assert _draw_curves(ax, results, tmp_path / task, 50, agents)
+        assert draw_curves(ax, results, tmp_path / task, 50, agents)
         for line in ax.get_lines():
             colours.setdefault(line.get_label().split(" (")[0], set()).add(line.get_color())
     plt.close(fig)
@@ -97,7 +98,7 @@ def test_an_agent_keeps_its_colour_in_every_panel_of_the_grid(tmp_path):
 
 
 def test_a_cell_with_fewer_finished_seeds_says_how_many_and_gives_no_spread(tmp_path):
-    from molgym.suite import write_suite_report
+    from molgym.compare.suite import write_suite_report
 
     def run(agent: str, seed: int, auc: float) -> dict:
         return {"agent": agent, "seed": seed, "task": "qed", "budget": 100, "status": "ok",

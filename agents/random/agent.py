@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
-from molgym.agent import Agent, Patience
+from molgym.agent import UpdatingAgent
 from molgym.oracle import Oracle
-from molgym.storage import read_json
+from molgym.storage import read_json, write_json
 from molgym.tasks import Task
 
 
@@ -31,20 +30,24 @@ class EpisodeResult:
     truncated: bool
 
 
-class RandomAgent(Agent):
+class RandomAgent(UpdatingAgent):
     """Picks one of the legal flat actions (``env.unwrapped.action_masks()``) uniformly at random.
+    One update is one episode.
 
     Config: ``patience`` (stop training after that many episodes in a row that paid for nothing
     new: the agent keeps finding molecules the oracle has already scored).
     """
 
     name = "random"
+    update_unit = "episodes"
 
     def __init__(self, task: Task | None = None, seed: int = 0, device: str = "cpu", patience: int = 1000):
         super().__init__(task, seed, device, patience=patience)
         self.rng = np.random.default_rng(seed)
         self.patience = patience
         self._proposer: gym.Env | None = None  # the env propose() plays in, seeded once
+        self._trainer: gym.Env | None = None  # the env update() plays in, scoring with the oracle
+        self._trainer_rng: dict | None = None  # its generator's state, from a checkpoint
 
     def act(self, mask: np.ndarray) -> int:
         """A flat action index drawn uniformly from the ``True`` entries of ``mask`` (shape ``(K,)``)."""
@@ -69,10 +72,16 @@ class RandomAgent(Agent):
                 score = sum(terms[name] for name in base.reward.names)
                 return EpisodeResult(base.smiles, score, total, terms, steps, truncated)
 
-    def train(self, oracle: Oracle) -> None:
-        env = self.task.make_env(oracle)
-        env.reset(seed=self.seed)
-        self.stop_reason = Patience(self.patience, unit="episodes").run(oracle, lambda: self.run_episode(env))
+    def update(self, oracle: Oracle) -> dict[str, float]:
+        """One episode in the env that scores with ``oracle`` (made and seeded on the first update)."""
+        if self._trainer is None:
+            self._trainer = self.task.make_env(oracle)
+            self._trainer.reset(seed=self.seed)
+            if self._trainer_rng is not None:
+                self._trainer.unwrapped.np_random.bit_generator.state = self._trainer_rng
+        episode = self.run_episode(self._trainer)
+        self.steps += episode.steps
+        return {"reward": episode.score, "return": episode.episode_return}
 
     def propose(self, n: int) -> list[str]:
         return [self.run_episode(*self._proposing()).smiles for _ in range(n)]
@@ -89,7 +98,13 @@ class RandomAgent(Agent):
         return self._proposer, None
 
     def _save_state(self, path: Path) -> None:
-        (path / "rng.json").write_text(json.dumps(self.rng.bit_generator.state))
+        env = None if self._trainer is None else self._trainer.unwrapped.np_random.bit_generator.state
+        write_json(path / "rng.json", {"agent": self.rng.bit_generator.state, "env": env, "steps": self.steps,
+                                       "updates": self.updates})
 
     def _load_state(self, path: Path) -> None:
-        self.rng.bit_generator.state = read_json(path / "rng.json", "random agent state")
+        state = read_json(path / "rng.json", "random agent state")
+        if not isinstance(state, dict) or "agent" not in state:
+            raise ValueError(f"random agent state {path / 'rng.json'} is damaged: it holds no generator state")
+        self.rng.bit_generator.state = state["agent"]
+        self._trainer_rng, self.steps, self.updates = state["env"], state["steps"], state["updates"]

@@ -1,6 +1,6 @@
 """``molgym compare --suite pmo``: agents on the PMO benchmark's tasks, beside the published leaderboard.
 
-Every (task, agent, seed) is one resumable run of :mod:`molgym.compare`, in ``OUT/<task>/<agent>/seed<k>/``
+Every (task, agent, seed) is one resumable run of :mod:`molgym.compare.runs`, in ``OUT/<task>/<agent>/seed<k>/``
 with each task's own report in ``OUT/<task>/``. The suite's report (``OUT/results.md``, ``results.json``,
 ``curves.png``: one panel per task) has the tasks as rows and, per agent, the mean AUC top-10 over
 seeds with its rank among the agents and the published methods that have a figure for the task;
@@ -12,6 +12,7 @@ cannot be had (a classifier model offline) is skipped, and the report says why.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -22,8 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from molgym.compare.execute import run_all
+from molgym.compare.report import draw_curves, ended_early, made_by, write_report
+from molgym.compare.runs import Comparison, check_runs
 from molgym.storage import atomic_path, write_atomic, write_json
-from molgym.compare import _draw_curves, _run_all, check_runs, ended_early, made_by, plan, write_report
 
 __all__ = ["SUITES", "compare_suite", "leaderboard", "write_suite_report"]
 
@@ -47,14 +50,14 @@ def leaderboard() -> dict[str, Any]:
     return json.loads(LEADERBOARD.read_text())
 
 
-def compare_suite(tasks: list[str], agents: list[str], budget: int, seeds: int, out: str | Path,
-                  workers: int | None = None, device: str = "cpu", propose: int = 100,
-                  training_set: str | None = "nci", configs: dict[str, dict] | None = None,
-                  time_limit: float | None = None, command: str | None = None, executor: str = "process",
-                  ray_address: str | None = None) -> dict[str, list[dict[str, Any]]]:
-    """Run every (task, agent, seed), ``workers`` at a time (or as Ray tasks, ``executor="ray"``),
-    write each task's report and the suite's; returns the results per task. Tasks whose objective cannot be had are skipped
-    (reported). Raises ``SettingsMismatch`` before any run when ``out`` holds other settings."""
+def compare_suite(tasks: list[str], comparison: Comparison, out: str | Path, workers: int | None = None,
+                  executor: str = "process", ray_address: str | None = None,
+                  command: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Make ``comparison`` on every task of ``tasks`` (its own ``task`` and ``task_params`` are not
+    used) in ``OUT/<task>/``, ``workers`` runs at a time (or as Ray tasks, ``executor="ray"``), and
+    write each task's report and the suite's; returns the results per task. Tasks whose objective
+    cannot be had are skipped (reported). Raises ``SettingsMismatch`` before any run when ``out``
+    holds other settings."""
     from molgym.rewards.classifiers import ModelUnavailable
     from molgym.tasks import make_task
 
@@ -67,22 +70,23 @@ def compare_suite(tasks: list[str], agents: list[str], budget: int, seeds: int, 
         except ModelUnavailable as err:
             skipped[task] = str(err)
             continue
-        specs += plan(task, agents, budget, seeds, out / task, device, propose, None, training_set, configs, time_limit)
+        specs += dataclasses.replace(comparison, task=task, task_params={}).runs(out / task)
     check_runs(specs)
     out.mkdir(parents=True, exist_ok=True)
     width = max(1, min(workers or os.cpu_count() or 1, len(specs)))
     for i, spec in enumerate(specs):
         spec.position = i % width  # progress bars: one line per worker
     began = time.perf_counter()
-    results = _run_all(specs, workers, executor, ray_address)
+    results = run_all(specs, workers, executor, ray_address)
     by_task: dict[str, list[dict[str, Any]]] = {}
     for spec, result in zip(specs, results):
         by_task.setdefault(spec.task, []).append(result)
     wall = time.perf_counter() - began
+    commands = [command] if command else []
     for task, task_results in by_task.items():
-        write_report(task_results, out / task, task=task, budget=budget, wall_time=wall, device=device,
-                     commands=[command] if command else [])
-    write_suite_report(by_task, skipped, out, budget, seeds, device, wall, [command] if command else [])
+        write_report(task_results, out / task, task=task, budget=comparison.budget, wall_time=wall,
+                     device=comparison.device, commands=commands)
+    write_suite_report(by_task, skipped, out, comparison.budget, comparison.seeds, comparison.device, wall, commands)
     return by_task
 
 
@@ -190,7 +194,7 @@ def _plot_grid(by_task: dict[str, list[dict[str, Any]]], out: Path, budget: int)
     fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3 * rows), squeeze=False)
     agents = list(dict.fromkeys(r["agent"] for results in by_task.values() for r in results))  # one colour each
     for ax, (task, results) in zip(axes.flat, by_task.items()):
-        _draw_curves(ax, results, out / task, budget, agents)
+        draw_curves(ax, results, out / task, budget, agents)
         ax.set_title(task, fontsize=9)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(by_task):]:
