@@ -16,6 +16,7 @@ from molgym.agent import Agent, agent_class, registered_agents
 from molgym.tasks import make_task
 from molgym_agents.random import RandomAgent
 from molgym_agents.sb3.agent import SB3PPOAgent
+from tests.agents_for_tests import whole_and_resumed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,6 +97,19 @@ def test_random_agent_spends_exactly_the_budget_and_resumes_exactly(tmp_path):
     expected = agent.propose(3)
     again = RandomAgent.load(tmp_path / "agent", task)
     assert isinstance(again, Agent) and again.propose(3) == expected
+
+
+def test_a_resumed_random_run_equals_an_uninterrupted_one(tmp_path):
+    """One update is one episode; the checkpoint keeps the agent's generator and the env's, which
+    draws each episode's start molecule among several."""
+    task = make_task("constrained", start_smiles=["CCO", "c1ccccc1O", "CC(=O)Nc1ccccc1", "CCN"], threshold=0.0)
+    whole, resumed = whole_and_resumed(lambda: RandomAgent(task, seed=5), RandomAgent, task, tmp_path, steps=400,
+                                       stop_at=150)
+    assert resumed.updates == whole.updates > 5 and resumed.steps == whole.steps
+    logs = [(tmp_path / run / "log.csv").read_text().splitlines() for run in ("whole", "split")]
+    strip = [[",".join(line.split(",")[:3] + line.split(",")[4:]) for line in log] for log in logs]  # not wall time
+    assert strip[0] == strip[1]
+    assert resumed.propose(4) == whole.propose(4)
 
 
 def test_random_agent_stops_when_nothing_new_can_be_made():

@@ -40,7 +40,7 @@ def _pmo_tasks() -> tuple[str, ...]:
 #: Suite name -> its tasks.
 SUITES = {"pmo": _pmo_tasks}
 
-LEADERBOARD = Path(__file__).with_name("data") / "pmo_leaderboard.json"
+LEADERBOARD = Path(__file__).parent.parent / "data" / "pmo_leaderboard.json"
 
 
 @lru_cache(maxsize=1)
