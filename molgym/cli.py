@@ -171,45 +171,43 @@ def _envs(args: argparse.Namespace) -> int:
 
 
 def _rollout(args: argparse.Namespace) -> int:
-    import gymnasium as gym
-    from tqdm.auto import tqdm
+    """``molgym rollout``: ``--episodes`` episodes of uniformly random legal actions, as one batch
+    (:func:`molgym.rollout.rollout`; episode ``i``'s env seeded with ``--seed`` + ``i``)."""
+    import numpy as np
 
+    import molgym
+    from molgym.envs.vector import MolEditVectorEnv
     from molgym.pictures import molecule_grid
+    from molgym.rollout import rollout
 
     kwargs = {"max_atoms": args.max_atoms}
     start = _start_molecules(args.start)
     if start is not None:
         kwargs["start_smiles"] = start
     with _checking():
-        env = gym.make(args.env, **kwargs)
+        env = MolEditVectorEnv(molgym.ENV_IDS[args.env], num_envs=args.episodes, **kwargs)
     out = _output_dir(args.out)
-    agent = _agent("random")(seed=args.seed)
-    results = []
+    rng = np.random.default_rng(args.seed)
     began = time.perf_counter()
-    with tqdm(range(args.episodes), desc=f"random agent on {args.env}", unit="episode") as bar:
-        for episode in bar:
-            result = agent.run_episode(env, seed=args.seed + episode)
-            results.append(result)
-            best = max(r.score for r in results)
-            bar.set_postfix(score=f"{result.score:.3f}", best=f"{best:.3f}")
+    episodes = rollout(env, lambda obs, rows: env.layout.sample(env.mask[rows], rng), seed=args.seed)
     elapsed = time.perf_counter() - began
-    names = sorted({k for r in results for k in r.final_terms})
-    label = "+".join(env.unwrapped.reward.names) or "score"
-    ranked = sorted(results, key=lambda r: r.score, reverse=True)
+    names = sorted({k for terms in episodes.terms for k in terms})
+    label = "+".join(env.reward.names) or "score"
+    ranked = sorted(range(args.episodes), key=lambda i: episodes.scores[i], reverse=True)
     top = ranked[: args.top]
-    molecule_grid([r.smiles for r in top], [f"{label} {r.score:.3f}" for r in top],
-                  f"random agent on {args.env}: best {len(top)} of {len(results)} episodes by {label}", out / "top.png")
+    molecule_grid([episodes.smiles[i] for i in top], [f"{label} {episodes.scores[i]:.3f}" for i in top],
+                  f"random agent on {args.env}: best {len(top)} of {args.episodes} episodes by {label}", out / "top.png")
     write_csv(out / "molecules.csv", ["episode", "smiles", "score", "return", "steps", "truncated", *names],
-               [[i, r.smiles, r.score, r.episode_return, r.steps, r.truncated, *[r.final_terms.get(n, "") for n in names]]
-                for i, r in enumerate(results)])
-    scores = [r.score for r in results]
-    unique = len({r.smiles for r in results})
-    steps = sum(r.steps for r in results)
+              [[i, episodes.smiles[i], episodes.scores[i], episodes.returns[i], episodes.steps[i], episodes.truncated[i],
+                *[episodes.terms[i].get(n, "") for n in names]] for i in range(args.episodes)])
+    unique = len(set(episodes.smiles))
+    steps = int(episodes.steps.sum())
     print(f"{args.episodes} episodes of {args.env} in {elapsed:.1f} s ({steps / elapsed:.0f} steps/s)")
-    print(f"{label}: mean {sum(scores) / len(scores):.3f}, best {ranked[0].score:.3f}; unique molecules {unique}/{len(results)}")
+    print(f"{label}: mean {episodes.scores.mean():.3f}, best {episodes.scores[ranked[0]]:.3f}; "
+          f"unique molecules {unique}/{args.episodes}")
     print("best molecules:")
-    for r in top[:5]:
-        print(f"  {r.score:7.3f}  {r.smiles}")
+    for i in top[:5]:
+        print(f"  {episodes.scores[i]:7.3f}  {episodes.smiles[i]}")
     print(f"wrote {out / 'molecules.csv'} and {out / 'top.png'}")
     return 0
 

@@ -9,7 +9,7 @@ which atom pairs are jointly legal). The policy is ``--policy gcpn`` (the defaul
 pretrained weights; or ``--policy extractor``: SB3's MLP heads over ``molgym_agents.sb3.MolGraphExtractor``
 from scratch (which collapses onto one molecule). After training, the policy samples molecules
 (stochastic, with masks) and the script prints their QED and unique share beside the random
-agent's on the same number of molecules.
+agent's on the same number of molecules (each set one batch of episodes, :func:`molgym.rollout.rollout`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 from tqdm.auto import tqdm
 
 import molgym  # noqa: F401 - registers the environments
+from molgym.envs.vector import MolEditVectorEnv
+from molgym.rollout import rollout
 from molgym.wrappers import FlatAction
-from molgym_agents.random import RandomAgent
 from molgym_agents.sb3 import GCPNMaskablePolicy, MolGraphExtractor
 
 # Reward: the final QED only. With masks every action is legal, so GCPN's +1/N validity term would
@@ -59,23 +60,23 @@ class ProgressBar(BaseCallback):
 
 
 def sample(model: MaskablePPO, count: int, seed: int) -> list[tuple[str, float]]:
-    env = make_env()
-    out = []
-    obs, _ = env.reset(seed=seed)
-    while len(out) < count:
-        action, _ = model.predict(obs, action_masks=env.action_masks(), deterministic=False)
-        obs, _, terminated, truncated, info = env.step(int(action))
-        if terminated or truncated:
-            out.append((info["smiles"], info["reward_terms"]["qed"]))
-            obs, _ = env.reset()
-    return out
+    """``count`` episodes of the policy (stochastic, masked), as one batch: (SMILES, QED)."""
+    env = MolEditVectorEnv(num_envs=count, **ENV_KWARGS)
+
+    def act(obs, rows):
+        action, _ = model.predict({k: v[rows] for k, v in obs.items()}, action_masks=env.mask[rows], deterministic=False)
+        return np.asarray(action, dtype=np.int64).reshape(-1)
+
+    episodes = rollout(env, act, seed=seed)
+    return [(smiles, terms["qed"]) for smiles, terms in zip(episodes.smiles, episodes.terms)]
 
 
 def random_molecules(count: int, seed: int) -> list[tuple[str, float]]:
-    env = gym.make("MolEdit-v0", **ENV_KWARGS)
-    agent = RandomAgent(seed=seed)
-    results = [agent.run_episode(env, seed=seed + i) for i in range(count)]
-    return [(r.smiles, r.final_terms["qed"]) for r in results]
+    """``count`` episodes of uniformly random legal actions, as one batch: (SMILES, QED)."""
+    env = MolEditVectorEnv(num_envs=count, **ENV_KWARGS)
+    rng = np.random.default_rng(seed)
+    episodes = rollout(env, lambda obs, rows: env.layout.sample(env.mask[rows], rng), seed=seed)
+    return [(smiles, terms["qed"]) for smiles, terms in zip(episodes.smiles, episodes.terms)]
 
 
 def summary(name: str, molecules: list[tuple[str, float]]) -> str:

@@ -13,6 +13,7 @@ import torch
 from molgym.agent import UpdatingAgent, check_settings, read_checkpoint
 from molgym.oracle import Oracle, OracleTerm
 from molgym.rewards import Adversarial
+from molgym.rollout import rollout
 from molgym.tasks import Task
 from molgym_agents.gcpn.discriminator import OnlineDiscriminator
 from molgym_agents.gcpn.expert import expert_data as expert_data_of
@@ -161,13 +162,12 @@ class GCPNAgent(UpdatingAgent):
 
     @torch.no_grad()
     def rollouts(self, n: int, greedy: bool = False) -> list[str]:
-        """The final molecules of ``n`` episodes of the policy from the task's start molecules."""
+        """The final molecules of ``n`` episodes of the policy from the task's start molecules,
+        ``num_envs`` episodes at a time."""
         env = self.task.make_vector_env(None, num_envs=min(n, self.config["num_envs"]), reward=[])
-        obs, _ = env.reset(seed=int(self.rng.integers(2**31)))
         out: list[str] = []
         while len(out) < n:
-            obs, ended = self._act(env, obs, greedy)
-            out.extend(env.smiles_of(ended))
+            out += rollout(env, self._acting(env, greedy), seed=int(self.rng.integers(2**31))).smiles
         env.close()
         return out[:n]
 
@@ -175,32 +175,21 @@ class GCPNAgent(UpdatingAgent):
     def _episodes_from(self, starts: list[str], n: int, greedy: bool) -> list[list[str]]:
         """One batch of ``n`` episodes from each of ``starts``: the final molecules, per start."""
         env = self.task.make_vector_env(None, num_envs=len(starts) * n, start_smiles=starts, reward=[])
-        obs, _ = env.reset(seed=int(self.rng.integers(2**31)),
+        episodes = rollout(env, self._acting(env, greedy), seed=int(self.rng.integers(2**31)),
                            options={"start_index": np.repeat(np.arange(len(starts)), n)})
-        out: list[list[str]] = [[] for _ in starts]
-        running = np.ones(env.num_envs, dtype=bool)  # each row's first episode only (autoresets start others)
-        while running.any():
-            obs, ended = self._act(env, obs, greedy, rows=np.flatnonzero(running))
-            ended = ended[running[ended]]
-            for row, smiles in zip(ended.tolist(), env.smiles_of(ended)):
-                out[row // n].append(smiles)
-            running[ended] = False
         env.close()
-        return out
+        return [episodes.smiles[i * n:(i + 1) * n] for i in range(len(starts))]
 
-    def _act(self, env, obs, greedy: bool, rows: np.ndarray | None = None):
-        """One policy step of the molecules ``rows`` of ``env`` (default all; the others are given
-        the stop action, their episodes no longer wanted): (the next observations, the rows whose
-        episode ended)."""
-        if rows is not None and len(rows) < env.num_envs:
-            actions = np.full(env.num_envs, env.layout.stop)
-            actions[rows] = self.policy.act(obs_tensors({k: v[rows] for k, v in obs.items()}, self.device),
-                                            torch.tensor(env.mask[rows], device=self.device), greedy=greedy).cpu().numpy()
-        else:
-            actions = self.policy.act(obs_tensors(obs, self.device), torch.tensor(env.mask, device=self.device),
-                                      greedy=greedy).cpu().numpy()
-        obs, _, terminated, truncated, _ = env.step(actions)
-        return obs, np.flatnonzero(terminated | truncated)
+    def _acting(self, env, greedy: bool):
+        """The policy as :func:`molgym.rollout.rollout`'s ``act``: flat actions of the rows asked for."""
+
+        def act(obs, rows: np.ndarray) -> np.ndarray:
+            if len(rows) < env.num_envs:
+                obs = {k: v[rows] for k, v in obs.items()}
+            return self.policy.act(obs_tensors(obs, self.device), torch.tensor(env.mask[rows], device=self.device),
+                                   greedy=greedy).cpu().numpy()
+
+        return act
 
     def _save_state(self, path: Path) -> None:
         sizes = {k: self.config[k] for k in ("hidden", "layers", "rank")}

@@ -91,7 +91,7 @@ class GraphRNNAgent(UpdatingAgent):
             episodes, logp, entropy = self._sample(env, grad=True)
         finally:
             env.close()
-        rewards = torch.as_tensor(episodes.rewards, dtype=torch.float32, device=self.device)
+        rewards = torch.as_tensor(episodes.last_rewards, dtype=torch.float32, device=self.device)
         mean = float(rewards.mean())
         baseline = mean if self.baseline is None else self.baseline
         advantage = rewards - baseline

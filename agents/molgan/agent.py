@@ -129,13 +129,13 @@ class MolGANAgent(UpdatingAgent):
         episodes = self.build(*generated, oracle)
         # the reward network learns the score of what the generator emits (as MolGAN does): a graph
         # the env cannot build as drawn scores what the env made of it
-        self._remember(*generated, episodes.rewards)
+        self._remember(*generated, episodes.last_rewards)
         self.steps += cfg["batch_size"]
         reward_loss = self._fit_reward_net()
         critic_loss = np.mean([self._critic_step() for _ in range(cfg["n_critic"])])
         wgan, rl = self._generator_step()
         valid = np.mean([s is not None and s != self.vocab.names[self.root_type] for s in episodes.smiles])
-        return {"reward": float(episodes.rewards.mean()), "best_batch": float(episodes.rewards.max()),
+        return {"reward": float(episodes.last_rewards.mean()), "best_batch": float(episodes.last_rewards.max()),
                 "unique": len(set(episodes.smiles)) / len(episodes.smiles), "rejected_edits": float(episodes.rejected),
                 "non_trivial": float(valid), "critic_loss": float(critic_loss), "reward_loss": reward_loss,
                 "generator_wgan": wgan, "generator_rl": rl}

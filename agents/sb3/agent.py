@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from sb3_contrib import MaskablePPO
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from molgym.agent import Agent
+from molgym.envs.vector import MolEditVectorEnv
 from molgym.oracle import BudgetExhausted, Oracle
+from molgym.rollout import rollout
 from molgym.tasks import Task
 from molgym.wrappers import FlatAction
 from molgym_agents.sb3.features import MolGraphExtractor
@@ -31,7 +34,7 @@ class SB3PPOAgent(Agent):
         super().__init__(task, seed, device, n_steps=n_steps, batch_size=batch_size, learning_rate=learning_rate,
                          ent_coef=ent_coef, features_dim=features_dim)
         self.model: MaskablePPO | None = None
-        self._proposer: FlatAction | None = None  # the env propose() plays in, seeded once
+        self._proposer: MolEditVectorEnv | None = None  # the env propose() plays in, seeded once
 
     def _venv(self, oracle: Oracle | None):
         env = FlatAction(self.task.make_env(oracle) if oracle is not None else self.task.make_env(reward=[]))
@@ -69,19 +72,20 @@ class SB3PPOAgent(Agent):
         return [self._episode(start) for _ in range(n)]
 
     def _episode(self, start: str | None) -> str:
-        """The final molecule of one episode of the policy (from ``start``, if given)."""
+        """The final molecule of one episode of the policy (from ``start``, if given) in a
+        one-molecule batched env (:func:`molgym.rollout.rollout`), seeded with the agent's seed on the first."""
         if self.model is None:
             raise ValueError("the sb3-ppo agent has not been trained or loaded")
         seed = None
         if self._proposer is None:
-            self._proposer, seed = FlatAction(self.task.make_env(reward=[])), self.seed
+            self._proposer, seed = self.task.make_vector_env(None, num_envs=1, reward=[]), self.seed
         env = self._proposer
-        obs, _ = env.reset(seed=seed, options={"smiles": start})
-        while True:
-            action, _ = self.model.predict(obs, action_masks=env.action_masks(), deterministic=False)
-            obs, _, terminated, truncated, _ = env.step(int(action))
-            if terminated or truncated:
-                return env.unwrapped.smiles
+
+        def act(obs, rows):
+            action, _ = self.model.predict(obs, action_masks=np.array(env.mask), deterministic=False)
+            return np.asarray(action, dtype=np.int64).reshape(-1)
+
+        return rollout(env, act, seed=seed, options={"smiles": start} if start is not None else None).smiles[0]
 
     def _save_state(self, path: Path) -> None:
         if self.model is not None:

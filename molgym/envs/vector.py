@@ -68,6 +68,7 @@ class MolEditVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, B)
         self.action_space = batch_space(self.single_action_space, B)
         self.device = device
+        self.reward = settings.reward  # the final reward (without the step terms)
         self.scorer = BatchScorer(settings.total_reward, n_workers=n_workers, backend=scorer)
         self.start_graphs: list[MolGraph] = list(spec.start_graphs)  # the molecules episodes start from
         self.batch = batch = EditBatch(spec, B)  # the molecules and the step rules the single env shares
