@@ -318,7 +318,7 @@ def test_spec_is_the_envs_own_and_the_vector_env_builds_no_single_env(monkeypatc
     assert vector.edit_spec == spec and vector.single_observation_space == single.observation_space
     assert "ConstrainedImprovement(threshold=0.2)" in repr(vector.scorer.reward)
     with pytest.raises(ValueError, match="needs start molecules"):
-        MolOptEnv.settings()
+        MolOptEnv.parse_arguments()
 
 
 def test_the_single_and_the_vector_env_share_one_compiled_engine():

@@ -16,6 +16,7 @@ agent package by name.
 from __future__ import annotations
 
 import inspect
+import json
 from importlib.metadata import entry_points
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -28,7 +29,7 @@ from molgym.plugins import load_object
 from molgym.storage import read_json, write_json
 from molgym.tasks import Task
 
-__all__ = ["Agent", "UpdatingAgent", "read_checkpoint", "check_settings", "registered_agents",
+__all__ = ["Agent", "UpdatingAgent", "read_checkpoint", "parse_settings", "check_settings", "registered_agents",
            "agent_class"]
 
 #: The entry-point group in which agents register (name -> ``module:Class``).
@@ -152,6 +153,22 @@ class Agent(ABC):
 
     def _load_state(self, path: Path) -> None:
         """Inverse of :meth:`_save_state`."""
+
+
+def parse_settings(pairs: Sequence[str]) -> dict[str, Any]:
+    """``key=value`` pairs (``molgym train --config``) as a dict, each value read as JSON where it is
+    JSON (``3``, ``0.5``, ``true``, ``null``, ``[1, 2]``), else as a string; ``ValueError`` for a pair
+    without ``=`` or key."""
+    settings = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"settings take key=value, got {pair!r}")
+        try:
+            settings[key] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key] = value
+    return settings
 
 
 def check_settings(cls: type[Agent], config: dict[str, Any]) -> None:

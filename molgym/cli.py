@@ -124,17 +124,13 @@ def _make_task(name: str, params: dict):
 
 
 def parse_config(pairs: list[str]) -> dict:
-    """``--config`` pairs ``key=value`` as a dict, each value read as JSON where it is JSON (else a string)."""
-    config = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise CommandError(f"--config takes key=value, got {pair!r}")
-        try:
-            config[key] = json.loads(value)
-        except json.JSONDecodeError:
-            config[key] = value
-    return config
+    """``--config`` pairs as a dict (:func:`molgym.agent.parse_settings`)."""
+    from molgym.agent import parse_settings
+
+    try:
+        return parse_settings(pairs)
+    except ValueError as err:
+        raise CommandError(f"--config: {err}") from None
 
 
 def _agent(name: str):

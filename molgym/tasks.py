@@ -70,7 +70,7 @@ class Task:
         building an env: what agents size their networks and decode actions by."""
         from molgym.envs import ENV_IDS
 
-        return ENV_IDS[self.env_id].settings(**self._env_arguments(None, {"reward": [], **overrides})).spec
+        return ENV_IDS[self.env_id].parse_arguments(**self._env_arguments(None, {"reward": [], **overrides})).spec
 
     def _env_arguments(self, oracle: Oracle | None, overrides: dict[str, Any]) -> dict[str, Any]:
         reward = overrides.pop("reward", OracleTerm(oracle, self.name) if oracle is not None else self.objective)

@@ -57,8 +57,7 @@ import torch
 from rdkit import Chem
 from tqdm.auto import tqdm
 
-from molgym.agent import check_settings
-from molgym.cli import CommandError, parse_config
+from molgym.agent import check_settings, parse_settings
 from molgym.compare import machine
 from molgym.data.datasets import MOSES_PATH
 from molgym.metrics import diversity
@@ -362,9 +361,9 @@ def main() -> None:
     parser.add_argument("--num-envs", type=int, default=32, help="--throughput: molecules per batch")
     args = parser.parse_args()
     try:
-        args.config = parse_config(args.config)
+        args.config = parse_settings(args.config)
         check_settings(GCPNAgent, args.config)
-    except (CommandError, ValueError) as err:
+    except ValueError as err:
         raise SystemExit(f"--config: {err}") from None
     if args.throughput:
         return throughput(args)

@@ -75,6 +75,12 @@ def test_the_library_never_imports_the_agents_package():
     assert result.stdout.strip() == "[]"
 
 
+def test_scripts_build_on_the_library_not_on_the_command_line_module():
+    for file in (ROOT / "scripts").glob("*.py"):
+        names = _imported_names(ast.parse(file.read_text()))
+        assert not [n for n in names if n == "molgym.cli" or n.startswith("molgym.cli.")], f"{file.name} imports molgym.cli"
+
+
 def test_pyproject_lists_every_package_under_its_installed_name():
     setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     folders = {"molgym_agents": "agents", **{p: p for p in ["molgym"]}}

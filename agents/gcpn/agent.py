@@ -45,8 +45,7 @@ class GCPNAgent(UpdatingAgent):
 
     name = "gcpn"
     #: PPO settings that differ from :class:`PPOConfig`'s for GCPN: 32 molecules x 32 steps per update,
-    #: and 2 epochs (4 until 2026-11-23: 2 runs 1.7x faster with the same QED AUC top-10 at 1,000 calls
-    #: over 6 seeds, 0.8793 against 0.8790; README, "PPO throughput")
+    #: and 2 epochs (why, and what they were before: CHANGELOG.md)
     PPO_DEFAULTS = {"num_steps": 32, "minibatch_size": 256, "epochs": 2}
 
     def __init__(self, task: Task, seed: int = 0, device: str = "cpu", num_envs: int = 32, hidden: int = 128,

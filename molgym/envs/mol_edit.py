@@ -13,7 +13,7 @@ from molgym.envs.editing import EditBatch, EditSpec, chosen_starts, parse_starts
 from molgym.rewards import QED, Reward, StepValidity, as_reward
 from molgym.rewards.scoring import BatchScorer
 
-__all__ = ["MolEditEnv", "EditAction", "EditSpec", "EnvSettings", "INFO_SMILES"]
+__all__ = ["MolEditEnv", "EditAction", "EditSpec", "EnvArguments", "INFO_SMILES"]
 
 _ONE = np.zeros(1, dtype=np.int64)  # the row of the env's one molecule in its batch
 _ACTIVE = np.ones(1, dtype=bool)
@@ -22,8 +22,8 @@ _ACTIVE = np.ones(1, dtype=bool)
 INFO_SMILES = ("step", "end", "none")
 
 
-class EnvSettings(NamedTuple):
-    """An editing env's parsed arguments (:meth:`MolEditEnv.settings`)."""
+class EnvArguments(NamedTuple):
+    """An editing env's parsed arguments (:meth:`MolEditEnv.parse_arguments`)."""
 
     spec: EditSpec
     reward: Reward  #: the final reward
@@ -137,7 +137,7 @@ class MolEditEnv(gym.Env):
         return as_reward(QED())
 
     @classmethod
-    def settings(
+    def parse_arguments(
         cls,
         reward=None,
         start_smiles: str | Sequence[str] | None = "C",
@@ -149,7 +149,7 @@ class MolEditEnv(gym.Env):
         step_reward="default",
         info_smiles: str = "step",
         render_mode: str | None = None,
-    ) -> EnvSettings:
+    ) -> EnvArguments:
         """The env's arguments, checked and parsed (start molecules included) without building an
         env: what the single env, the batched env and agents (:meth:`molgym.tasks.Task.edit_spec`) read."""
         if render_mode is not None and render_mode not in cls.metadata["render_modes"]:
@@ -170,17 +170,17 @@ class MolEditEnv(gym.Env):
             raise ValueError(f"info_smiles must be one of {INFO_SMILES}, got {info_smiles!r}")
         starts = parse_starts(start_smiles, vocab, layout.max_atoms, cls.__name__)
         spec = EditSpec(vocab, layout, min_steps, max_steps, tuple(starts))
-        return EnvSettings(spec, final, as_reward(step) + final, info_smiles, render_mode)
+        return EnvArguments(spec, final, as_reward(step) + final, info_smiles, render_mode)
 
     def __init__(self, **arguments):
-        """The arguments of :meth:`settings` (the class docstring's "Arguments")."""
-        settings = type(self).settings(**arguments)
-        self.edit_spec = spec = settings.spec
+        """The arguments of :meth:`parse_arguments` (the class docstring's "Arguments")."""
+        parsed = type(self).parse_arguments(**arguments)
+        self.edit_spec = spec = parsed.spec
         self.vocab, self.layout, self.max_atoms = spec.vocab, spec.layout, spec.max_atoms
         self.min_steps, self.max_steps = spec.min_steps, spec.max_steps
         self.start_graphs = list(spec.start_graphs)
-        self.reward, self.total_reward = settings.reward, settings.total_reward
-        self.info_smiles, self.render_mode = settings.info_smiles, settings.render_mode
+        self.reward, self.total_reward = parsed.reward, parsed.total_reward
+        self.info_smiles, self.render_mode = parsed.info_smiles, parsed.render_mode
         self.action_space = spec.action_space()
         self.observation_space = spec.observation_space()
         self._batch = EditBatch(spec, 1)  # the molecule, and the step rules the vector env shares

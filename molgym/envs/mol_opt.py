@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from molgym.envs.mol_edit import EnvSettings, MolEditEnv
+from molgym.envs.mol_edit import EnvArguments, MolEditEnv
 from molgym.rewards import ConstrainedImprovement
 
 
@@ -54,7 +54,7 @@ class MolOptEnv(MolEditEnv):
         super().__init__(threshold=threshold, **arguments)
 
     @classmethod
-    def settings(cls, start_smiles: str | Sequence[str] | None = None, threshold: float = 0.4, reward=None, **kwargs) -> EnvSettings:
+    def parse_arguments(cls, start_smiles: str | Sequence[str] | None = None, threshold: float = 0.4, reward=None, **kwargs) -> EnvArguments:
         if start_smiles is None:
             raise ValueError(
                 "MolOpt-v0 needs start molecules: gym.make('MolOpt-v0', start_smiles=[...]) (on the command "
@@ -62,4 +62,4 @@ class MolOptEnv(MolEditEnv):
                 "molgym.data.load_smiles(path)"
             )
         reward = ConstrainedImprovement(float(threshold)) if reward is None else reward
-        return super().settings(start_smiles=start_smiles, reward=reward, **kwargs)
+        return super().parse_arguments(start_smiles=start_smiles, reward=reward, **kwargs)

@@ -55,21 +55,21 @@ class MolEditVectorEnv(VectorEnv):
     ):
         if num_envs < 1:
             raise ValueError(f"num_envs must be at least 1, got {num_envs}")
-        settings = env_cls.settings(**kwargs)  # the single env's own parsing, without building one
-        self.edit_spec = spec = settings.spec
+        parsed = env_cls.parse_arguments(**kwargs)  # the single env's own parsing, without building one
+        self.edit_spec = spec = parsed.spec
         self.spec = None
         self.num_envs = B = int(num_envs)
         self.vocab, self.layout = spec.vocab, spec.layout
         self.max_atoms, self.min_steps, self.max_steps = spec.max_atoms, spec.min_steps, spec.max_steps
-        self.info_smiles = settings.info_smiles
-        self.render_mode = settings.render_mode if settings.render_mode == "ansi" else None
+        self.info_smiles = parsed.info_smiles
+        self.render_mode = parsed.render_mode if parsed.render_mode == "ansi" else None
         self.single_observation_space = spec.observation_space()
         self.single_action_space = spec.action_space()
         self.observation_space = batch_space(self.single_observation_space, B)
         self.action_space = batch_space(self.single_action_space, B)
         self.device = device
-        self.reward = settings.reward  # the final reward (without the step terms)
-        self.scorer = BatchScorer(settings.total_reward, n_workers=n_workers, backend=scorer)
+        self.reward = parsed.reward  # the final reward (without the step terms)
+        self.scorer = BatchScorer(parsed.total_reward, n_workers=n_workers, backend=scorer)
         self.start_graphs: list[MolGraph] = list(spec.start_graphs)  # the molecules episodes start from
         self.batch = batch = EditBatch(spec, B)  # the molecules and the step rules the single env shares
         # the batch's arrays, as agents read them (updated in place)
