@@ -25,8 +25,11 @@ __all__ = ["STOP", "Episodes", "run_episodes", "check_one_atom_start"]
 STOP = (0, 0, 0, 1)
 
 
-def run_episodes(env: MolEditVectorEnv, next_actions: Callable[[np.ndarray], list[list[tuple[int, int, int, int]]]],
-                 seed: int | None = None) -> Episodes:
+def run_episodes(
+    env: MolEditVectorEnv,
+    next_actions: Callable[[np.ndarray], list[list[tuple[int, int, int, int]]]],
+    seed: int | None = None,
+) -> Episodes:
     """Play one episode per row; ``next_actions(rows)`` returns a non-empty action list per row (``[STOP]`` ends it)."""
     queues = [deque() for _ in range(env.num_envs)]
     stopping = np.zeros(env.num_envs, dtype=bool)
@@ -53,6 +56,7 @@ def check_one_atom_start(spec: EditSpec, agent: str) -> int:
     """The type of the task's single one-atom start molecule; a clear error for tasks that start elsewhere."""
     starts = spec.start_graphs
     if len(starts) != 1 or starts[0].num_atoms != 1:
-        raise ValueError(f"{agent} builds molecules from one atom; this task starts from other molecules "
-                         f"(e.g. {starts[0].smiles()})")
+        raise ValueError(
+            f"{agent} builds molecules from one atom; this task starts from other molecules (e.g. {starts[0].smiles()})"
+        )
     return int(starts[0].atom_types[0])

@@ -145,7 +145,9 @@ def rewritten_atoms(atom_types: np.ndarray, bonds: np.ndarray, num_atoms: int, v
     return halogen | phosphorus
 
 
-def forbid_rewriting_edits(atom_types: np.ndarray, bonds: np.ndarray, num_atoms: int, vocab: AtomVocab, mask: np.ndarray) -> None:
+def forbid_rewriting_edits(
+    atom_types: np.ndarray, bonds: np.ndarray, num_atoms: int, vocab: AtomVocab, mask: np.ndarray
+) -> None:
     """Clear, in a ``(B, N, N + T)`` edit mask, the edits whose result RDKit would rewrite.
 
     Assumes the current state is not rewritten itself (the env's invariant). Only edits at a

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from envs_tests.reference_rules import removable_bonds
 from molgym.chem import (
     ActionLayout,
     AtomVocab,
@@ -22,8 +23,6 @@ from molgym.chem import (
     state_ok,
     valence_ok,
 )
-
-from envs_tests.reference_rules import removable_bonds
 
 VOCABS = {
     "default": AtomVocab.default(),

@@ -20,7 +20,14 @@ def test_every_env_class_is_registered():
 
 def test_docstrings_have_the_fixed_sections(env_id):
     doc = molgym.ENV_IDS[env_id].__doc__
-    for section in ("Description", "Action Space", "Observation", "Rewards", "Termination", "Registered Configurations"):
+    for section in (
+        "Description",
+        "Action Space",
+        "Observation",
+        "Rewards",
+        "Termination",
+        "Registered Configurations",
+    ):
         assert f"## {section}" in doc, f"{env_id} docstring lacks '## {section}'"
     assert env_id in doc
 

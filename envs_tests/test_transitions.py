@@ -55,11 +55,13 @@ def test_mask_predicts_acceptance_for_random_unmasked_actions():
     env.reset(seed=1)
     rng = np.random.default_rng(1)
     accepted = rejected = 0
-    for i in range(3000):
+    for _ in range(3000):
         # bias toward existing atoms and small second indices, so that many actions are legal
         n = env.unwrapped.graph.num_atoms
         nvec = env.unwrapped.layout.nvec
-        action = np.array([rng.integers(max(n, 1)), rng.integers(min(n + 14, nvec[1])), rng.integers(nvec[2]), rng.random() < 0.05])
+        action = np.array(
+            [rng.integers(max(n, 1)), rng.integers(min(n + 14, nvec[1])), rng.integers(nvec[2]), rng.random() < 0.05]
+        )
         layout = env.unwrapped.layout
         k = layout.from_multidiscrete(action)
         legal = env.unwrapped.action_masks()[k]
@@ -196,7 +198,9 @@ def test_bad_constructor_input_is_a_clear_value_error(kwargs, message):
         MolEditEnv(**kwargs)
 
 
-@pytest.mark.parametrize(("mode", "expected"), [("step", [True, True, True]), ("end", [True, False, True]), ("none", [False] * 3)])
+@pytest.mark.parametrize(
+    ("mode", "expected"), [("step", [True, True, True]), ("end", [True, False, True]), ("none", [False] * 3)]
+)
 def test_info_smiles_modes(mode, expected):
     env = MolEditEnv(info_smiles=mode, min_steps=1)
     _, info = env.reset(seed=0)

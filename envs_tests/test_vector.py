@@ -12,12 +12,20 @@ from molgym.envs.vector import MolEditVectorEnv
 CONFIGS = {
     "qed-smiles-every-step": ("MolEdit-v0", {"min_steps": 6, "max_steps": 40}),
     "plogp-final-smiles": ("MolEdit-PLogP-v0", {"min_steps": 3, "max_steps": 30, "info_smiles": "end"}),
-    "molopt-removal": ("MolOpt-v0", {"start_smiles": ["CCO", "C1CCC(O)CC1", "C[NH+]1CCC(C(=O)[O-])CC1"], "max_steps": 25}),
+    "molopt-removal": (
+        "MolOpt-v0",
+        {"start_smiles": ["CCO", "C1CCC(O)CC1", "C[NH+]1CCC(C(=O)[O-])CC1"], "max_steps": 25},
+    ),
     # few atom types, P and I frequent: exercises the rewrite rules, with removal too
     "tricky-removal": (
         "MolEdit-v0",
-        {"atom_types": ["C", "N", "O", "P", "I", "O+", "N+"], "allow_removal": True, "max_atoms": 14, "min_steps": 4,
-         "info_smiles": "none"},
+        {
+            "atom_types": ["C", "N", "O", "P", "I", "O+", "N+"],
+            "allow_removal": True,
+            "max_atoms": 14,
+            "min_steps": 4,
+            "info_smiles": "none",
+        },
     ),
 }
 
@@ -247,8 +255,15 @@ def test_engine_matches_the_reference_rules_on_thousands_of_states(allow_removal
     from molgym.chem import apply_edits, edit_masks, free_valence
     from molgym.envs import MolEditEnv
 
-    env = MolEditEnv(atom_types=["C", "N", "O", "O+", "P", "Cl", "I"], allow_removal=allow_removal, max_atoms=16,
-                     min_steps=30, max_steps=40, reward=[], info_smiles="none")
+    env = MolEditEnv(
+        atom_types=["C", "N", "O", "O+", "P", "Cl", "I"],
+        allow_removal=allow_removal,
+        max_atoms=16,
+        min_steps=30,
+        max_steps=40,
+        reward=[],
+        info_smiles="none",
+    )
     rng = np.random.default_rng(7)
     graphs = []
     env.reset(seed=7)
@@ -270,7 +285,9 @@ def test_engine_matches_the_reference_rules_on_thousands_of_states(allow_removal
     rewritten = 0
     picks = []
     for i, g in enumerate(graphs):
-        assert np.array_equal(free[i, : g.num_atoms], g.vocab.max_valence[g.atom_types[: g.num_atoms]] - g.bonds.sum(1)[: g.num_atoms])
+        assert np.array_equal(
+            free[i, : g.num_atoms], g.vocab.max_valence[g.atom_types[: g.num_atoms]] - g.bonds.sum(1)[: g.num_atoms]
+        )
         single = reference_rules.edit_mask(g, env.layout)
         assert np.array_equal(batched[i, :-1], single.reshape(-1)), f"state {i}: {g.smiles()}"
         with monkeypatch.context() as m:

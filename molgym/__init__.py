@@ -47,4 +47,14 @@ def set_threads(threads: int) -> None:
         sys.modules["torch"].set_num_threads(threads)
 
 
-__all__ = ["ENV_IDS", "set_threads", "MolEditVectorEnv", "ActionLayout", "AtomVocab", "MolGraph", "RewardError", "decode_action", "__version__"]
+__all__ = [
+    "ENV_IDS",
+    "set_threads",
+    "MolEditVectorEnv",
+    "ActionLayout",
+    "AtomVocab",
+    "MolGraph",
+    "RewardError",
+    "decode_action",
+    "__version__",
+]

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import inspect
 import json
-from importlib.metadata import entry_points
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,8 +29,15 @@ from molgym.plugins import load_object
 from molgym.storage import read_json, write_json
 from molgym.tasks import Task
 
-__all__ = ["Agent", "UpdatingAgent", "read_checkpoint", "parse_settings", "check_settings", "registered_agents",
-           "agent_class"]
+__all__ = [
+    "Agent",
+    "UpdatingAgent",
+    "read_checkpoint",
+    "parse_settings",
+    "check_settings",
+    "registered_agents",
+    "agent_class",
+]
 
 #: The entry-point group in which agents register (name -> ``module:Class``).
 ENTRY_POINT_GROUP = "molgym.agents"
@@ -50,8 +57,9 @@ def read_checkpoint(file: str | Path, what: str, device: str = "cpu") -> dict:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else "no reason given"
         if isinstance(err, RuntimeError) and "CUDA" in reason:
             raise ValueError(f"cannot read {what} checkpoint {file} on {device}: {reason}") from None
-        raise ValueError(f"cannot read {what} checkpoint {file}: not a torch checkpoint, or damaged "
-                         f"({type(err).__name__}: {reason})") from None
+        raise ValueError(
+            f"cannot read {what} checkpoint {file}: not a torch checkpoint, or damaged ({type(err).__name__}: {reason})"
+        ) from None
     if not isinstance(state, dict):
         raise ValueError(f"cannot read {what} checkpoint {file}: not a checkpoint dictionary")
     return state
@@ -104,15 +112,23 @@ class Agent(ABC):
         """The agent's settings (``molgym train --config KEY=VALUE``) and their defaults: the
         constructor's keyword arguments after ``task``, ``seed`` and ``device``."""
         parameters = inspect.signature(cls.__init__).parameters.values()
-        return {p.name: p.default for p in parameters
-                if p.name not in ("self", "task", "seed", "device") and p.kind is p.POSITIONAL_OR_KEYWORD}
+        return {
+            p.name: p.default
+            for p in parameters
+            if p.name not in ("self", "task", "seed", "device") and p.kind is p.POSITIONAL_OR_KEYWORD
+        }
 
     def save(self, path: str | Path) -> None:
         """Write the agent to the directory ``path`` (``agent.json`` plus whatever the agent needs)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        meta = {"agent": self.name, "class": f"{type(self).__module__}:{type(self).__qualname__}",
-                "task": self.task.name, "seed": self.seed, "config": self.config}
+        meta = {
+            "agent": self.name,
+            "class": f"{type(self).__module__}:{type(self).__qualname__}",
+            "task": self.task.name,
+            "seed": self.seed,
+            "config": self.config,
+        }
         self._save_state(path)
         write_json(path / "agent.json", meta)  # last: a directory with agent.json holds the whole agent
 
@@ -195,8 +211,10 @@ def check_settings(cls: type[Agent], config: dict[str, Any]) -> None:
             ok = True
         if not ok:
             what = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}
-            raise ValueError(f"{cls.name} setting {key} takes {what.get(kind.__name__, kind.__name__)} "
-                             f"(default {default!r}), got {value!r}")
+            raise ValueError(
+                f"{cls.name} setting {key} takes {what.get(kind.__name__, kind.__name__)} "
+                f"(default {default!r}), got {value!r}"
+            )
 
 
 class UpdatingAgent(Agent):

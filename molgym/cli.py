@@ -92,8 +92,10 @@ def _start_molecules(spec: str | None) -> list[str] | None:
         parse_smiles(spec)
     except ValueError as err:
         why = str(err).replace(f"invalid SMILES {shorten(spec)}: ", "")  # the SMILES is quoted once
-        raise CommandError(f"--start {shorten(spec)} is neither an existing file, a dataset name (nci, zinc250k, "
-                           f"moses) nor a valid SMILES ({why})") from None
+        raise CommandError(
+            f"--start {shorten(spec)} is neither an existing file, a dataset name (nci, zinc250k, "
+            f"moses) nor a valid SMILES ({why})"
+        ) from None
     return [spec]
 
 
@@ -191,16 +193,35 @@ def _rollout(args: argparse.Namespace) -> int:
     label = "+".join(env.reward.names) or "score"
     ranked = sorted(range(args.episodes), key=lambda i: episodes.scores[i], reverse=True)
     top = ranked[: args.top]
-    molecule_grid([episodes.smiles[i] for i in top], [f"{label} {episodes.scores[i]:.3f}" for i in top],
-                  f"random agent on {args.env}: best {len(top)} of {args.episodes} episodes by {label}", out / "top.png")
-    write_csv(out / "molecules.csv", ["episode", "smiles", "score", "return", "steps", "truncated", *names],
-              [[i, episodes.smiles[i], episodes.scores[i], episodes.returns[i], episodes.steps[i], episodes.truncated[i],
-                *[episodes.terms[i].get(n, "") for n in names]] for i in range(args.episodes)])
+    molecule_grid(
+        [episodes.smiles[i] for i in top],
+        [f"{label} {episodes.scores[i]:.3f}" for i in top],
+        f"random agent on {args.env}: best {len(top)} of {args.episodes} episodes by {label}",
+        out / "top.png",
+    )
+    write_csv(
+        out / "molecules.csv",
+        ["episode", "smiles", "score", "return", "steps", "truncated", *names],
+        [
+            [
+                i,
+                episodes.smiles[i],
+                episodes.scores[i],
+                episodes.returns[i],
+                episodes.steps[i],
+                episodes.truncated[i],
+                *[episodes.terms[i].get(n, "") for n in names],
+            ]
+            for i in range(args.episodes)
+        ],
+    )
     unique = len(set(episodes.smiles))
     steps = int(episodes.steps.sum())
     print(f"{args.episodes} episodes of {args.env} in {elapsed:.1f} s ({steps / elapsed:.0f} steps/s)")
-    print(f"{label}: mean {episodes.scores.mean():.3f}, best {episodes.scores[ranked[0]]:.3f}; "
-          f"unique molecules {unique}/{args.episodes}")
+    print(
+        f"{label}: mean {episodes.scores.mean():.3f}, best {episodes.scores[ranked[0]]:.3f}; "
+        f"unique molecules {unique}/{args.episodes}"
+    )
     print("best molecules:")
     for i in top[:5]:
         print(f"  {episodes.scores[i]:7.3f}  {episodes.smiles[i]}")
@@ -241,10 +262,23 @@ def _compare(args: argparse.Namespace) -> int:
             import_ray()
         except RuntimeError as err:
             raise CommandError(str(err)) from None
-    comparison = Comparison(args.task, agents, args.budget, args.seeds, device=args.device, propose=args.propose,
-                            training_set=args.training_set, configs=configs, time_limit=args.time_limit)
-    how = dict(workers=args.workers, executor=args.executor, ray_address=args.ray_address,
-               command="molgym " + shlex.join(args.argv))
+    comparison = Comparison(
+        args.task,
+        agents,
+        args.budget,
+        args.seeds,
+        device=args.device,
+        propose=args.propose,
+        training_set=args.training_set,
+        configs=configs,
+        time_limit=args.time_limit,
+    )
+    how = dict(
+        workers=args.workers,
+        executor=args.executor,
+        ray_address=args.ray_address,
+        command="molgym " + shlex.join(args.argv),
+    )
     if args.suite or args.tasks:
         return _compare_suite(args, comparison, how)
     comparison = dataclasses.replace(comparison, task_params=_task_params(args))
@@ -271,15 +305,18 @@ def _compare_suite(args: argparse.Namespace, comparison, how: dict) -> int:
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else list(suite)
     unknown = [t for t in tasks if t not in suite]
     if unknown or not tasks:
-        raise CommandError(f"--tasks: {', '.join(unknown) or 'none given'} not in the {args.suite or 'pmo'} suite "
-                           f"({', '.join(suite)})")
+        raise CommandError(
+            f"--tasks: {', '.join(unknown) or 'none given'} not in the {args.suite or 'pmo'} suite ({', '.join(suite)})"
+        )
     _check_training_set(args.training_set)
     out = _output_dir(args.out)
     try:
         by_task = compare_suite(tasks, comparison, out, **how)
     except KeyboardInterrupt:
         _stop_listening_to_ctrl_c()
-        runs = [spec.directory for task in tasks for spec in dataclasses.replace(comparison, task=task).runs(out / task)]
+        runs = [
+            spec.directory for task in tasks for spec in dataclasses.replace(comparison, task=task).runs(out / task)
+        ]
         return _interrupted(out, runs)
     except SettingsMismatch as err:
         raise CommandError(str(err)) from None
@@ -299,8 +336,11 @@ def _interrupted(out: Path, runs: list[Path]) -> int:
     from molgym.compare import read_result
 
     finished = sum((read_result(run / "result.json") or {}).get("status") == "ok" for run in runs)
-    print(f"molgym compare: interrupted; {finished} of {len(runs)} runs finished and are kept in {out}; "
-          "the same command resumes", file=sys.stderr)
+    print(
+        f"molgym compare: interrupted; {finished} of {len(runs)} runs finished and are kept in {out}; "
+        "the same command resumes",
+        file=sys.stderr,
+    )
     return INTERRUPTED
 
 
@@ -310,8 +350,9 @@ def _reported(out: Path, results: list[dict]) -> int:
     failed = [r for r in results if r["status"] != "ok"]
     print(f"{len(results) - len(failed)} of {len(results)} runs finished; report in {out}")
     if failed:
-        print(f"molgym compare: {len(failed)} of {len(results)} runs failed (errors in {out}/results.md)",
-              file=sys.stderr)
+        print(
+            f"molgym compare: {len(failed)} of {len(results)} runs failed (errors in {out}/results.md)", file=sys.stderr
+        )
         return FAILED
     return 0
 
@@ -337,11 +378,16 @@ def _train(args: argparse.Namespace) -> int:
     else:
         run = _new_run(args, cls)
         if saved is not None:
-            differ = [f"{key} {shorten(saved.get(key), 100)} (asked {shorten(value, 100)})"
-                      for key, value in run.items() if saved.get(key) != value]
+            differ = [
+                f"{key} {shorten(saved.get(key), 100)} (asked {shorten(value, 100)})"
+                for key, value in run.items()
+                if saved.get(key) != value
+            ]
             if differ:
-                raise CommandError(f"{out} holds a run with {'; '.join(differ)}: the command that made it continues it "
-                                   "(so does --resume); choose another --out for other settings")
+                raise CommandError(
+                    f"{out} holds a run with {'; '.join(differ)}: the command that made it continues it "
+                    "(so does --resume); choose another --out for other settings"
+                )
     task = _make_task(run["task"], run["params"])
     _output_dir(args.out)
     if saved is not None and not updating and (out / "metrics.json").is_file():
@@ -350,15 +396,18 @@ def _train(args: argparse.Namespace) -> int:
         print(f"{out} holds this run, finished: {_summary_line(run['agent'], task.name, out, metrics)}")
         return 0
     resume = f"molgym train {shlex.quote(args.agent)} --out {shlex.quote(str(out))} --resume" + (
-        f" --steps {args.steps}" if args.steps is not None else "")
+        f" --steps {args.steps}" if args.steps is not None else ""
+    )
     try:
         if saved is not None and updating and latest_checkpoint(out) is not None:
             with _checking():
                 agent, oracle_state, loop = load_checkpoint(out, cls, task, device=args.device)
             oracle = task.oracle(oracle_state["budget"])
             oracle.load_state_dict(oracle_state)
-            print(f"continuing {args.agent} on {task.name} in {out} from update {agent.updates}, step {agent.steps}, "
-                  f"{oracle.calls} oracle calls")
+            print(
+                f"continuing {args.agent} on {task.name} in {out} from update {agent.updates}, step {agent.steps}, "
+                f"{oracle.calls} oracle calls"
+            )
         else:
             if saved is not None:
                 print(f"{out} holds no checkpoint of its run yet: starting it over")
@@ -371,11 +420,17 @@ def _train(args: argparse.Namespace) -> int:
         _stop_listening_to_ctrl_c()
         checkpoint = latest_checkpoint(out) if updating else None
         if checkpoint is None:
-            print("molgym train: stopped at once, before any checkpoint: nothing to continue from; the same command "
-                  "starts the run over", file=sys.stderr)
+            print(
+                "molgym train: stopped at once, before any checkpoint: nothing to continue from; the same command "
+                "starts the run over",
+                file=sys.stderr,
+            )
         else:
-            print(f"molgym train: stopped at once; the last checkpoint is in {checkpoint}; continue with: {resume} "
-                  "(or the same command)", file=sys.stderr)
+            print(
+                f"molgym train: stopped at once; the last checkpoint is in {checkpoint}; continue with: {resume} "
+                "(or the same command)",
+                file=sys.stderr,
+            )
         return INTERRUPTED
 
 
@@ -390,8 +445,11 @@ def _train_agent(agent, oracle, out: Path, args: argparse.Namespace, loop: dict 
         loop = run_training(agent, oracle, out, steps=args.steps, checkpoint_every=args.checkpoint_every, loop=loop)
         if loop["interrupted"]:
             _stop_listening_to_ctrl_c()
-            print(f"molgym train: interrupted after update {agent.updates} ({oracle.calls} oracle calls); checkpoint "
-                  f"saved; continue with: {resume} (or the same command)", file=sys.stderr)
+            print(
+                f"molgym train: interrupted after update {agent.updates} ({oracle.calls} oracle calls); checkpoint "
+                f"saved; continue with: {resume} (or the same command)",
+                file=sys.stderr,
+            )
             return INTERRUPTED
     else:
         try:
@@ -399,8 +457,11 @@ def _train_agent(agent, oracle, out: Path, args: argparse.Namespace, loop: dict 
         except KeyboardInterrupt:
             _stop_listening_to_ctrl_c()
             oracle.write_log(out / "oracle_log.csv")
-            print(f"molgym train: interrupted after {oracle.calls} oracle calls (log in {out / 'oracle_log.csv'}); "
-                  f"{agent.name} does not train in updates, so the same command starts the run over", file=sys.stderr)
+            print(
+                f"molgym train: interrupted after {oracle.calls} oracle calls (log in {out / 'oracle_log.csv'}); "
+                f"{agent.name} does not train in updates, so the same command starts the run over",
+                file=sys.stderr,
+            )
             return INTERRUPTED
     agent.save(out)
     oracle.write_log(out / "oracle_log.csv")
@@ -413,9 +474,11 @@ def _train_agent(agent, oracle, out: Path, args: argparse.Namespace, loop: dict 
 
 def _summary_line(agent: str, task: str, out: Path, metrics: dict) -> str:
     """The line that ends ``molgym train``: the run's metrics (``metrics.json``) and why it stopped."""
-    return (f"{agent} on {task}: {metrics['calls']} oracle calls, top-1 {metrics['top1']:.3f}, "
-            f"top-10 {metrics['top10']:.3f}, AUC top-10 {metrics['auc_top10']:.3f}; stopped: "
-            f"{metrics.get('stop_reason') or 'the agent returned'}; saved to {out}")
+    return (
+        f"{agent} on {task}: {metrics['calls']} oracle calls, top-1 {metrics['top1']:.3f}, "
+        f"top-10 {metrics['top10']:.3f}, AUC top-10 {metrics['auc_top10']:.3f}; stopped: "
+        f"{metrics.get('stop_reason') or 'the agent returned'}; saved to {out}"
+    )
 
 
 def _new_run(args: argparse.Namespace, cls) -> dict:
@@ -427,8 +490,19 @@ def _new_run(args: argparse.Namespace, cls) -> dict:
     config = _checked_config(cls, parse_config(args.config))
     if args.init is not None:
         config["init"] = args.init
-    return json.loads(json.dumps({"task": args.task, "params": params, "agent": args.agent, "config": config,
-                                  "seed": args.seed, "budget": args.budget, "molgym": __version__}))
+    return json.loads(
+        json.dumps(
+            {
+                "task": args.task,
+                "params": params,
+                "agent": args.agent,
+                "config": config,
+                "seed": args.seed,
+                "budget": args.budget,
+                "molgym": __version__,
+            }
+        )
+    )
 
 
 def _saved_run(out: Path) -> dict:
@@ -465,11 +539,16 @@ def _check_resume(args: argparse.Namespace, run: dict) -> None:
     if _given(args, "--config"):
         config = parse_config(args.config)
         asked["config"] = {**run.get("config", {}), **config}
-    differ = [f"{key} {shorten(run.get(key), 100)} (asked {shorten(value, 100)})" for key, value in asked.items()
-              if run.get(key) != value]
+    differ = [
+        f"{key} {shorten(run.get(key), 100)} (asked {shorten(value, 100)})"
+        for key, value in asked.items()
+        if run.get(key) != value
+    ]
     if differ:
-        raise CommandError(f"{args.out} holds a run with {'; '.join(differ)}: --resume continues that run as it "
-                           "was; choose another --out for other settings")
+        raise CommandError(
+            f"{args.out} holds a run with {'; '.join(differ)}: --resume continues that run as it "
+            "was; choose another --out for other settings"
+        )
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -495,7 +574,7 @@ def _sample(args: argparse.Namespace) -> int:
     if starts:
         with tqdm(total=len(starts), desc=f"{n} per start molecule", unit="start") as bar:
             for first in range(0, len(starts), 32):
-                chunk = starts[first:first + 32]
+                chunk = starts[first : first + 32]
                 rows.extend((s, m) for s, made in zip(chunk, agent.propose_from_each(chunk, n)) for m in made)
                 bar.update(len(chunk))
     else:
@@ -529,8 +608,9 @@ def _agent_to_sample(args: argparse.Namespace):
     if (path / "task.json").is_file():
         run = _saved_run(path)
         if _given(args, "--task") and args.task != run["task"]:
-            raise CommandError(f"{path} was trained on {run['task']!r}: --task {args.task} applies to .pt "
-                               "checkpoints only")
+            raise CommandError(
+                f"{path} was trained on {run['task']!r}: --task {args.task} applies to .pt checkpoints only"
+            )
         directory = path if (path / "metrics.json").is_file() else latest_checkpoint(path)
         if directory is None:
             raise CommandError(f"{path} holds an unfinished run with no checkpoint yet: nothing to sample from")
@@ -550,9 +630,11 @@ def _agent_to_sample(args: argparse.Namespace):
             with _checking():
                 agent = _agent(state["agent"]).from_pretrained(state, path, task, seed=args.seed, device=args.device)
             return agent, task, f"{state['agent']} pretrained weights {path}, on {task.name}"
-    raise CommandError(f"{path} is neither a molgym train directory (agent.json and task.json), nor a .pt written by "
-                       "molgym pretrain, nor a shipped checkpoint (agents/gcpn/checkpoints/gcpn_moses.pt, "
-                       "agents/reinvent/checkpoints/reinvent_moses.pt)")
+    raise CommandError(
+        f"{path} is neither a molgym train directory (agent.json and task.json), nor a .pt written by "
+        "molgym pretrain, nor a shipped checkpoint (agents/gcpn/checkpoints/gcpn_moses.pt, "
+        "agents/reinvent/checkpoints/reinvent_moses.pt)"
+    )
 
 
 def _pretrain(args: argparse.Namespace) -> int:
@@ -567,9 +649,22 @@ def _pretrain(args: argparse.Namespace) -> int:
         smiles = load_smiles(args.data, limit=args.molecules)
     command = "molgym " + shlex.join(args.argv)
     with _checking():
-        print(cls.pretrain(smiles, out, command, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                           hidden=args.hidden, layers=args.layers, rank=args.rank, max_atoms=args.max_atoms,
-                           seed=args.seed, device=args.device))
+        print(
+            cls.pretrain(
+                smiles,
+                out,
+                command,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                lr=args.lr,
+                hidden=args.hidden,
+                layers=args.layers,
+                rank=args.rank,
+                max_atoms=args.max_atoms,
+                seed=args.seed,
+                device=args.device,
+            )
+        )
     return 0
 
 
@@ -579,7 +674,9 @@ def _number(kind, least):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
+            ) from None
         if value < least or (kind is float and value == least == 0):
             raise argparse.ArgumentTypeError(f"must be {'above' if kind is float else 'at least'} {least}, got {text}")
         return value
@@ -603,8 +700,9 @@ def _device(text: str) -> str:
     if device.type == "cuda":
         if not torch.cuda.is_available():
             why = "torch was built without CUDA" if torch.version.cuda is None else "no GPU is visible"
-            raise argparse.ArgumentTypeError(f"{text}: CUDA is not available on this machine ({why}; torch "
-                                             f"{torch.__version__})")
+            raise argparse.ArgumentTypeError(
+                f"{text}: CUDA is not available on this machine ({why}; torch {torch.__version__})"
+            )
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise argparse.ArgumentTypeError(f"{text}: this machine has {torch.cuda.device_count()} GPU(s)")
     elif device.type == "mps":
@@ -618,9 +716,13 @@ def _device(text: str) -> str:
 def _add_threads(parser: argparse.ArgumentParser) -> None:
     import os
 
-    parser.add_argument("--threads", type=positive, default=None,
-                        help=f"CPU threads for torch (default: one per core, {os.cpu_count()} here; give each job its "
-                             "share when several run at once)")
+    parser.add_argument(
+        "--threads",
+        type=positive,
+        default=None,
+        help=f"CPU threads for torch (default: one per core, {os.cpu_count()} here; give each job its "
+        "share when several run at once)",
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -642,10 +744,17 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
 def _add_task_arguments(parser: argparse.ArgumentParser, default: str | None = "qed") -> None:
     from molgym.tasks import TASKS
 
-    parser.add_argument("--task", choices=TASKS, default=default, help="what the oracle scores" +
-                        ("" if default else " (default: qed; with --resume, the run's)"))
-    parser.add_argument("--start", help="constrained task: start molecules, a SMILES file (.smi/.txt/.csv[.gz]), "
-                        "nci, zinc250k, moses, or one SMILES")
+    parser.add_argument(
+        "--task",
+        choices=TASKS,
+        default=default,
+        help="what the oracle scores" + ("" if default else " (default: qed; with --resume, the run's)"),
+    )
+    parser.add_argument(
+        "--start",
+        help="constrained task: start molecules, a SMILES file (.smi/.txt/.csv[.gz]), "
+        "nci, zinc250k, moses, or one SMILES",
+    )
     parser.add_argument("--threshold", type=float, default=0.4, help="constrained task: similarity threshold")
     parser.add_argument("--reward", help="custom task: the objective, module:function of an RDKit molecule")
     parser.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N")
@@ -658,14 +767,20 @@ def build_parser() -> argparse.ArgumentParser:
     agents = ", ".join(registered_agents())
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
-    parser = _Parser(prog="molgym", description="Molecular graph editing environments and agents.",
-                                     formatter_class=_Formatter, parents=[common], allow_abbrev=False)
+    parser = _Parser(
+        prog="molgym",
+        description="Molecular graph editing environments and agents.",
+        formatter_class=_Formatter,
+        parents=[common],
+        allow_abbrev=False,
+    )
     parser.add_argument("--version", action="version", version=f"molgym {molgym.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, help: str, func) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help, formatter_class=_Formatter, parents=[common],
-                           allow_abbrev=False)
+        p = sub.add_parser(
+            name, help=help, description=help, formatter_class=_Formatter, parents=[common], allow_abbrev=False
+        )
         p.set_defaults(func=func)
         return p
 
@@ -686,25 +801,55 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--agents", default="random,gcpn", help=f"comma-separated: {agents}, or module:Class")
     comp.add_argument("--budget", type=positive, default=10000, help="oracle calls per run")
     comp.add_argument("--seeds", type=positive, default=3, help="runs per agent, seeds 0 .. SEEDS-1")
-    comp.add_argument("--workers", type=positive, default=None,
-                      help="runs at a time, each in its own process (default: one per core; 1: in this process)")
-    comp.add_argument("--executor", choices=["process", "ray"], default="process",
-                      help="process: this machine's processes (--workers); ray: each run a Ray task with one CPU "
-                           "(and a GPU with --device cuda), retried if its worker dies (pip install 'molgym[ray]')")
-    comp.add_argument("--ray-address", default=None, metavar="ADDRESS",
-                      help="with --executor ray: an existing cluster (e.g. ray://head:10001 or auto); default: "
-                           "start a local Ray instance")
-    comp.add_argument("--propose", type=non_negative, default=100,
-                      help="molecules proposed after training, unscored, for validity, uniqueness and novelty "
-                           "(proposed.csv of each run)")
+    comp.add_argument(
+        "--workers",
+        type=positive,
+        default=None,
+        help="runs at a time, each in its own process (default: one per core; 1: in this process)",
+    )
+    comp.add_argument(
+        "--executor",
+        choices=["process", "ray"],
+        default="process",
+        help="process: this machine's processes (--workers); ray: each run a Ray task with one CPU "
+        "(and a GPU with --device cuda), retried if its worker dies (pip install 'molgym[ray]')",
+    )
+    comp.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDRESS",
+        help="with --executor ray: an existing cluster (e.g. ray://head:10001 or auto); default: "
+        "start a local Ray instance",
+    )
+    comp.add_argument(
+        "--propose",
+        type=non_negative,
+        default=100,
+        help="molecules proposed after training, unscored, for validity, uniqueness and novelty "
+        "(proposed.csv of each run)",
+    )
     comp.add_argument("--training-set", default="nci", help="reference set for novelty: nci, moses or a SMILES file")
-    comp.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
-                      help="agent settings: key=value for every agent, agent.key=value for one (values read as JSON)")
+    comp.add_argument(
+        "--config",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="agent settings: key=value for every agent, agent.key=value for one (values read as JSON)",
+    )
     comp.add_argument("--out", default="runs/compare", help="output directory; a repeated command resumes in it")
-    comp.add_argument("--time-limit", type=positive_float, default=None, metavar="SECONDS",
-                      help="wall-time limit per run; a run that passes it ends with that reason (AUC padded)")
-    comp.add_argument("--suite", choices=["pmo"], default=None,
-                      help="run a task suite (pmo: the 23 tasks of PMO) instead of --task, beside the published figures")
+    comp.add_argument(
+        "--time-limit",
+        type=positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="wall-time limit per run; a run that passes it ends with that reason (AUC padded)",
+    )
+    comp.add_argument(
+        "--suite",
+        choices=["pmo"],
+        default=None,
+        help="run a task suite (pmo: the 23 tasks of PMO) instead of --task, beside the published figures",
+    )
     comp.add_argument("--tasks", default=None, help="with --suite: comma-separated subset of its tasks")
     _add_task_arguments(comp)
 
@@ -713,29 +858,53 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--budget", type=positive, default=10000, help="oracle calls")
     train.add_argument("--seed", type=int, default=0, help="seed of the agent (its weights, sampling, envs)")
     train.add_argument("--out", default="runs/train", help="run directory")
-    train.add_argument("--steps", type=positive, default=None,
-                       help="stop after this many env steps (agents that train in updates; default: the budget decides)")
-    train.add_argument("--init", default=None, help="checkpoint to start from (gcpn: a pretrained .pt; default: shipped)")
+    train.add_argument(
+        "--steps",
+        type=positive,
+        default=None,
+        help="stop after this many env steps (agents that train in updates; default: the budget decides)",
+    )
+    train.add_argument(
+        "--init", default=None, help="checkpoint to start from (gcpn: a pretrained .pt; default: shipped)"
+    )
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    train.add_argument("--checkpoint-every", type=positive, default=10,
-                       help="updates between checkpoints (one is also written at the end and on Ctrl-C)")
-    train.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
-                       help="agent settings, e.g. num_envs=64 adversarial=both (values read as JSON when they parse)")
+    train.add_argument(
+        "--checkpoint-every",
+        type=positive,
+        default=10,
+        help="updates between checkpoints (one is also written at the end and on Ctrl-C)",
+    )
+    train.add_argument(
+        "--config",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="agent settings, e.g. num_envs=64 adversarial=both (values read as JSON when they parse)",
+    )
     _add_task_arguments(train, default=None)
     _add_threads(train)
 
-    pre = command("pretrain", "pretraining on real molecules: gcpn's expert (behaviour cloning), reinvent's prior "
-                  "(maximum likelihood on SMILES)", _pretrain)
-    pre.add_argument("agent", help="the agent pretrained: one with a pretraining step (gcpn, reinvent), or module:Class")
-    pre.add_argument("--data", default="nci", help="nci, moses (../shared/data or $MOLGYM_MOSES), zinc250k or a SMILES file")
+    pre = command(
+        "pretrain",
+        "pretraining on real molecules: gcpn's expert (behaviour cloning), reinvent's prior "
+        "(maximum likelihood on SMILES)",
+        _pretrain,
+    )
+    pre.add_argument(
+        "agent", help="the agent pretrained: one with a pretraining step (gcpn, reinvent), or module:Class"
+    )
+    pre.add_argument(
+        "--data", default="nci", help="nci, moses (../shared/data or $MOLGYM_MOSES), zinc250k or a SMILES file"
+    )
     pre.add_argument("--molecules", type=positive, default=5000, help="at most this many molecules")
     pre.add_argument("--max-atoms", type=positive, default=38, help="molecules with more atoms are skipped")
     pre.add_argument("--epochs", type=positive, default=3, help="passes over the molecules")
     pre.add_argument("--batch-size", type=positive, default=None, help="default: the agent's (gcpn 256, reinvent 128)")
     pre.add_argument("--lr", type=positive_float, default=1e-3, help="Adam's learning rate")
     pre.add_argument("--hidden", type=positive, default=None, help="default: the agent's (gcpn 128, reinvent 256)")
-    pre.add_argument("--layers", type=positive, default=3, help="network layers (gcpn: graph convolutions; "
-                     "reinvent: GRU layers)")
+    pre.add_argument(
+        "--layers", type=positive, default=3, help="network layers (gcpn: graph convolutions; reinvent: GRU layers)"
+    )
     pre.add_argument("--rank", type=positive, default=32, help="gcpn: width of its bilinear second-atom scores")
     pre.add_argument("--seed", type=int, default=0, help="seed of the weights and of the order of the molecules")
     pre.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N")
@@ -744,10 +913,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_threads(pre)
 
     sample = command("sample", "molecules from a trained or pretrained agent, scored by its task", _sample)
-    sample.add_argument("--checkpoint", required=True,
-                        help="a molgym train directory, a .pt of molgym pretrain, or agents/gcpn/checkpoints/gcpn_moses.pt")
-    sample.add_argument("-n", type=positive, default=None,
-                        help="molecules (default 1000); for tasks with start molecules, per start molecule (default 1)")
+    sample.add_argument(
+        "--checkpoint",
+        required=True,
+        help="a molgym train directory, a .pt of molgym pretrain, or agents/gcpn/checkpoints/gcpn_moses.pt",
+    )
+    sample.add_argument(
+        "-n",
+        type=positive,
+        default=None,
+        help="molecules (default 1000); for tasks with start molecules, per start molecule (default 1)",
+    )
     sample.add_argument("--seed", type=int, default=0, help="seed of a pretrained agent (.pt)")
     sample.add_argument("--out", default="samples.csv", help="CSV: smiles and score (and start, for constrained)")
     sample.add_argument("--overwrite", action="store_true", help="replace --out if it exists")

@@ -69,8 +69,13 @@ class Callback:
         """Always last, also when the loop raised (release files, bars, signal handlers)."""
 
 
-def train_loop(agent: UpdatingAgent, oracle: Oracle, callbacks: Sequence[Callback] = (), steps: int | None = None,
-               loop: dict[str, Any] | None = None) -> dict[str, Any]:
+def train_loop(
+    agent: UpdatingAgent,
+    oracle: Oracle,
+    callbacks: Sequence[Callback] = (),
+    steps: int | None = None,
+    loop: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Update ``agent`` until ``steps`` env steps are done (``None``: no step limit), the oracle's
     budget is spent, the agent's own rule ends it or it stalls (``agent.patience`` updates in a row
     with (almost) no new paid call: :class:`Patience`). ``loop``: the counters of a run being
@@ -103,8 +108,13 @@ def train_loop(agent: UpdatingAgent, oracle: Oracle, callbacks: Sequence[Callbac
                 loop["stopped"] = patience.reason
             new = [score for _, _, score in oracle.log[calls_before:]]  # only this update's paid calls
             best = max([*new, *([] if loop["best"] is None else [loop["best"]])], default=None)
-            loop.update(updates=agent.updates, steps=agent.steps, wall_time=time.perf_counter() - began, best=best,
-                        idle=patience.idle)
+            loop.update(
+                updates=agent.updates,
+                steps=agent.steps,
+                wall_time=time.perf_counter() - began,
+                best=best,
+                idle=patience.idle,
+            )
             # every callback sees every update, also when one of them asks to stop
             if any([callback.on_update(agent, oracle, loop, stats) for callback in callbacks]):
                 loop["interrupted"] = loop["stopped"] is None

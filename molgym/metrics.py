@@ -100,8 +100,12 @@ def filter_pass_rate(smiles: Sequence[str], catalog: str) -> float:
     return sum(not filters.HasMatch(m) for m in mols) / len(mols) if mols else 0.0
 
 
-def run_metrics(log: Sequence[tuple[int, str, float]], budget: int, proposed: Sequence[str] | None = None,
-                training: set[str] | None = None) -> dict[str, float]:
+def run_metrics(
+    log: Sequence[tuple[int, str, float]],
+    budget: int,
+    proposed: Sequence[str] | None = None,
+    training: set[str] | None = None,
+) -> dict[str, float]:
     """All the metrics of one run from its oracle log (and, if given, a sample of proposed molecules)."""
     scores = [s for _, _, s in log]
     ranked = [smi for _, smi, _ in sorted(log, key=lambda row: -row[2])]

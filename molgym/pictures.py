@@ -10,8 +10,14 @@ from molgym.storage import atomic_path
 __all__ = ["molecule_grid"]
 
 
-def molecule_grid(smiles: Sequence[str], legends: Sequence[str], title: str, path: str | Path,
-                  per_row: int = 4, size: tuple[int, int] = (250, 200)) -> None:
+def molecule_grid(
+    smiles: Sequence[str],
+    legends: Sequence[str],
+    title: str,
+    path: str | Path,
+    per_row: int = 4,
+    size: tuple[int, int] = (250, 200),
+) -> None:
     """Draw ``smiles`` in a grid, each with its legend, under ``title`` (what, whose, which property),
     and save it to ``path`` (written whole: a temporary file renamed into place)."""
     from PIL import Image, ImageDraw, ImageFont
@@ -20,8 +26,12 @@ def molecule_grid(smiles: Sequence[str], legends: Sequence[str], title: str, pat
 
     if not smiles:
         raise ValueError("no molecule to draw")
-    grid = Draw.MolsToGridImage([Chem.MolFromSmiles(s) for s in smiles], molsPerRow=min(per_row, len(smiles)),
-                                subImgSize=size, legends=list(legends)).convert("RGB")
+    grid = Draw.MolsToGridImage(
+        [Chem.MolFromSmiles(s) for s in smiles],
+        molsPerRow=min(per_row, len(smiles)),
+        subImgSize=size,
+        legends=list(legends),
+    ).convert("RGB")
     try:  # a scalable font (Pillow >= 10.1); without FreeType only the small bitmap font is there
         font = ImageFont.load_default(size=16)
     except (ImportError, OSError):

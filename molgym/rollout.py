@@ -55,8 +55,12 @@ class Episodes:
     rejected: int
 
 
-def rollout(env: MolEditVectorEnv, act: Callable[[dict[str, Any], np.ndarray], Any], seed: int | None = None,
-            options: dict[str, Any] | None = None) -> Episodes:
+def rollout(
+    env: MolEditVectorEnv,
+    act: Callable[[dict[str, Any], np.ndarray], Any],
+    seed: int | None = None,
+    options: dict[str, Any] | None = None,
+) -> Episodes:
     """One episode in every row of ``env`` from ``env.reset(seed=seed, options=options)``.
 
     ``act(obs, rows)`` returns the next actions of the rows ``rows`` (an index array of the rows
@@ -87,8 +91,11 @@ def rollout(env: MolEditVectorEnv, act: Callable[[dict[str, Any], np.ndarray], A
         if ended.size:
             for i, s in zip(ended.tolist(), env.smiles_of(ended), strict=True):
                 smiles[i] = s
-                terms[i] = {name: float(values[i]) for name, values in info.get("reward_terms", {}).items()
-                            if not name.startswith("_")}
+                terms[i] = {
+                    name: float(values[i])
+                    for name, values in info.get("reward_terms", {}).items()
+                    if not name.startswith("_")
+                }
                 scores[i] = sum(terms[i].get(name, 0.0) for name in names)
             truncated[ended], last_rewards[ended] = truncation[ended], reward[ended]
             types[ended], bonds[ended] = _numpy(obs["atom_types"])[ended], _numpy(obs["bonds"])[ended]

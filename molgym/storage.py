@@ -18,8 +18,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "write_atomic", "write_json", "write_csv", "read_json", "check_output_dir",
-           "check_output_file"]
+__all__ = [
+    "atomic_path",
+    "write_atomic",
+    "write_json",
+    "write_csv",
+    "read_json",
+    "check_output_dir",
+    "check_output_file",
+]
 
 
 @contextmanager
@@ -71,8 +78,9 @@ def read_json(path: str | Path, what: str = "file") -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
-        raise ValueError(f"{what} {path} is damaged: not valid JSON ({err.msg} at line {err.lineno} column "
-                         f"{err.colno})") from None
+        raise ValueError(
+            f"{what} {path} is damaged: not valid JSON ({err.msg} at line {err.lineno} column {err.colno})"
+        ) from None
 
 
 def _writable_dir(directory: Path, option: str, asked: Path) -> None:

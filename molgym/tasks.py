@@ -29,10 +29,29 @@ __all__ = ["PMO_TASKS", "TASKS", "Task", "make_task"]
 
 #: The 23 tasks of the PMO benchmark (Gao et al., NeurIPS 2022), named as PMO and TDC name them.
 PMO_TASKS = (
-    "albuterol_similarity", "amlodipine_mpo", "celecoxib_rediscovery", "deco_hop", "drd2", "fexofenadine_mpo",
-    "gsk3b", "isomers_c7h8n2o2", "isomers_c9h10n2o2pf2cl", "jnk3", "median1", "median2", "mestranol_similarity",
-    "osimertinib_mpo", "perindopril_mpo", "qed", "ranolazine_mpo", "scaffold_hop", "sitagliptin_mpo",
-    "thiothixene_rediscovery", "troglitazone_rediscovery", "valsartan_smarts", "zaleplon_mpo",
+    "albuterol_similarity",
+    "amlodipine_mpo",
+    "celecoxib_rediscovery",
+    "deco_hop",
+    "drd2",
+    "fexofenadine_mpo",
+    "gsk3b",
+    "isomers_c7h8n2o2",
+    "isomers_c9h10n2o2pf2cl",
+    "jnk3",
+    "median1",
+    "median2",
+    "mestranol_similarity",
+    "osimertinib_mpo",
+    "perindopril_mpo",
+    "qed",
+    "ranolazine_mpo",
+    "scaffold_hop",
+    "sitagliptin_mpo",
+    "thiothixene_rediscovery",
+    "troglitazone_rediscovery",
+    "valsartan_smarts",
+    "zaleplon_mpo",
 )
 
 
@@ -100,7 +119,9 @@ def _custom(reward: str) -> Term:
     return term
 
 
-def make_task(name: str, start_smiles: Sequence[str] | None = None, threshold: float = 0.4, reward: str | None = None) -> Task:
+def make_task(
+    name: str, start_smiles: Sequence[str] | None = None, threshold: float = 0.4, reward: str | None = None
+) -> Task:
     """A task by name: ``qed``, ``plogp``, ``logp_target``, ``mw_target``, ``constrained`` (needs
     ``start_smiles``; ``threshold`` is the similarity threshold) or ``custom`` (``reward`` is a
     ``module:function`` taking an RDKit molecule), or one of :data:`PMO_TASKS` (GuacaMol objectives
@@ -138,5 +159,12 @@ def make_task(name: str, start_smiles: Sequence[str] | None = None, threshold: f
 
 
 #: Task names, for command-line choices.
-TASKS = ("qed", "plogp", "logp_target", "mw_target", "constrained", "custom",
-         *(name for name in PMO_TASKS if name != "qed"))
+TASKS = (
+    "qed",
+    "plogp",
+    "logp_target",
+    "mw_target",
+    "constrained",
+    "custom",
+    *(name for name in PMO_TASKS if name != "qed"),
+)

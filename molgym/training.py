@@ -56,8 +56,10 @@ def load_checkpoint(out: str | Path, agent_cls: type[UpdatingAgent], task, devic
     A missing or damaged file is a ``ValueError`` naming it."""
     directory = latest_checkpoint(out)
     if directory is None:
-        raise ValueError(f"nothing to resume: {Path(out) / CHECKPOINT} holds no checkpoint (one is written every "
-                         "--checkpoint-every updates, at the end of a run and on Ctrl-C)")
+        raise ValueError(
+            f"nothing to resume: {Path(out) / CHECKPOINT} holds no checkpoint (one is written every "
+            "--checkpoint-every updates, at the end of a run and on Ctrl-C)"
+        )
     agent = agent_cls.load(directory, task, device=device)
     loop = read_json(directory / "loop.json", "training loop file")
     if not isinstance(loop, dict) or "updates" not in loop:
@@ -68,9 +70,17 @@ def load_checkpoint(out: str | Path, agent_cls: type[UpdatingAgent], task, devic
     return agent, oracle_state, loop
 
 
-def run_training(agent: UpdatingAgent, oracle: Oracle, out: str | Path, steps: int | None = None,
-                 checkpoint_every: int = 10, loop: dict[str, Any] | None = None, progress: bool = True,
-                 callbacks: Sequence[Callback] = (), extra=None) -> dict[str, Any]:
+def run_training(
+    agent: UpdatingAgent,
+    oracle: Oracle,
+    out: str | Path,
+    steps: int | None = None,
+    checkpoint_every: int = 10,
+    loop: dict[str, Any] | None = None,
+    progress: bool = True,
+    callbacks: Sequence[Callback] = (),
+    extra=None,
+) -> dict[str, Any]:
     """:func:`~molgym.loop.train_loop` with ``molgym train``'s callbacks: ``log.csv`` (and TensorBoard),
     a progress bar, a checkpoint every ``checkpoint_every`` updates and at the end, and Ctrl-C.
 
@@ -87,8 +97,13 @@ def run_training(agent: UpdatingAgent, oracle: Oracle, out: str | Path, steps: i
         return train_loop(agent, oracle, loop=loop)  # an ended run: nothing to do, nothing to open
     rows = _read_rows(out / "log.csv") if loop and loop.get("updates") else []
     rows = [r for r in rows if int(r["update"]) <= agent.updates]  # updates after the checkpoint are redone
-    watching = [_Log(out / "log.csv", rows, out / "tb"), _Progress(steps, progress), *callbacks,
-                _Checkpoints(out, checkpoint_every, extra), _CtrlC()]
+    watching = [
+        _Log(out / "log.csv", rows, out / "tb"),
+        _Progress(steps, progress),
+        *callbacks,
+        _Checkpoints(out, checkpoint_every, extra),
+        _CtrlC(),
+    ]
     return train_loop(agent, oracle, watching, steps=steps, loop=loop)
 
 
@@ -110,7 +125,7 @@ class BestPolicy(Callback):
         import numpy as np
 
         self.rewards.append(stats["reward"])
-        recent = [r for r in self.rewards[-self.window:] if np.isfinite(r)]
+        recent = [r for r in self.rewards[-self.window :] if np.isfinite(r)]
         if len(self.rewards) >= self.window and recent and np.mean(recent) > self.reward:
             self.reward, self.update = float(np.mean(recent)), len(self.rewards)
             self.state = {k: v.detach().clone() for k, v in agent.policy.state_dict().items()}
@@ -120,8 +135,12 @@ class BestPolicy(Callback):
         return {"rewards": self.rewards, "reward": self.reward, "update": self.update, "state": self.state}
 
     def load_state_dict(self, state: dict) -> None:
-        self.rewards, self.reward, self.update, self.state = (list(state["rewards"]), state["reward"], state["update"],
-                                                              state["state"])
+        self.rewards, self.reward, self.update, self.state = (
+            list(state["rewards"]),
+            state["reward"],
+            state["update"],
+            state["state"],
+        )
 
 
 class _Progress(Callback):
@@ -136,13 +155,20 @@ class _Progress(Callback):
     def on_start(self, agent, oracle, loop) -> None:
         self.agent, self.oracle = agent, oracle
         total = self.steps if self.steps is not None else oracle.budget
-        self.bar = tqdm(total=total, initial=min(total, self._done()), unit="step" if self.steps is not None else "call",
-                        desc=f"{agent.name} on {agent.task.name}", disable=not self.show)
+        self.bar = tqdm(
+            total=total,
+            initial=min(total, self._done()),
+            unit="step" if self.steps is not None else "call",
+            desc=f"{agent.name} on {agent.task.name}",
+            disable=not self.show,
+        )
 
     def on_update(self, agent, oracle, loop, stats) -> bool:
         self.bar.update(self._done() - self.bar.n)
-        self.bar.set_postfix({k: f"{v:.3f}" for k, v in (("reward", stats.get("reward")), ("best", loop["best"]))
-                              if v is not None}, refresh=False)
+        self.bar.set_postfix(
+            {k: f"{v:.3f}" for k, v in (("reward", stats.get("reward")), ("best", loop["best"])) if v is not None},
+            refresh=False,
+        )
         return False
 
     def close(self) -> None:
@@ -182,8 +208,10 @@ class _CtrlC(Callback):
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        print("\nCtrl-C: stopping after this update and writing a checkpoint (Ctrl-C again to stop at once)",
-              file=sys.stderr)
+        print(
+            "\nCtrl-C: stopping after this update and writing a checkpoint (Ctrl-C again to stop at once)",
+            file=sys.stderr,
+        )
 
     def on_update(self, agent, oracle, loop, stats) -> bool:
         return self.requested
@@ -243,8 +271,14 @@ class _Log(Callback):
         return csv.DictWriter(self.file, columns, extrasaction="ignore", lineterminator="\n")
 
     def on_update(self, agent, oracle, loop, stats) -> bool:
-        row = {"update": agent.updates, "steps": agent.steps, "oracle_calls": oracle.calls,
-               "wall_time": round(loop["wall_time"], 3), "best": loop["best"], **stats}
+        row = {
+            "update": agent.updates,
+            "steps": agent.steps,
+            "oracle_calls": oracle.calls,
+            "wall_time": round(loop["wall_time"], 3),
+            "best": loop["best"],
+            **stats,
+        }
         if self.columns is None:
             self.columns = list(row)
             self._writer = self._rows_of(self.columns)

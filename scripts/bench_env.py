@@ -64,7 +64,7 @@ def run_single(env: MolEditEnv, steps: int, seed: int, chunk: int = 1000) -> dic
     env.reset(seed=seed)
     finals, final_steps, chunks = [], 0.0, []
     clock = time.perf_counter
-    begin = last = clock()
+    last = clock()
     for i in range(steps):
         if i and i % chunk == 0:
             now = clock()
@@ -79,9 +79,14 @@ def run_single(env: MolEditEnv, steps: int, seed: int, chunk: int = 1000) -> dic
             finals.append(env.smiles)
             env.reset()
     chunks.append(clock() - last)
-    elapsed = clock() - begin
     rate = median_rate([chunk] * (len(chunks) - 1) + [steps - chunk * (len(chunks) - 1)], chunks)
-    return {"rate": rate, "elapsed": steps / rate, "episodes": len(finals), "finals": finals, "final_steps": final_steps}
+    return {
+        "rate": rate,
+        "elapsed": steps / rate,
+        "episodes": len(finals),
+        "finals": finals,
+        "final_steps": final_steps,
+    }
 
 
 def rdkit_time_per_molecule(smiles: list[str]) -> tuple[float, float]:
@@ -116,12 +121,16 @@ def single_part(steps: int, seed: int, repeats: int) -> None:
         assert qed["finals"] == none["finals"]  # same seed, same actions, same molecules
         overhead = (qed["final_steps"] - none["final_steps"]) / max(qed["episodes"], 1)
         qed_time, sa_time = rdkit_time_per_molecule(qed["finals"])
-        print(f"info_smiles={mode}: RDKit QED {qed_time * 1e3:.2f} ms + SA {sa_time * 1e3:.2f} ms per molecule; "
-              f"env overhead per finished molecule with QED {overhead * 1e3:.2f} ms = "
-              f"{overhead / (qed_time + sa_time):.2f}x QED+SA (target <= 1.5x: "
-              f"{'met' if overhead <= 1.5 * (qed_time + sa_time) else 'NOT met'})")
+        print(
+            f"info_smiles={mode}: RDKit QED {qed_time * 1e3:.2f} ms + SA {sa_time * 1e3:.2f} ms per molecule; "
+            f"env overhead per finished molecule with QED {overhead * 1e3:.2f} ms = "
+            f"{overhead / (qed_time + sa_time):.2f}x QED+SA (target <= 1.5x: "
+            f"{'met' if overhead <= 1.5 * (qed_time + sa_time) else 'NOT met'})"
+        )
     top = best[("none", "end")]["rate"]
-    print(f"target >= 15,000 steps/s without final reward, info_smiles='end': {top:.0f} ({'met' if top >= 15000 else 'NOT met'})")
+    print(
+        f"target >= 15,000 steps/s without final reward, info_smiles='end': {top:.0f} ({'met' if top >= 15000 else 'NOT met'})"
+    )
 
 
 # Vector envs ----------------------------------------------------------------------------------
@@ -146,8 +155,12 @@ def run_vector(envs, steps: int, seed: int) -> dict:
         counts.append(envs.num_envs)
         finished += int((terminated | truncated).sum())
     with_sampler = [a + b for a, b in zip(seconds, sampling)]
-    return {"rate": median_rate(counts, seconds), "with_sampler": median_rate(counts, with_sampler),
-            "whole": sum(counts) / sum(seconds), "finished": finished}
+    return {
+        "rate": median_rate(counts, seconds),
+        "with_sampler": median_rate(counts, with_sampler),
+        "whole": sum(counts) / sum(seconds),
+        "finished": finished,
+    }
 
 
 def sync_env(num_envs: int, **kwargs):
@@ -181,7 +194,8 @@ def vector_part(molecule_steps: int, seed: int) -> None:
         # molecules that finish make some steps far longer: the whole run's rate
         measure = "rate" if reward_name == "none" else "whole"
 
-        def best_of_two(make, steps):
+        def best_of_two(make, steps, measure=measure):
+            """The better of two runs of a fresh env from ``make()`` (called at once, in this iteration)."""
             runs = []
             for _ in range(2):
                 envs = make()
@@ -193,18 +207,24 @@ def vector_part(molecule_steps: int, seed: int) -> None:
         if workers == 0:
             single = max(run_single(MolEditEnv(**kwargs), molecule_steps, seed)["rate"] for _ in range(2))
             rows.append(("single env", 1, reward_name, smiles, workers, single, None))
-            sync = best_of_two(lambda: sync_env(256, **kwargs), max(molecule_steps // 256, 8))
+            sync = best_of_two(lambda: sync_env(256, **kwargs), max(molecule_steps // 256, 8))  # noqa: B023
             rows.append(("SyncVectorEnv", 256, reward_name, smiles, workers, *sync))
         for B in (64, 256, 1024):
-            rate = best_of_two(lambda: MolEditVectorEnv(MolEditEnv, num_envs=B, n_workers=workers, **kwargs),
-                               max(molecule_steps // B, 8))
+            rate = best_of_two(
+                lambda: MolEditVectorEnv(MolEditEnv, num_envs=B, n_workers=workers, **kwargs),  # noqa: B023
+                max(molecule_steps // B, 8),
+            )
             rows.append(("native batched", B, reward_name, smiles, workers, *rate))
     sync_rate = {(r[2], r[3]): r[5] for r in rows if r[0] == "SyncVectorEnv"}
     sync_sampled = {(r[2], r[3]): r[6] for r in rows if r[0] == "SyncVectorEnv"}
-    print("(vector rows without final reward: median single-step rate of env.step, and with the random sampler's "
-          "time added; with QED: whole-run rate of env.step; single env: sampling included, as in the single part)")
-    print(f"{'env':15s} {'B':>5s} {'final reward':>12s} {'info_smiles':>11s} {'workers':>7s} {'steps/s':>9s} "
-          f"{'vs Sync B=256':>14s} {'with sampler':>13s} {'vs Sync':>8s}")
+    print(
+        "(vector rows without final reward: median single-step rate of env.step, and with the random sampler's "
+        "time added; with QED: whole-run rate of env.step; single env: sampling included, as in the single part)"
+    )
+    print(
+        f"{'env':15s} {'B':>5s} {'final reward':>12s} {'info_smiles':>11s} {'workers':>7s} {'steps/s':>9s} "
+        f"{'vs Sync B=256':>14s} {'with sampler':>13s} {'vs Sync':>8s}"
+    )
     for name, B, reward_name, smiles, workers, rate, sampled in rows:
         ratio = rate / sync_rate[(reward_name, smiles)]
         extra = f" {sampled:13.0f} {sampled / sync_sampled[(reward_name, smiles)]:7.1f}x" if sampled else ""
@@ -212,9 +232,11 @@ def vector_part(molecule_steps: int, seed: int) -> None:
     for smiles, target in (("none", 30), ("end", 12)):
         native = next(r for r in rows if r[0] == "native batched" and r[1] == 256 and r[2] == "none" and r[3] == smiles)
         ratio = native[5] / sync_rate[("none", smiles)]
-        print(f"target native >= {target}x SyncVectorEnv at B=256 without final reward, info_smiles={smiles!r}: "
-              f"{ratio:.1f}x ({'met' if ratio >= target else 'NOT met'}; {native[6] / sync_sampled[('none', smiles)]:.1f}x "
-              "with the random sampler's time in both)")
+        print(
+            f"target native >= {target}x SyncVectorEnv at B=256 without final reward, info_smiles={smiles!r}: "
+            f"{ratio:.1f}x ({'met' if ratio >= target else 'NOT met'}; {native[6] / sync_sampled[('none', smiles)]:.1f}x "
+            "with the random sampler's time in both)"
+        )
 
     # the QED bound: steps per episode / (QED+SA time per finished molecule), times the workers
     probe = run_single(MolEditEnv(reward=[], info_smiles="end"), molecule_steps, seed)
@@ -223,15 +245,19 @@ def vector_part(molecule_steps: int, seed: int) -> None:
     for workers in (0, 1, 2):
         bound = max(workers, 1) * steps_per_episode / (qed_time + sa_time)
         got = next(r[5] for r in rows if r[0] == "native batched" and r[1] == 256 and r[2] == "qed" and r[4] == workers)
-        print(f"QED bound for n_workers={workers} ({max(workers, 1)} process(es) scoring): {bound:.0f} steps/s ({steps_per_episode:.1f} steps per episode, "
-              f"QED+SA {1e3 * (qed_time + sa_time):.2f} ms); native B=256 {got:.0f} = {bound / got:.2f}x below it "
-              f"(target within 1.5x: {'met' if bound / got <= 1.5 else 'NOT met'})")
+        print(
+            f"QED bound for n_workers={workers} ({max(workers, 1)} process(es) scoring): {bound:.0f} steps/s ({steps_per_episode:.1f} steps per episode, "
+            f"QED+SA {1e3 * (qed_time + sa_time):.2f} ms); native B=256 {got:.0f} = {bound / got:.2f}x below it "
+            f"(target within 1.5x: {'met' if bound / got <= 1.5 else 'NOT met'})"
+        )
 
     native = MolEditVectorEnv(MolEditEnv, num_envs=256, info_smiles="end")
     native.reset(seed=0)
-    print(f"memory per molecule state: native batched {native.state_bytes() / 256:.0f} bytes "
-          f"(graph, counters and its {native.layout.size}-entry action mask); "
-          f"single env object {bytes_per_molecule_single():.0f} bytes (tracemalloc)")
+    print(
+        f"memory per molecule state: native batched {native.state_bytes() / 256:.0f} bytes "
+        f"(graph, counters and its {native.layout.size}-entry action mask); "
+        f"single env object {bytes_per_molecule_single():.0f} bytes (tracemalloc)"
+    )
 
 
 # Startup ----------------------------------------------------------------------------------------
@@ -262,7 +288,9 @@ def startup_part() -> None:
     import tempfile
 
     print("== startup: fresh processes (seconds)")
-    print(f"{'kernel cache':28s} {'import molgym':>13s} {'make + reset':>13s} {'first step':>11s} {'then vector B=256':>18s}")
+    print(
+        f"{'kernel cache':28s} {'import molgym':>13s} {'make + reset':>13s} {'first step':>11s} {'then vector B=256':>18s}"
+    )
     with tempfile.TemporaryDirectory() as cache:
         for label in ("empty (a fresh install)", "warm (every later process)", "warm (again)"):
             env = {**os.environ, "NUMBA_CACHE_DIR": cache}

@@ -41,19 +41,52 @@ def _say(line: str) -> None:
     print(line, flush=True)  # a log file shows each kill as it happens
 
 
-def train_command(out: Path, agent: str = CHAIN, config: tuple[str, ...] = ("pause=0.02",), budget: int = 60) -> list[str]:
-    return ["train", agent, "--task", "qed", "--budget", str(budget), "--checkpoint-every", "3", "--out", str(out),
-            "--config", *config]
+def train_command(
+    out: Path, agent: str = CHAIN, config: tuple[str, ...] = ("pause=0.02",), budget: int = 60
+) -> list[str]:
+    return [
+        "train",
+        agent,
+        "--task",
+        "qed",
+        "--budget",
+        str(budget),
+        "--checkpoint-every",
+        "3",
+        "--out",
+        str(out),
+        "--config",
+        *config,
+    ]
 
 
 def compare_command(out: Path, budget: int = 30, seeds: int = 3, workers: int = 2) -> list[str]:
-    return ["compare", "--agents", f"random,{CHAIN}", "--budget", str(budget), "--seeds", str(seeds), "--propose", "5",
-            "--workers", str(workers), "--out", str(out)]
+    return [
+        "compare",
+        "--agents",
+        f"random,{CHAIN}",
+        "--budget",
+        str(budget),
+        "--seeds",
+        str(seeds),
+        "--propose",
+        "5",
+        "--workers",
+        str(workers),
+        "--out",
+        str(out),
+    ]
 
 
 def _start(argv: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "molgym.cli", *argv], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "molgym.cli", *argv],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _group_alive(pgid: int) -> list[int]:
@@ -66,7 +99,7 @@ def _group_alive(pgid: int) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()  # state, ppid, pgrp, ...
+        fields = stat[stat.rindex(")") + 2 :].split()  # state, ppid, pgrp, ...
         if int(fields[2]) == pgid and fields[0] != "Z":
             alive.append(int(entry.name))
     return alive
@@ -163,9 +196,19 @@ def differences(reference: Path, resumed: Path) -> list[str]:
     return problems
 
 
-def fault_test(work: Path, kills: int | dict[str, int], seed: int, say=_say, train_agent: str = CHAIN,
-               train_config: tuple[str, ...] = ("pause=0.02",), train_budget: int = 60, compare_budget: int = 30,
-               compare_seeds: int = 3, compare_workers: int = 2, run_reference=None) -> dict:
+def fault_test(
+    work: Path,
+    kills: int | dict[str, int],
+    seed: int,
+    say=_say,
+    train_agent: str = CHAIN,
+    train_config: tuple[str, ...] = ("pause=0.02",),
+    train_budget: int = 60,
+    compare_budget: int = 30,
+    compare_seeds: int = 3,
+    compare_workers: int = 2,
+    run_reference=None,
+) -> dict:
     """Kill ``train`` and ``compare`` ``kills`` times each (or as ``{"train": k, "compare": k}`` says),
     on as many fresh output directories as it
     takes (each killed until an attempt finishes, then checked); a summary. ``AssertionError`` if
@@ -173,8 +216,10 @@ def fault_test(work: Path, kills: int | dict[str, int], seed: int, say=_say, tra
     ``run_reference(argv)`` makes the uninterrupted runs (default: as a command, like the others)."""
     rng = np.random.default_rng(seed)
     summary = {"seed": seed, "kills": [], "commands": {}, "rounds": {}}
-    for name, make in (("train", lambda out: train_command(out, train_agent, train_config, train_budget)),
-                       ("compare", lambda out: compare_command(out, compare_budget, compare_seeds, compare_workers))):
+    for name, make in (
+        ("train", lambda out: train_command(out, train_agent, train_config, train_budget)),
+        ("compare", lambda out: compare_command(out, compare_budget, compare_seeds, compare_workers)),
+    ):
         wanted = kills[name] if isinstance(kills, dict) else kills
         reference = work / f"{name}_reference"
         began = time.monotonic()
@@ -189,8 +234,10 @@ def fault_test(work: Path, kills: int | dict[str, int], seed: int, say=_say, tra
             problems = differences(reference, resumed)
             if problems:
                 raise AssertionError(f"{name}: the killed and rerun output differs: {'; '.join(problems)}")
-            say(f"{name}: output {rounds} equals the uninterrupted run's after {len(made)} kills so far; "
-                "nothing left behind")
+            say(
+                f"{name}: output {rounds} equals the uninterrupted run's after {len(made)} kills so far; "
+                "nothing left behind"
+            )
         summary["kills"] += made
         summary["rounds"][name] = rounds
         summary["commands"][name] = "molgym " + " ".join(make(Path(f"OUT/{name}")))
@@ -213,12 +260,15 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     began = time.monotonic()
-    summary = fault_test(work, args.kills, args.seed, train_agent=args.train_agent,
-                         train_config=tuple(args.train_config))
+    summary = fault_test(
+        work, args.kills, args.seed, train_agent=args.train_agent, train_config=tuple(args.train_config)
+    )
     summary["wall_time"] = round(time.monotonic() - began, 1)
     summary["made_by"] = "python " + " ".join(sys.argv)
-    print(f"{summary['survived']} kills survived (train and compare {args.kills} each), every output equal to an "
-          f"uninterrupted run, no process left behind; {summary['wall_time']:.0f} s")
+    print(
+        f"{summary['survived']} kills survived (train and compare {args.kills} each), every output equal to an "
+        f"uninterrupted run, no process left behind; {summary['wall_time']:.0f} s"
+    )
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")

@@ -93,15 +93,19 @@ def throughput(args) -> None:
                 seconds[key[8:]] = seconds.get(key[8:], 0.0) + value
     elapsed = time.perf_counter() - began
     steps = agent.steps - steps
-    print(f"GCPN PPO on qed: {steps} env steps in {elapsed:.1f} s = {steps / elapsed:.0f} env steps/s "
-          f"({agent.config['num_envs']} molecules x {agent.ppo_config.num_steps} steps per update, {args.updates} updates, "
-          f"device {args.device}, torch threads {torch.get_num_threads()}"
-          f"{''.join(f', {k}={v}' for k, v in args.config.items())})")
+    print(
+        f"GCPN PPO on qed: {steps} env steps in {elapsed:.1f} s = {steps / elapsed:.0f} env steps/s "
+        f"({agent.config['num_envs']} molecules x {agent.ppo_config.num_steps} steps per update, {args.updates} updates, "
+        f"device {args.device}, torch threads {torch.get_num_threads()}"
+        f"{''.join(f', {k}={v}' for k, v in args.config.items())})"
+    )
     for phase, value in sorted(seconds.items(), key=lambda item: -item[1]):
         print(f"  {phase:7s} {value:7.2f} s  {value / elapsed:6.1%}")
     print(f"  other   {elapsed - sum(seconds.values()):7.2f} s")
-    print("  (act: the policy choosing actions; env: the batched env's steps, oracle scoring included; "
-          "learn: PPO's minibatch passes)")
+    print(
+        "  (act: the policy choosing actions; env: the batched env's steps, oracle scoring included; "
+        "learn: PPO's minibatch passes)"
+    )
 
 
 def train(task, seed: int, budget: int, device: str, position: str, config: dict, checkpoint: Path):
@@ -128,12 +132,23 @@ def train(task, seed: int, budget: int, device: str, position: str, config: dict
     else:
         agent, loop = GCPNAgent(task, seed=seed, device=device, **config), None
     if loop is None or loop["stopped"] is None:  # else it ended before, and only its evaluation is left
-        loop = run_training(agent, oracle, checkpoint, checkpoint_every=CHECKPOINT_EVERY, loop=loop, progress=False,
-                            callbacks=[best], extra=best)
+        loop = run_training(
+            agent,
+            oracle,
+            checkpoint,
+            checkpoint_every=CHECKPOINT_EVERY,
+            loop=loop,
+            progress=False,
+            callbacks=[best],
+            extra=best,
+        )
     bar.close()
     if loop["interrupted"]:
-        print(f"interrupted: {position} checkpointed at update {agent.updates} ({oracle.calls} oracle calls); the "
-              "same command goes on from there", file=sys.stderr)
+        print(
+            f"interrupted: {position} checkpointed at update {agent.updates} ({oracle.calls} oracle calls); the "
+            "same command goes on from there",
+            file=sys.stderr,
+        )
         raise SystemExit(130)  # as molgym train after Ctrl-C
     agent.stop_reason = loop["stopped"]
     return agent, oracle, loop["wall_time"], agent.steps / loop["wall_time"], best
@@ -159,12 +174,21 @@ class Store:
         self.file = out / "results.json"
         self.args = {k: v for k, v in args.items() if k not in self.SHARED}
         self.command, self.train = command, train
-        self.state = {"device": device, "command": command, "args": self.args, "made_by": {}, "machines": {}, "runs": {}, "results": []}
+        self.state = {
+            "device": device,
+            "command": command,
+            "args": self.args,
+            "made_by": {},
+            "machines": {},
+            "runs": {},
+            "results": [],
+        }
         if self.file.is_file():
             saved = json.loads(self.file.read_text())
             if saved["args"] != self.args:
-                raise SystemExit(f"{self.file} holds runs made with other settings ({saved['args']}); "
-                                 f"use another --out or delete it")
+                raise SystemExit(
+                    f"{self.file} holds runs made with other settings ({saved['args']}); use another --out or delete it"
+                )
             for part in ("runs", "made_by", "machines"):
                 self.state[part] = saved.get(part, {})
         out.mkdir(parents=True, exist_ok=True)
@@ -196,7 +220,7 @@ class Store:
 
     def checkpoint_path(self, key: str) -> Path:
         """Where the unfinished run ``key`` keeps its checkpoint (removed once the run is written)."""
-        return self.out / "unfinished" / key.replace(' ', '_')
+        return self.out / "unfinished" / key.replace(" ", "_")
 
     def save(self) -> None:
         if self.file.is_file():  # another command on the same --out may have finished runs since
@@ -211,19 +235,41 @@ class Store:
 
 def bench_top(name: str, args, store: Store) -> dict | None:
     def one(seed: int) -> dict:
-        agent, oracle, seconds, throughput, _ = train(make_task(name), seed, args.budget, args.device, f"{name} seed {seed}",
-                                                     args.config, store.checkpoint_path(f"{name} seed {seed}"))
+        agent, oracle, seconds, throughput, _ = train(
+            make_task(name),
+            seed,
+            args.budget,
+            args.device,
+            f"{name} seed {seed}",
+            args.config,
+            store.checkpoint_path(f"{name} seed {seed}"),
+        )
         oracle.write_log(store.log_path(f"{name} seed {seed}"))
         best = top3(oracle)
-        run = {"seed": seed, "top3": best, "calls": oracle.calls, "stop_reason": agent.stop_reason,
-               "seconds": seconds, "steps_per_s": throughput}
+        run = {
+            "seed": seed,
+            "top3": best,
+            "calls": oracle.calls,
+            "stop_reason": agent.stop_reason,
+            "seconds": seconds,
+            "steps_per_s": throughput,
+        }
         if name == "plogp":
             unnormalized = PenalizedLogP("unnormalized")
-            run["detail"] = [{"smiles": s, "plogp": v, "unnormalized": unnormalized.of(Chem.MolFromSmiles(s)),
-                              "sa": sa_score(Chem.MolFromSmiles(s)),
-                              "atoms": Chem.MolFromSmiles(s).GetNumAtoms()} for s, v in best]
-        print(f"  {name} seed {seed}: top-3 {' '.join(f'{v:.3f}' for _, v in best)}; {oracle.calls} calls, "
-              f"{seconds:.0f} s, {throughput:.0f} env steps/s")
+            run["detail"] = [
+                {
+                    "smiles": s,
+                    "plogp": v,
+                    "unnormalized": unnormalized.of(Chem.MolFromSmiles(s)),
+                    "sa": sa_score(Chem.MolFromSmiles(s)),
+                    "atoms": Chem.MolFromSmiles(s).GetNumAtoms(),
+                }
+                for s, v in best
+            ]
+        print(
+            f"  {name} seed {seed}: top-3 {' '.join(f'{v:.3f}' for _, v in best)}; {oracle.calls} calls, "
+            f"{seconds:.0f} s, {throughput:.0f} env steps/s"
+        )
         return run
 
     runs = store.runs([(f"{name} seed {seed}", lambda seed=seed: one(seed)) for seed in args.seeds])
@@ -233,8 +279,10 @@ def bench_top(name: str, args, store: Store) -> dict | None:
     if name == "plogp":  # the paper's table is in unnormalised units
         top3 = [" ".join(f"{d['unnormalized']:.2f}" for d in r["detail"]) for r in runs]
         ours = "; ".join(f"{values} (seed {r['seed']})" for values, r in zip(top3, runs))
-        ours = (f"unnormalised, top-3 of each run: {ours} (normalised top-1, the score optimised: "
-                f"{' / '.join(f'{v:.2f}' for v in top1)})")
+        ours = (
+            f"unnormalised, top-3 of each run: {ours} (normalised top-1, the score optimised: "
+            f"{' / '.join(f'{v:.2f}' for v in top1)})"
+        )
     else:
         seeds = f"seed{'s' * (len(runs) > 1)} {', '.join(str(r['seed']) for r in runs)}"
         ours = f"top-3 {' '.join(f'{v:.3f}' for _, v in runs[0]['top3'])} (seed {runs[0]['seed']}); top-1 {' / '.join(f'{v:.3f}' for v in top1)} ({seeds})"
@@ -244,25 +292,47 @@ def bench_top(name: str, args, store: Store) -> dict | None:
 def bench_target(name: str, args, store: Store) -> dict | None:
     def one(seed: int) -> dict:
         task = make_task(name)
-        agent, oracle, seconds, throughput, _ = train(task, seed, args.budget, args.device, f"{name} seed {seed}",
-                                                      args.config, store.checkpoint_path(f"{name} seed {seed}"))
+        agent, oracle, seconds, throughput, _ = train(
+            task,
+            seed,
+            args.budget,
+            args.device,
+            f"{name} seed {seed}",
+            args.config,
+            store.checkpoint_path(f"{name} seed {seed}"),
+        )
         oracle.write_log(store.log_path(f"{name} seed {seed}"))
         proposed = agent.propose(args.propose)
         target = task.objective
         values = np.array([target.prop(Context.of_mol(Chem.MolFromSmiles(s))) for s in proposed])
         hits = [s for s, v in zip(proposed, values) if target.low <= v <= target.high]
         # where the misses lie: the proposals' property against the window, to say why success is what it is
-        spread = {"quartiles": np.percentile(values, [10, 25, 50, 75, 90]).tolist(),
-                  "below": float(np.mean(values < target.low)), "above": float(np.mean(values > target.high)),
-                  "unique": len(set(proposed)) / len(proposed)}
-        run = {"seed": seed, "success": len(hits) / len(proposed), "diversity": diversity(hits),
-               "unique_hits": len(set(hits)), "proposals": spread, "calls": oracle.calls,
-               "stop_reason": agent.stop_reason, "seconds": seconds, "steps_per_s": throughput}
-        print(f"  {name} seed {seed}: success {run['success']:.1%} ({run['unique_hits']} unique), diversity "
-              f"{run['diversity']:.3f}; {oracle.calls} calls, {seconds:.0f} s, {throughput:.0f} env steps/s")
-        print(f"    proposals: {target.prop.name} 10/25/50/75/90th percentiles "
-              f"{' / '.join(f'{q:.2f}' for q in spread['quartiles'])}; {spread['below']:.1%} below the window, "
-              f"{spread['above']:.1%} above; {spread['unique']:.1%} unique")
+        spread = {
+            "quartiles": np.percentile(values, [10, 25, 50, 75, 90]).tolist(),
+            "below": float(np.mean(values < target.low)),
+            "above": float(np.mean(values > target.high)),
+            "unique": len(set(proposed)) / len(proposed),
+        }
+        run = {
+            "seed": seed,
+            "success": len(hits) / len(proposed),
+            "diversity": diversity(hits),
+            "unique_hits": len(set(hits)),
+            "proposals": spread,
+            "calls": oracle.calls,
+            "stop_reason": agent.stop_reason,
+            "seconds": seconds,
+            "steps_per_s": throughput,
+        }
+        print(
+            f"  {name} seed {seed}: success {run['success']:.1%} ({run['unique_hits']} unique), diversity "
+            f"{run['diversity']:.3f}; {oracle.calls} calls, {seconds:.0f} s, {throughput:.0f} env steps/s"
+        )
+        print(
+            f"    proposals: {target.prop.name} 10/25/50/75/90th percentiles "
+            f"{' / '.join(f'{q:.2f}' for q in spread['quartiles'])}; {spread['below']:.1%} below the window, "
+            f"{spread['above']:.1%} above; {spread['unique']:.1%} unique"
+        )
         return run
 
     runs = store.runs([(f"{name} seed {seed}", lambda seed=seed: one(seed)) for seed in args.seeds])
@@ -272,8 +342,7 @@ def bench_target(name: str, args, store: Store) -> dict | None:
     div = statistics.mean(r["diversity"] for r in runs)
     each = "; ".join(f"{r['success']:.1%}, {r['diversity']:.3f} (seed {r['seed']})" for r in runs)
     mean = f"; mean {success:.1%}, {div:.3f}" if len(runs) > 1 else ""
-    return {"task": name, "runs": runs,
-            "ours": f"success, diversity: {each}{mean} ({args.propose} samples a run)"}
+    return {"task": name, "runs": runs, "ours": f"success, diversity: {each}{mean} ({args.propose} samples a run)"}
 
 
 def constrained_run(threshold: float, seed: int) -> str:
@@ -293,7 +362,7 @@ def bench_constrained(args, store: Store) -> dict | None:
         gains, sims, scored = [], [], 0
         proposed = []
         for first in tqdm(range(0, len(starts), 32), desc=f"optimise at {threshold}", unit="32 mol", leave=False):
-            proposed += agent.propose_from_each(starts[first:first + 32], args.rollouts)
+            proposed += agent.propose_from_each(starts[first : first + 32], args.rollouts)
         for smiles, results in zip(starts, proposed):
             start = Chem.MolFromSmiles(smiles)
             base = plogp.of(start)
@@ -305,34 +374,64 @@ def bench_constrained(args, store: Store) -> dict | None:
                 gain, sim = max(kept)
                 gains.append(gain)
                 sims.append(sim)
-        return {"improvement": statistics.mean(gains) if gains else float("nan"),
-                "improvement_std": statistics.pstdev(gains) if gains else float("nan"),
-                "similarity": statistics.mean(sims) if sims else float("nan"), "success": len(gains) / len(starts),
-                "eval_scored": scored}
+        return {
+            "improvement": statistics.mean(gains) if gains else float("nan"),
+            "improvement_std": statistics.pstdev(gains) if gains else float("nan"),
+            "similarity": statistics.mean(sims) if sims else float("nan"),
+            "success": len(gains) / len(starts),
+            "eval_scored": scored,
+        }
 
     def one(threshold: float, seed: int) -> dict:
         task = make_task("constrained", start_smiles=starts, threshold=threshold)
-        agent, oracle, seconds, throughput, best = train(task, seed, args.constrained_budget, args.device,
-                                                         constrained_run(threshold, seed), args.config,
-                                                         store.checkpoint_path(constrained_run(threshold, seed)))
+        agent, oracle, seconds, throughput, best = train(
+            task,
+            seed,
+            args.constrained_budget,
+            args.device,
+            constrained_run(threshold, seed),
+            args.config,
+            store.checkpoint_path(constrained_run(threshold, seed)),
+        )
         oracle.write_log(store.log_path(constrained_run(threshold, seed)))
-        row = {"threshold": threshold, "seed": seed, **evaluate(agent, threshold), "molecules": len(starts), "calls": oracle.calls,
-               "stop_reason": agent.stop_reason, "seconds": seconds, "steps_per_s": throughput}
-        print(f"  {constrained_run(threshold, seed)}: improvement {row['improvement']:.2f} +- {row['improvement_std']:.2f}, "
-              f"success {row['success']:.0%} of {len(starts)}, similarity {row['similarity']:.2f}; "
-              f"{oracle.calls} calls + {row['eval_scored']} evaluation molecules, {seconds:.0f} s")
+        row = {
+            "threshold": threshold,
+            "seed": seed,
+            **evaluate(agent, threshold),
+            "molecules": len(starts),
+            "calls": oracle.calls,
+            "stop_reason": agent.stop_reason,
+            "seconds": seconds,
+            "steps_per_s": throughput,
+        }
+        print(
+            f"  {constrained_run(threshold, seed)}: improvement {row['improvement']:.2f} +- {row['improvement_std']:.2f}, "
+            f"success {row['success']:.0%} of {len(starts)}, similarity {row['similarity']:.2f}; "
+            f"{oracle.calls} calls + {row['eval_scored']} evaluation molecules, {seconds:.0f} s"
+        )
         if best.state is not None:  # the same evaluation of the policy at its best window of training
             agent.policy.load_state_dict(best.state)
-            row["best_policy"] = {**evaluate(agent, threshold), "update": best.update, "updates": agent.updates,
-                                  "training_reward": best.reward}
+            row["best_policy"] = {
+                **evaluate(agent, threshold),
+                "update": best.update,
+                "updates": agent.updates,
+                "training_reward": best.reward,
+            }
             b = row["best_policy"]
-            print(f"    its best policy (updates {best.update - best.window + 1}-{best.update} of {agent.updates}, "
-                  f"training reward {best.reward:.2f}): improvement {b['improvement']:.2f} +- {b['improvement_std']:.2f}, "
-                  f"success {b['success']:.0%}, similarity {b['similarity']:.2f}, {b['eval_scored']} evaluation molecules")
+            print(
+                f"    its best policy (updates {best.update - best.window + 1}-{best.update} of {agent.updates}, "
+                f"training reward {best.reward:.2f}): improvement {b['improvement']:.2f} +- {b['improvement_std']:.2f}, "
+                f"success {b['success']:.0%}, similarity {b['similarity']:.2f}, {b['eval_scored']} evaluation molecules"
+            )
         return row
 
-    rows = store.runs([(constrained_run(t, seed), lambda t=t, seed=seed: one(t, seed))
-                       for t in args.thresholds for seed in args.seeds])
+    rows = store.runs(
+        [
+            (constrained_run(t, seed), lambda t=t, seed=seed: one(t, seed))
+            for t in args.thresholds
+            for seed in args.seeds
+        ]
+    )
     if not rows:
         return None
     return {"task": "constrained", "rows": rows}
@@ -343,19 +442,33 @@ def main() -> None:
     parser.add_argument("--tasks", default="qed,plogp,logp_target,mw_target,constrained")
     parser.add_argument("--budget", type=int, default=10000, help="oracle calls per run")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0 to N - 1 of each task")
-    parser.add_argument("--seed", type=int, action="append",
-                        help="only this seed (repeatable), in place of --seeds: e.g. one seed of several on another machine")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        action="append",
+        help="only this seed (repeatable), in place of --seeds: e.g. one seed of several on another machine",
+    )
     parser.add_argument("--propose", type=int, default=1000, help="samples for property targeting")
     parser.add_argument("--constrained-molecules", type=int, default=800)
-    parser.add_argument("--constrained-budget", type=int, default=None, help="oracle calls per threshold (default --budget)")
+    parser.add_argument(
+        "--constrained-budget", type=int, default=None, help="oracle calls per threshold (default --budget)"
+    )
     parser.add_argument("--rollouts", type=int, default=8, help="episodes from each start molecule")
     parser.add_argument("--thresholds", default="0.0,0.2,0.4,0.6", help="constrained: the similarity thresholds")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", default="runs/bench_gcpn")
-    parser.add_argument("--report", action="store_true",
-                        help="train nothing: report the runs already in --out (each task's seeds there, up to --seeds)")
-    parser.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="GCPN settings for every run (as molgym train's --config), e.g. normalize_returns=true")
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="train nothing: report the runs already in --out (each task's seeds there, up to --seeds)",
+    )
+    parser.add_argument(
+        "--config",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="GCPN settings for every run (as molgym train's --config), e.g. normalize_returns=true",
+    )
     parser.add_argument("--throughput", action="store_true", help="measure PPO's speed only")
     parser.add_argument("--updates", type=int, default=5, help="--throughput: PPO updates timed")
     parser.add_argument("--num-envs", type=int, default=32, help="--throughput: molecules per batch")
@@ -372,10 +485,14 @@ def main() -> None:
     args.thresholds = [float(t) for t in args.thresholds.split(",")]
     unknown = set(args.thresholds) - set(PAPER["constrained"])
     if unknown:
-        raise SystemExit(f"the paper has no threshold {', '.join(map(str, sorted(unknown)))}; it has 0.0, 0.2, 0.4, 0.6")
+        raise SystemExit(
+            f"the paper has no threshold {', '.join(map(str, sorted(unknown)))}; it has 0.0, 0.2, 0.4, 0.6"
+        )
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu ({os.cpu_count()} cores)"
-    print(f"GCPN benchmark: budget {args.budget} oracle calls, seeds {', '.join(map(str, args.seeds))}, device {device}, "
-          f"torch threads {torch.get_num_threads()}")
+    print(
+        f"GCPN benchmark: budget {args.budget} oracle calls, seeds {', '.join(map(str, args.seeds))}, device {device}, "
+        f"torch threads {torch.get_num_threads()}"
+    )
     unknown = set(args.tasks.split(",")) - {"qed", "plogp", "logp_target", "mw_target", "constrained"}
     if unknown:
         raise SystemExit(f"unknown task(s) {', '.join(sorted(unknown))}")
@@ -406,45 +523,75 @@ def main() -> None:
 
     budgets = [f"{args.budget} oracle calls a run"] if set(args.tasks.split(",")) - {"constrained"} else []
     if "constrained" in args.tasks.split(","):
-        budgets.append(f"{args.constrained_budget} per constrained-optimisation threshold on {args.constrained_molecules} "
-                       f"molecules ({args.rollouts} episodes from each afterwards, scored outside the budget)")
-    lines = [f"GCPN benchmark, {'; '.join(budgets)}; device {device}; wall time: training. Made by:", "",
-             "    " + command, "",
-             "| task | ours | paper | oracle calls | wall time | env steps/s | ended |", "|---|---|---|---|---|---|---|"]
+        budgets.append(
+            f"{args.constrained_budget} per constrained-optimisation threshold on {args.constrained_molecules} "
+            f"molecules ({args.rollouts} episodes from each afterwards, scored outside the budget)"
+        )
+    lines = [
+        f"GCPN benchmark, {'; '.join(budgets)}; device {device}; wall time: training. Made by:",
+        "",
+        "    " + command,
+        "",
+        "| task | ours | paper | oracle calls | wall time | env steps/s | ended |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         if r["task"] == "constrained":
             for row in r["rows"]:
-                lines.append(f"| constrained, threshold {row['threshold']}, seed {row.get('seed', 0)} | {row['improvement']:.2f} +- "
-                             f"{row['improvement_std']:.2f}, {row['success']:.0%} of {row['molecules']} | "
-                             f"{PAPER['constrained'][row['threshold']]} | {row['calls']} (+{row['eval_scored']} eval) | "
-                             f"{row['seconds']:.0f} s | {row['steps_per_s']:.0f} | {row['stop_reason'] or 'budget'} |")
+                lines.append(
+                    f"| constrained, threshold {row['threshold']}, seed {row.get('seed', 0)} | {row['improvement']:.2f} +- "
+                    f"{row['improvement_std']:.2f}, {row['success']:.0%} of {row['molecules']} | "
+                    f"{PAPER['constrained'][row['threshold']]} | {row['calls']} (+{row['eval_scored']} eval) | "
+                    f"{row['seconds']:.0f} s | {row['steps_per_s']:.0f} | {row['stop_reason'] or 'budget'} |"
+                )
                 if "best_policy" in row:
                     b = row["best_policy"]
-                    lines.append(f"| the same run's best policy (updates {b['update'] - BestPolicy.WINDOW + 1}-{b['update']} of {b['updates']}) | "
-                                 f"{b['improvement']:.2f} +- {b['improvement_std']:.2f}, {b['success']:.0%} | "
-                                 f"{PAPER['constrained'][row['threshold']]} | (+{b['eval_scored']} eval) | | | |")
+                    lines.append(
+                        f"| the same run's best policy (updates {b['update'] - BestPolicy.WINDOW + 1}-{b['update']} of {b['updates']}) | "
+                        f"{b['improvement']:.2f} +- {b['improvement_std']:.2f}, {b['success']:.0%} | "
+                        f"{PAPER['constrained'][row['threshold']]} | (+{b['eval_scored']} eval) | | | |"
+                    )
             continue
         calls = ", ".join(str(run["calls"]) for run in r["runs"])
         seconds = ", ".join(f"{run['seconds']:.0f}" for run in r["runs"])
         speed = statistics.mean(run["steps_per_s"] for run in r["runs"])
         reasons = [run["stop_reason"] or "budget" for run in r["runs"]]
-        ended = "; ".join(f"{reason}{f' ({reasons.count(reason)} runs)' * (reasons.count(reason) > 1)}"
-                          for reason in dict.fromkeys(reasons))
-        lines.append(f"| {r['task']} | {r['ours']} | {PAPER[r['task']]} | {calls} | {seconds} s | {speed:.0f} | {ended} |")
+        ended = "; ".join(
+            f"{reason}{f' ({reasons.count(reason)} runs)' * (reasons.count(reason) > 1)}"
+            for reason in dict.fromkeys(reasons)
+        )
+        lines.append(
+            f"| {r['task']} | {r['ours']} | {PAPER[r['task']]} | {calls} | {seconds} s | {speed:.0f} | {ended} |"
+        )
     for r in results:
         if r["task"] == "plogp":
-            lines += ["", "plogp: the task optimises the normalised variant (GCPN/JT-VAE); the paper's table is in "
-                          "unnormalised units (logP - SA - ring penalty). Best molecules of seed 0:", ""]
-            lines += [f"- normalised {d['plogp']:.2f}, unnormalised {d['unnormalized']:.2f}, SA {d['sa']:.2f}, "
-                      f"{d['atoms']} atoms: `{d['smiles']}`" for d in r["runs"][0]["detail"]]
+            lines += [
+                "",
+                "plogp: the task optimises the normalised variant (GCPN/JT-VAE); the paper's table is in "
+                "unnormalised units (logP - SA - ring penalty). Best molecules of seed 0:",
+                "",
+            ]
+            lines += [
+                f"- normalised {d['plogp']:.2f}, unnormalised {d['unnormalized']:.2f}, SA {d['sa']:.2f}, "
+                f"{d['atoms']} atoms: `{d['smiles']}`"
+                for d in r["runs"][0]["detail"]
+            ]
         if r["task"] in ("logp_target", "mw_target"):
-            spreads = [(run["seed"], run["proposals"]) for run in r["runs"] if "proposals" in run]  # (older runs lack it)
+            spreads = [
+                (run["seed"], run["proposals"]) for run in r["runs"] if "proposals" in run
+            ]  # (older runs lack it)
             if spreads:
-                lines += ["", f"{r['task']}: the property of the {args.propose} proposals after training "
-                              "(10th / 25th / 50th / 75th / 90th percentiles; shares outside the window):", ""]
-            lines += [f"- seed {seed}: {' / '.join(f'{q:.2f}' for q in spread['quartiles'])}; {spread['below']:.1%} "
-                      f"below, {spread['above']:.1%} above; {spread['unique']:.1%} of the proposals unique"
-                      for seed, spread in spreads]
+                lines += [
+                    "",
+                    f"{r['task']}: the property of the {args.propose} proposals after training "
+                    "(10th / 25th / 50th / 75th / 90th percentiles; shares outside the window):",
+                    "",
+                ]
+            lines += [
+                f"- seed {seed}: {' / '.join(f'{q:.2f}' for q in spread['quartiles'])}; {spread['below']:.1%} "
+                f"below, {spread['above']:.1%} above; {spread['unique']:.1%} of the proposals unique"
+                for seed, spread in spreads
+            ]
     print("\n" + "\n".join(lines))
     (out / "results.md").write_text("\n".join(lines) + "\n")
     drawn = pictures(results, out, store)
@@ -479,12 +626,11 @@ def pictures(results: list[dict], out: Path, store: Store) -> list[str]:
                 if r["task"] in ("logp_target", "mw_target"):  # the top-10 is 1.0 at once: the share in range says more
                     window = max(1, len(scores) // 50)
                     inside = np.array(scores) >= 1.0
-                    shares = [inside[i:i + window].mean() for i in range(0, len(scores), window)]
+                    shares = [inside[i : i + window].mean() for i in range(0, len(scores), window)]
                     ax.plot(np.arange(len(shares)) * window + window, shares, label=f"seed {run['seed']}")
                 else:
                     ax.plot(*top_k_curve(scores, 10, max(1, len(scores) // 200)), label=f"seed {run['seed']}")
-            ax.set_title(r["task"] if r["task"] not in ("logp_target", "mw_target")
-                         else f"{r['task']}: share in range")
+            ax.set_title(r["task"] if r["task"] not in ("logp_target", "mw_target") else f"{r['task']}: share in range")
             ax.set_xlabel("oracle calls")
             ax.grid(alpha=0.3)
         axes[0][0].set_ylabel("mean of the top-10 scores so far")

@@ -30,8 +30,16 @@ def run(workers: int, backend: str, steps: int, seed: int) -> tuple[int, float]:
     from molgym.envs import MolEditEnv
     from molgym.envs.vector import MolEditVectorEnv
 
-    env = MolEditVectorEnv(MolEditEnv, num_envs=32, n_workers=workers, scorer=backend, reward=docking_stand_in,
-                           min_steps=1, max_steps=6, info_smiles="none")
+    env = MolEditVectorEnv(
+        MolEditEnv,
+        num_envs=32,
+        n_workers=workers,
+        scorer=backend,
+        reward=docking_stand_in,
+        min_steps=1,
+        max_steps=6,
+        info_smiles="none",
+    )
     try:
         rng = np.random.default_rng(seed)
         env.reset(seed=seed)
@@ -54,7 +62,6 @@ def main() -> None:
     DELAY = args.delay
 
     import ray
-
     from rdkit import Chem
 
     calls = []
@@ -64,16 +71,23 @@ def main() -> None:
         calls.append(time.perf_counter() - began)
     per_call = float(np.median(calls))  # this VM's sleeps overshoot: the bound uses what a call takes
     ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
-    print(f"objective: sleeps {1e3 * DELAY:.0f} ms, a call takes {1e3 * per_call:.0f} ms (median of 10); "
-          f"B = 32, {args.steps} steps per row; bound = scorers / call time (scorers started before timing)")
-    print(f"{'scorers':>8s} {'backend':>8s} {'finished':>9s} {'seconds':>8s} {'molecules/s':>12s} {'bound':>7s} {'of bound':>8s}")
+    print(
+        f"objective: sleeps {1e3 * DELAY:.0f} ms, a call takes {1e3 * per_call:.0f} ms (median of 10); "
+        f"B = 32, {args.steps} steps per row; bound = scorers / call time (scorers started before timing)"
+    )
+    print(
+        f"{'scorers':>8s} {'backend':>8s} {'finished':>9s} {'seconds':>8s} {'molecules/s':>12s} {'bound':>7s} {'of bound':>8s}"
+    )
     for backend, counts in (("ray", (0, 1, 2, 4)), ("process", (1, 2, 4))):
         for workers in counts:
             finished, seconds = run(workers, backend, args.steps, args.seed)
             bound = max(workers, 1) / per_call
             name = "here" if workers == 0 else backend
             rate = finished / seconds
-            print(f"{workers:8d} {name:>8s} {finished:9d} {seconds:8.2f} {rate:12.1f} {bound:7.1f} {rate / bound:8.2f}", flush=True)
+            print(
+                f"{workers:8d} {name:>8s} {finished:9d} {seconds:8.2f} {rate:12.1f} {bound:7.1f} {rate / bound:8.2f}",
+                flush=True,
+            )
     ray.shutdown()
 
 

@@ -30,15 +30,19 @@ from guacamol import standard_benchmarks as sb  # noqa: E402
 
 BENCHMARKS = {
     "qed": sb.qed_benchmark,
-    "celecoxib_rediscovery": lambda: sb.similarity("CC1=CC=C(C=C1)C1=CC(=NN1C1=CC=C(C=C1)S(N)(=O)=O)C(F)(F)F",
-                                                   "Celecoxib", "ECFP4", 1.0, True),
-    "troglitazone_rediscovery": lambda: sb.similarity("Cc1c(C)c2OC(C)(COc3ccc(CC4SC(=O)NC4=O)cc3)CCc2c(C)c1O",
-                                                      "Troglitazone", "ECFP4", 1.0, True),
-    "thiothixene_rediscovery": lambda: sb.similarity("CN(C)S(=O)(=O)c1ccc2Sc3ccccc3C(=CCCN4CCN(C)CC4)c2c1",
-                                                     "Thiothixene", "ECFP4", 1.0, True),
+    "celecoxib_rediscovery": lambda: sb.similarity(
+        "CC1=CC=C(C=C1)C1=CC(=NN1C1=CC=C(C=C1)S(N)(=O)=O)C(F)(F)F", "Celecoxib", "ECFP4", 1.0, True
+    ),
+    "troglitazone_rediscovery": lambda: sb.similarity(
+        "Cc1c(C)c2OC(C)(COc3ccc(CC4SC(=O)NC4=O)cc3)CCc2c(C)c1O", "Troglitazone", "ECFP4", 1.0, True
+    ),
+    "thiothixene_rediscovery": lambda: sb.similarity(
+        "CN(C)S(=O)(=O)c1ccc2Sc3ccccc3C(=CCCN4CCN(C)CC4)c2c1", "Thiothixene", "ECFP4", 1.0, True
+    ),
     "albuterol_similarity": lambda: sb.similarity("CC(C)(C)NCC(O)c1ccc(O)c(CO)c1", "Albuterol", "FCFP4", 0.75),
-    "mestranol_similarity": lambda: sb.similarity("COc1ccc2[C@H]3CC[C@@]4(C)[C@@H](CC[C@@]4(O)C#C)[C@@H]3CCc2c1",
-                                                  "Mestranol", "AP", 0.75),
+    "mestranol_similarity": lambda: sb.similarity(
+        "COc1ccc2[C@H]3CC[C@@]4(C)[C@@H](CC[C@@]4(O)C#C)[C@@H]3CCc2c1", "Mestranol", "AP", 0.75
+    ),
     "isomers_c7h8n2o2": sb.isomers_c7h8n2o2,
     "isomers_c9h10n2o2pf2cl": sb.isomers_c9h10n2o2pf2cl,
     "median1": sb.median_camphor_menthol,
@@ -77,7 +81,13 @@ EXTRA = [
     "CCCOc1cc2ncnc(Nc3ccc4ncsc4c3)c2cc1S(=O)(=O)C(C)(C)C",  # the hop start
     "CCCOc1cc2ncnc(Nc3ccc4ncsc4c3)c2cc1O",  # deco hop direction
     "CCCOc1ccc(Nc2ccc3ncsc3c2)cc1C",  # scaffold hop direction
-    "c1ccc2c(c1)ccc1ccccc12", "C", "CCO", "FC(F)(F)F", "OP(=O)(O)O", "c1ccncc1", "C1CCC2CCCCC2C1",
+    "c1ccc2c(c1)ccc1ccccc12",
+    "C",
+    "CCO",
+    "FC(F)(F)F",
+    "OP(=O)(O)O",
+    "c1ccncc1",
+    "C1CCC2CCCCC2C1",
 ]
 
 

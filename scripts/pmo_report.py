@@ -22,8 +22,13 @@ def main() -> None:
     parser.add_argument("out", type=Path, help="the --out folder of molgym compare --suite pmo")
     parser.add_argument("--budget", type=int, required=True)
     parser.add_argument("--seeds", type=int, required=True)
-    parser.add_argument("--made-by", action="append", default=[], metavar="COMMAND",
-                        help="a command that made runs in OUT (repeat for each), recorded in the report")
+    parser.add_argument(
+        "--made-by",
+        action="append",
+        default=[],
+        metavar="COMMAND",
+        help="a command that made runs in OUT (repeat for each), recorded in the report",
+    )
     args = parser.parse_args()
     by_task: dict[str, list[dict]] = {}
     for path in sorted(args.out.glob("*/*/seed*/result.json")):

@@ -64,7 +64,9 @@ def sample(model: MaskablePPO, count: int, seed: int) -> list[tuple[str, float]]
     env = MolEditVectorEnv(num_envs=count, **ENV_KWARGS)
 
     def act(obs, rows):
-        action, _ = model.predict({k: v[rows] for k, v in obs.items()}, action_masks=env.mask[rows], deterministic=False)
+        action, _ = model.predict(
+            {k: v[rows] for k, v in obs.items()}, action_masks=env.mask[rows], deterministic=False
+        )
         return np.asarray(action, dtype=np.int64).reshape(-1)
 
     episodes = rollout(env, act, seed=seed)
@@ -83,8 +85,10 @@ def summary(name: str, molecules: list[tuple[str, float]]) -> str:
     qed = np.array([q for _, q in molecules])
     unique = len({s for s, _ in molecules})
     top = np.sort(qed)[::-1]
-    return (f"{name:20s} {qed.mean():8.3f} {np.median(qed):8.3f} {top[0]:8.3f} {top[:10].mean():8.3f} "
-            f"{unique / len(molecules):8.2f}")
+    return (
+        f"{name:20s} {qed.mean():8.3f} {np.median(qed):8.3f} {top[0]:8.3f} {top[:10].mean():8.3f} "
+        f"{unique / len(molecules):8.2f}"
+    )
 
 
 def main() -> None:
@@ -104,9 +108,20 @@ def main() -> None:
         policy, policy_kwargs = GCPNMaskablePolicy, {"atom_types": make_env().unwrapped.vocab.names}
     else:
         policy = "MultiInputPolicy"
-        policy_kwargs = dict(features_extractor_class=MolGraphExtractor, features_extractor_kwargs=dict(features_dim=128))
-    model = MaskablePPO(policy, venv, n_steps=256, batch_size=256, learning_rate=3e-4, ent_coef=0.01, seed=args.seed,
-                        device=args.device, policy_kwargs=policy_kwargs)
+        policy_kwargs = dict(
+            features_extractor_class=MolGraphExtractor, features_extractor_kwargs=dict(features_dim=128)
+        )
+    model = MaskablePPO(
+        policy,
+        venv,
+        n_steps=256,
+        batch_size=256,
+        learning_rate=3e-4,
+        ent_coef=0.01,
+        seed=args.seed,
+        device=args.device,
+        policy_kwargs=policy_kwargs,
+    )
     before = sample(model, args.molecules, args.seed + 1)  # the starting policy, for comparison
     began = time.perf_counter()
     model.learn(total_timesteps=args.steps, callback=ProgressBar(args.steps))
@@ -115,8 +130,10 @@ def main() -> None:
 
     trained = sample(model, args.molecules, args.seed + 1)
     baseline = random_molecules(args.molecules, args.seed + 1)
-    print(f"MaskablePPO on MolEdit-v0: {model.num_timesteps} steps in {elapsed:.0f} s "
-          f"({model.num_timesteps / elapsed:.0f} steps/s, {args.n_envs} {args.vec} envs, device {args.device})")
+    print(
+        f"MaskablePPO on MolEdit-v0: {model.num_timesteps} steps in {elapsed:.0f} s "
+        f"({model.num_timesteps / elapsed:.0f} steps/s, {args.n_envs} {args.vec} envs, device {args.device})"
+    )
     print(f"QED of {args.molecules} sampled molecules:")
     print(f"{'agent':20s} {'mean':>8s} {'median':>8s} {'top-1':>8s} {'top-10':>8s} {'unique':>8s}")
     print(summary(f"{args.policy}, trained", trained))

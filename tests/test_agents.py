@@ -7,10 +7,10 @@ import ast
 import subprocess
 import sys
 import tempfile
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from molgym.agent import Agent, agent_class, registered_agents
 from molgym.tasks import make_task
@@ -68,9 +68,11 @@ def test_the_library_never_imports_the_agents_package():
     for file in (ROOT / "molgym").rglob("*.py"):
         for name in _imported_names(ast.parse(file.read_text())):
             assert name.split(".")[0] not in ("agents", "molgym_agents"), f"{file.relative_to(ROOT)} imports {name}"
-    code = ("import sys, molgym, molgym.cli, molgym.compare, molgym.compare.suite, molgym.training, molgym.agent\n"
-            "molgym.cli.build_parser(); molgym.agent.registered_agents()\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('agents', 'molgym_agents')))")
+    code = (
+        "import sys, molgym, molgym.cli, molgym.compare, molgym.compare.suite, molgym.training, molgym.agent\n"
+        "molgym.cli.build_parser(); molgym.agent.registered_agents()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('agents', 'molgym_agents')))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert result.stdout.strip() == "[]"
 
@@ -78,7 +80,9 @@ def test_the_library_never_imports_the_agents_package():
 def test_scripts_build_on_the_library_not_on_the_command_line_module():
     for file in (ROOT / "scripts").glob("*.py"):
         names = _imported_names(ast.parse(file.read_text()))
-        assert not [n for n in names if n == "molgym.cli" or n.startswith("molgym.cli.")], f"{file.name} imports molgym.cli"
+        assert not [n for n in names if n == "molgym.cli" or n.startswith("molgym.cli.")], (
+            f"{file.name} imports molgym.cli"
+        )
 
 
 def test_pyproject_lists_every_package_under_its_installed_name():
@@ -109,8 +113,9 @@ def test_a_resumed_random_run_equals_an_uninterrupted_one(tmp_path):
     """One update is one episode; the checkpoint keeps the agent's generator and the env's, which
     draws each episode's start molecule among several."""
     task = make_task("constrained", start_smiles=["CCO", "c1ccccc1O", "CC(=O)Nc1ccccc1", "CCN"], threshold=0.0)
-    whole, resumed = whole_and_resumed(lambda: RandomAgent(task, seed=5), RandomAgent, task, tmp_path, steps=400,
-                                       stop_at=150)
+    whole, resumed = whole_and_resumed(
+        lambda: RandomAgent(task, seed=5), RandomAgent, task, tmp_path, steps=400, stop_at=150
+    )
     assert resumed.updates == whole.updates > 5 and resumed.steps == whole.steps
     logs = [(tmp_path / run / "log.csv").read_text().splitlines() for run in ("whole", "split")]
     strip = [[",".join(line.split(",")[:3] + line.split(",")[4:]) for line in log] for log in logs]  # not wall time

@@ -5,10 +5,9 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
-from molgym.compare import machine
 import torch
 
+from molgym.compare import machine
 from molgym.rewards import ConstrainedImprovement
 from molgym.tasks import Task
 from molgym.training import BestPolicy
@@ -57,8 +56,12 @@ def test_a_run_killed_mid_way_goes_on_from_its_last_checkpoint_as_if_never_stopp
 
     monkeypatch.setattr(bench_gcpn, "CHECKPOINT_EVERY", 2)
     starts = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccccc1"]  # episodes of 4 steps: every update has training rewards
-    task = Task("constrained", ConstrainedImprovement(0.4), "MolOpt-v0",
-                {"start_smiles": starts, "threshold": 0.4, "max_steps": 4})
+    task = Task(
+        "constrained",
+        ConstrainedImprovement(0.4),
+        "MolOpt-v0",
+        {"start_smiles": starts, "threshold": 0.4, "max_steps": 4},
+    )
     config = {"num_envs": 4, "num_steps": 4, "minibatch_size": 8, "epochs": 1}
 
     def run(folder):
@@ -98,8 +101,21 @@ def test_an_unknown_config_setting_is_refused_before_any_run(monkeypatch, tmp_pa
 def test_throughput_trains_with_the_config_settings(monkeypatch, capsys):
     from scripts import bench_gcpn
 
-    monkeypatch.setattr("sys.argv", ["bench_gcpn.py", "--throughput", "--updates", "1", "--num-envs", "2",
-                                     "--config", "num_steps=4", "minibatch_size=4", "epochs=1"])
+    monkeypatch.setattr(
+        "sys.argv",
+        [
+            "bench_gcpn.py",
+            "--throughput",
+            "--updates",
+            "1",
+            "--num-envs",
+            "2",
+            "--config",
+            "num_steps=4",
+            "minibatch_size=4",
+            "epochs=1",
+        ],
+    )
     bench_gcpn.main()
     out = capsys.readouterr().out
     assert "8 env steps" in out and "2 molecules x 4 steps per update" in out and "num_steps=4" in out
@@ -108,8 +124,10 @@ def test_throughput_trains_with_the_config_settings(monkeypatch, capsys):
 def test_seed_picks_single_seeds_in_place_of_the_first_n(monkeypatch, capsys, tmp_path):
     from scripts import bench_gcpn
 
-    monkeypatch.setattr("sys.argv", ["bench_gcpn.py", "--tasks", "qed", "--out", str(tmp_path), "--report",
-                                     "--seed", "2", "--seed", "4"])
+    monkeypatch.setattr(
+        "sys.argv",
+        ["bench_gcpn.py", "--tasks", "qed", "--out", str(tmp_path), "--report", "--seed", "2", "--seed", "4"],
+    )
     bench_gcpn.main()
     out = capsys.readouterr().out
     assert "seeds 2, 4," in out and "qed seed 2: not in" in out and "qed seed 4: not in" in out
@@ -122,7 +140,9 @@ def test_runs_of_the_old_default_epochs_never_mix_with_runs_of_the_new_one(monke
     from scripts import bench_gcpn
 
     def bench(*config):
-        monkeypatch.setattr("sys.argv", ["bench_gcpn.py", "--tasks", "qed", "--out", str(tmp_path), "--report", *config])
+        monkeypatch.setattr(
+            "sys.argv", ["bench_gcpn.py", "--tasks", "qed", "--out", str(tmp_path), "--report", *config]
+        )
         bench_gcpn.main()
 
     bench("--config", "epochs=4")

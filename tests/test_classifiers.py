@@ -47,7 +47,9 @@ def test_features_are_the_published_fingerprints():
         for smiles in ("CC(=O)Nc1ccc(O)cc1", "COc1cc(N(C)CCN(C)C)c(NC(=O)C=C)cc1Nc2nccc(n2)c3cn(C)c4ccccc34"):
             mol = Chem.MolFromSmiles(smiles)
             folded = np.zeros(2048, dtype=np.int32)
-            for key, count in AllChem.GetMorganFingerprint(mol, 3, useCounts=True, useFeatures=True).GetNonzeroElements().items():
+            for key, count in (
+                AllChem.GetMorganFingerprint(mol, 3, useCounts=True, useFeatures=True).GetNonzeroElements().items()
+            ):
                 folded[key % 2048] += count
             assert np.array_equal(_features("drd2", mol)[0], folded)
             bits = np.zeros(2048)

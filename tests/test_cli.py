@@ -55,8 +55,10 @@ def test_rollout_reports_bad_input_without_a_traceback(tmp_path, capsys):
     assert main(["rollout", "--env", "MolOpt-v0", "--out", str(tmp_path)]) == 2
     assert "needs start molecules" in capsys.readouterr().err
     assert main(["rollout", "--start", "C1CC", "--out", str(tmp_path)]) == 2
-    assert ("--start 'C1CC' is neither an existing file, a dataset name (nci, zinc250k, moses) nor a valid SMILES "
-            "(RDKit cannot parse it)") in capsys.readouterr().err
+    assert (
+        "--start 'C1CC' is neither an existing file, a dataset name (nci, zinc250k, moses) nor a valid SMILES "
+        "(RDKit cannot parse it)"
+    ) in capsys.readouterr().err
     assert main(["rollout", "--episodes", "0", "--out", str(tmp_path)]) == 2
 
 
@@ -66,15 +68,49 @@ def test_pretrain_gcpn_then_train_from_the_checkpoint(tmp_path, capsys):
     smiles = tmp_path / "set.smi"
     smiles.write_text("CCO\nCC(=O)O\nc1ccccc1N\nCCN(C)C\nOCC(O)CO\n")
     ckpt = tmp_path / "gcpn.pt"
-    argv = ["pretrain", "gcpn", "--data", str(smiles), "--epochs", "30", "--hidden", "32", "--rank", "8",
-            "--batch-size", "32", "--lr", "0.003", "--out", str(ckpt)]
+    argv = [
+        "pretrain",
+        "gcpn",
+        "--data",
+        str(smiles),
+        "--epochs",
+        "30",
+        "--hidden",
+        "32",
+        "--rank",
+        "8",
+        "--batch-size",
+        "32",
+        "--lr",
+        "0.003",
+        "--out",
+        str(ckpt),
+    ]
     assert main(argv) == 0
     state = torch.load(ckpt, weights_only=False)
     assert state["molecules"] == 5 and state["losses"][-1] < 0.5 * state["losses"][0]
     assert state["command"].startswith("molgym pretrain gcpn --data")
     out = tmp_path / "trained"
-    assert main(["train", "gcpn", "--budget", "10", "--out", str(out), "--config", f"init={ckpt}", "hidden=32", "rank=8",
-                 "num_envs=4", "num_steps=8", "minibatch_size=32"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "gcpn",
+                "--budget",
+                "10",
+                "--out",
+                str(out),
+                "--config",
+                f"init={ckpt}",
+                "hidden=32",
+                "rank=8",
+                "num_envs=4",
+                "num_steps=8",
+                "minibatch_size=32",
+            ]
+        )
+        == 0
+    )
     assert (out / "gcpn.pt").is_file()
     assert main(["train", "gcpn", "--budget", "10", "--out", str(tmp_path / "other"), "--config", f"init={ckpt}"]) == 2
     assert "policy sizes" in capsys.readouterr().err

@@ -26,23 +26,32 @@ def _fails(argv, capsys, status: int = 2) -> str:
     return err.splitlines()[-1]
 
 
-@pytest.mark.parametrize("argv, says", [
-    (["rollout", "--env", "Foo-v0"], "invalid choice: 'Foo-v0'"),
-    (["rollout", "--top", "0"], "--top: must be at least 1"),
-    (["rollout", "--start", "/no/such/starts.txt"], "neither an existing file"),
-    (["pretrain", "gcpn", "--batch-size", "0"], "--batch-size: must be at least 1"),
-    (["pretrain", "gcpn", "--lr", "0"], "--lr: must be above 0"),
-    (["pretrain", "random"], "agent 'random' has no pretraining step"),
-    (["pretrain", "gcpn-x"], "unknown agent 'gcpn-x': registered agents are "),
-    (["sample", "--checkpoint", "x", "-n", "0"], "argument -n: must be at least 1"),
-    (["train", "gcpn", "--config", "num_envs=abc"], "gcpn setting num_envs takes an integer (default 32), got 'abc'"),
-    (["train", "gcpn", "--config", "num_env=4"], "unknown gcpn setting 'num_env'"),
-    (["train", "random", "--task", "custom", "--reward", "os:getcwd"], "custom reward os:getcwd cannot score ethanol"),
-    (["train", "random", "--task", "qed", "--reward", "os:getcwd"], "--reward is for the custom task"),
-    (["train", "random", "--task", "constrained", "--start", "/no/such/starts.txt"], "neither an existing file"),
-    (["compare", "--agents", "random", "--training-set", "/no/such/set.smi"], "neither a known dataset"),
-    (["compare", "--agents", "random", "--config", "gcpn.num_envs=4"], "'gcpn' is not one of the agents compared"),
-])
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["rollout", "--env", "Foo-v0"], "invalid choice: 'Foo-v0'"),
+        (["rollout", "--top", "0"], "--top: must be at least 1"),
+        (["rollout", "--start", "/no/such/starts.txt"], "neither an existing file"),
+        (["pretrain", "gcpn", "--batch-size", "0"], "--batch-size: must be at least 1"),
+        (["pretrain", "gcpn", "--lr", "0"], "--lr: must be above 0"),
+        (["pretrain", "random"], "agent 'random' has no pretraining step"),
+        (["pretrain", "gcpn-x"], "unknown agent 'gcpn-x': registered agents are "),
+        (["sample", "--checkpoint", "x", "-n", "0"], "argument -n: must be at least 1"),
+        (
+            ["train", "gcpn", "--config", "num_envs=abc"],
+            "gcpn setting num_envs takes an integer (default 32), got 'abc'",
+        ),
+        (["train", "gcpn", "--config", "num_env=4"], "unknown gcpn setting 'num_env'"),
+        (
+            ["train", "random", "--task", "custom", "--reward", "os:getcwd"],
+            "custom reward os:getcwd cannot score ethanol",
+        ),
+        (["train", "random", "--task", "qed", "--reward", "os:getcwd"], "--reward is for the custom task"),
+        (["train", "random", "--task", "constrained", "--start", "/no/such/starts.txt"], "neither an existing file"),
+        (["compare", "--agents", "random", "--training-set", "/no/such/set.smi"], "neither a known dataset"),
+        (["compare", "--agents", "random", "--config", "gcpn.num_envs=4"], "'gcpn' is not one of the agents compared"),
+    ],
+)
 def test_bad_input_is_one_line_before_any_file(argv, says, tmp_path, capsys):
     out = tmp_path / "out"
     if argv[0] in ("rollout", "train", "compare"):
@@ -57,16 +66,20 @@ def test_garbage_start_files_are_bad_input(tmp_path, capsys):
     binary.write_bytes(b"\x00\xff\xfe garbage\n")
     for starts in (words, binary):
         out = tmp_path / starts.stem
-        line = _fails(["train", "random", "--task", "constrained", "--start", str(starts), "--budget", "5",
-                       "--out", str(out)], capsys)
+        line = _fails(
+            ["train", "random", "--task", "constrained", "--start", str(starts), "--budget", "5", "--out", str(out)],
+            capsys,
+        )
         assert line.startswith("molgym train: ") and not out.exists()
-    assert "invalid SMILES 'hello'" in _fails(["rollout", "--env", "MolOpt-v0", "--start", str(words), "--out",
-                                               str(tmp_path / "r")], capsys)
+    assert "invalid SMILES 'hello'" in _fails(
+        ["rollout", "--env", "MolOpt-v0", "--start", str(words), "--out", str(tmp_path / "r")], capsys
+    )
 
 
 def test_a_failure_during_the_work_is_status_1_and_one_line(tmp_path, capsys):
-    line = _fails(["train", "tests.agents_for_tests:BrokenAgent", "--budget", "5", "--out", str(tmp_path / "b")],
-                  capsys, status=1)
+    line = _fails(
+        ["train", "tests.agents_for_tests:BrokenAgent", "--budget", "5", "--out", str(tmp_path / "b")], capsys, status=1
+    )
     assert line == "molgym train: RuntimeError: the policy diverged (--debug shows the traceback)"
     with pytest.raises(RuntimeError, match="diverged"):
         main(["train", "tests.agents_for_tests:BrokenAgent", "--budget", "5", "--out", str(tmp_path / "c"), "--debug"])
@@ -84,10 +97,12 @@ def test_resume_continues_only_the_run_it_finds(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", CHAIN, "--task", "qed", "--budget", "50", "--steps", "3", "--out", str(out)]) == 0
     capsys.readouterr()
-    for change, says in ((["--task", "plogp"], "task 'qed' (asked 'plogp')"),
-                         (["--budget", "60"], "budget 50 (asked 60)"),
-                         (["--seed", "3"], "seed 0 (asked 3)"),
-                         (["--config", "pause=0.5"], "config")):
+    for change, says in (
+        (["--task", "plogp"], "task 'qed' (asked 'plogp')"),
+        (["--budget", "60"], "budget 50 (asked 60)"),
+        (["--seed", "3"], "seed 0 (asked 3)"),
+        (["--config", "pause=0.5"], "config"),
+    ):
         assert says in _fails(["train", CHAIN, "--out", str(out), "--resume", "--steps", "5", *change], capsys)
     assert "holds a run of agent" in _fails(["train", "random", "--out", str(out), "--resume"], capsys)
     refused = _fails(["train", CHAIN, "--budget", "60", "--steps", "4", "--out", str(out)], capsys)
@@ -103,27 +118,48 @@ def test_sample_from_a_constrained_run_scores_against_each_start(tmp_path, capsy
     starts = tmp_path / "starts.smi"
     starts.write_text("CCO\nc1ccccc1N\nCC(=O)O\n")
     out = tmp_path / "opt"
-    assert main(["train", "random", "--task", "constrained", "--start", str(starts), "--threshold", "0.2",
-                 "--budget", "6", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "random",
+                "--task",
+                "constrained",
+                "--start",
+                str(starts),
+                "--threshold",
+                "0.2",
+                "--budget",
+                "6",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     samples = tmp_path / "samples.csv"
     assert main(["sample", "--checkpoint", str(out), "-n", "2", "--out", str(samples)]) == 0
     rows = list(csv.DictReader(open(samples)))
     assert [r["start"] for r in rows] == ["CCO", "CCO", "c1ccccc1N", "c1ccccc1N", "CC(=O)O", "CC(=O)O"]
+    from rdkit import Chem
+
     from molgym.chem import AtomVocab, MolGraph
     from molgym.rewards import ConstrainedImprovement, Context
-    from rdkit import Chem
 
     vocab = AtomVocab.default()
     for r in rows:
         ctx = Context.of_mol(Chem.MolFromSmiles(r["smiles"]), start=MolGraph.from_smiles(r["start"], vocab, 38))
         assert float(r["constrained"]) == pytest.approx(ConstrainedImprovement(0.2)(ctx))
     # another start set, and a failure that leaves no file
-    assert main(["sample", "--checkpoint", str(out), "--start", "CCCC", "-n", "3", "--out", str(samples),
-                 "--overwrite"]) == 0
+    assert (
+        main(["sample", "--checkpoint", str(out), "--start", "CCCC", "-n", "3", "--out", str(samples), "--overwrite"])
+        == 0
+    )
     assert [r["start"] for r in csv.DictReader(open(samples))] == ["CCCC"] * 3
     failed = tmp_path / "failed.csv"
-    assert "neither an existing file" in _fails(["sample", "--checkpoint", str(out), "--start", "nope!",
-                                                 "--out", str(failed)], capsys)
+    assert "neither an existing file" in _fails(
+        ["sample", "--checkpoint", str(out), "--start", "nope!", "--out", str(failed)], capsys
+    )
     assert not failed.exists()
 
 
@@ -139,7 +175,8 @@ def test_sample_reads_the_shipped_checkpoint_and_names_what_it_got(tmp_path, cap
     not_one = tmp_path / "agent.json"
     not_one.write_text("{}")
     assert f"cannot read pretrained checkpoint {not_one}: not a torch checkpoint" in _fails(
-        ["sample", "--checkpoint", str(not_one)], capsys)
+        ["sample", "--checkpoint", str(not_one)], capsys
+    )
     weights = tmp_path / "weights.pt"
     torch.save({"weights": [1.0]}, weights)  # a torch file, but not from molgym pretrain
     assert "neither a molgym train directory" in _fails(["sample", "--checkpoint", str(weights)], capsys)
@@ -188,8 +225,26 @@ def test_pictures_have_a_title(tmp_path):
 
 def test_compare_reports_one_seed_in_the_singular(tmp_path, capsys):
     out = tmp_path / "one"
-    assert main(["compare", "--agents", "random", "--budget", "4", "--seeds", "1", "--propose", "0",
-                 "--workers", "1", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--agents",
+                "random",
+                "--budget",
+                "4",
+                "--seeds",
+                "1",
+                "--propose",
+                "0",
+                "--workers",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert (out / "results.md").read_text().startswith("# qed: 1 seed, budget 4 oracle calls")
     assert json.loads((out / "random" / "seed0" / "run.json").read_text())["budget"] == 4
 
@@ -243,21 +298,45 @@ def test_the_suite_runs_torch_on_one_thread():
     assert torch.get_num_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1"
 
 
-@pytest.mark.parametrize("make_argv, says", [
-    pytest.param(lambda d: ["sample", "--checkpoint", "agents/gcpn/checkpoints/gcpn_moses.pt", "--out", str(d / "old.csv")],
-                 "old.csv already exists: choose another --out, or add --overwrite to replace it", id="sample-exists"),
-    pytest.param(lambda d: ["pretrain", "gcpn", "--out", str(d / "old.csv")], "already exists", id="pretrain-exists"),
-    pytest.param(lambda d: ["sample", "--checkpoint", "agents/gcpn/checkpoints/gcpn_moses.pt", "--out", str(d)],
-                 "is a directory: give a file name", id="sample-directory"),
-    pytest.param(lambda d: ["pretrain", "reinvent", "--out", str(d)], "is a directory: give a file name",
-                 id="pretrain-directory"),
-    pytest.param(lambda d: ["compare", "--agents", "random", "--out", str(d / "old.csv")], "is a file, not a directory",
-                 id="compare-file"),
-    pytest.param(lambda d: ["train", "random", "--out", str(d / "old.csv")], "is a file, not a directory", id="train-file"),
-    pytest.param(lambda d: ["rollout", "--out", str(d / "old.csv")], "is a file, not a directory", id="rollout-file"),
-    pytest.param(lambda d: ["rollout", "--out", str(d / "old.csv" / "sub")], "old.csv is a file, not a directory",
-                 id="rollout-under-a-file"),
-])
+@pytest.mark.parametrize(
+    "make_argv, says",
+    [
+        pytest.param(
+            lambda d: ["sample", "--checkpoint", "agents/gcpn/checkpoints/gcpn_moses.pt", "--out", str(d / "old.csv")],
+            "old.csv already exists: choose another --out, or add --overwrite to replace it",
+            id="sample-exists",
+        ),
+        pytest.param(
+            lambda d: ["pretrain", "gcpn", "--out", str(d / "old.csv")], "already exists", id="pretrain-exists"
+        ),
+        pytest.param(
+            lambda d: ["sample", "--checkpoint", "agents/gcpn/checkpoints/gcpn_moses.pt", "--out", str(d)],
+            "is a directory: give a file name",
+            id="sample-directory",
+        ),
+        pytest.param(
+            lambda d: ["pretrain", "reinvent", "--out", str(d)],
+            "is a directory: give a file name",
+            id="pretrain-directory",
+        ),
+        pytest.param(
+            lambda d: ["compare", "--agents", "random", "--out", str(d / "old.csv")],
+            "is a file, not a directory",
+            id="compare-file",
+        ),
+        pytest.param(
+            lambda d: ["train", "random", "--out", str(d / "old.csv")], "is a file, not a directory", id="train-file"
+        ),
+        pytest.param(
+            lambda d: ["rollout", "--out", str(d / "old.csv")], "is a file, not a directory", id="rollout-file"
+        ),
+        pytest.param(
+            lambda d: ["rollout", "--out", str(d / "old.csv" / "sub")],
+            "old.csv is a file, not a directory",
+            id="rollout-under-a-file",
+        ),
+    ],
+)
 def test_output_paths_are_checked_before_any_work(make_argv, says, tmp_path, capsys):
     old = tmp_path / "old.csv"
     old.write_text("kept\n")
@@ -271,9 +350,13 @@ def test_output_paths_are_checked_before_any_work(make_argv, says, tmp_path, cap
 @pytest.mark.parametrize("command", ["sample", "pretrain", "compare", "train", "rollout"])
 def test_an_unwritable_output_path_is_refused_before_any_work(command, capsys):
     target = f"{_unwritable_dir()}/molgym-test/out"
-    argv = {"sample": ["sample", "--checkpoint", "agents/gcpn/checkpoints/gcpn_moses.pt"],
-            "pretrain": ["pretrain", "gcpn"], "compare": ["compare", "--agents", "random"],
-            "train": ["train", "random"], "rollout": ["rollout"]}[command]
+    argv = {
+        "sample": ["sample", "--checkpoint", "agents/gcpn/checkpoints/gcpn_moses.pt"],
+        "pretrain": ["pretrain", "gcpn"],
+        "compare": ["compare", "--agents", "random"],
+        "train": ["train", "random"],
+        "rollout": ["rollout"],
+    }[command]
     line = _fails([*argv, "--out", target], capsys)
     assert line.startswith(f"molgym {command}: --out {target}: cannot write in ")
 
@@ -281,8 +364,21 @@ def test_an_unwritable_output_path_is_refused_before_any_work(command, capsys):
 def test_sample_and_pretrain_replace_a_file_only_when_asked(tmp_path, capsys):
     samples = tmp_path / "s.csv"
     samples.write_text("old\n")
-    assert main(["sample", "--checkpoint", "agents/gcpn/checkpoints/gcpn_moses.pt", "-n", "3", "--out", str(samples),
-                 "--overwrite"]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                "--checkpoint",
+                "agents/gcpn/checkpoints/gcpn_moses.pt",
+                "-n",
+                "3",
+                "--out",
+                str(samples),
+                "--overwrite",
+            ]
+        )
+        == 0
+    )
     assert samples.read_text().startswith("smiles,qed\n") and len(samples.read_text().splitlines()) == 4
     assert not [p for p in tmp_path.iterdir() if p.name != "s.csv"]  # no temporary file left
 
@@ -293,17 +389,21 @@ def test_long_molecules_are_cut_in_messages(tmp_path, capsys):
     assert "(401 characters)" in line and len(line) < 400
     starts = tmp_path / "starts.smi"
     starts.write_text("CCO\n" + "c1" * 5000 + "\n")
-    line = _fails(["train", "random", "--task", "constrained", "--start", str(starts), "--out", str(tmp_path / "b")],
-                  capsys)
+    line = _fails(
+        ["train", "random", "--task", "constrained", "--start", str(starts), "--out", str(tmp_path / "b")], capsys
+    )
     assert "(10000 characters)" in line and len(line) < 400
 
 
-@pytest.mark.parametrize("argv, says", [
-    (["train", "random", "--device", "tpu"], "argument --device: expected cpu, cuda or cuda:N, got 'tpu'"),
-    (["sample", "--checkpoint", "x", "--device", "cuda:x"], "argument --device: expected cpu, cuda or cuda:N"),
-    (["compare", "--time-limit", "0"], "argument --time-limit: must be above 0, got 0"),
-    (["compare", "--time-limit", "-5"], "argument --time-limit: must be above 0, got -5"),
-])
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["train", "random", "--device", "tpu"], "argument --device: expected cpu, cuda or cuda:N, got 'tpu'"),
+        (["sample", "--checkpoint", "x", "--device", "cuda:x"], "argument --device: expected cpu, cuda or cuda:N"),
+        (["compare", "--time-limit", "0"], "argument --time-limit: must be above 0, got 0"),
+        (["compare", "--time-limit", "-5"], "argument --time-limit: must be above 0, got -5"),
+    ],
+)
 def test_options_that_cannot_work_are_refused_up_front(argv, says, capsys):
     assert says in _fails(argv, capsys)
 
@@ -314,16 +414,25 @@ def test_cuda_without_cuda_is_refused_with_the_reason(capsys):
     assert "argument --device: cuda: CUDA is not available on this machine" in line and "checkpoint" not in line
 
 
-@pytest.mark.parametrize("damage, says", [
-    (lambda run: (run / "checkpoint" / "loop.json").write_text(""), "loop.json is empty"),
-    (lambda run: (run / "checkpoint" / "oracle.pt").unlink(), "cannot read oracle checkpoint {run}/checkpoint/oracle.pt: "
-                                                              "no such file"),
-    (lambda run: (run / "checkpoint" / "agent.json").write_text("{\"seed\": "), "agent file {run}/checkpoint/agent.json "
-                                                                               "is damaged: not valid JSON"),
-    (lambda run: (run / "checkpoint" / "oracle.pt").write_bytes(b"garbage"), "oracle.pt: not a torch checkpoint, or "
-                                                                             "damaged (UnpicklingError"),
-    (lambda run: (run / "task.json").write_text("[]"), "run file {run}/task.json is damaged"),
-])
+@pytest.mark.parametrize(
+    "damage, says",
+    [
+        (lambda run: (run / "checkpoint" / "loop.json").write_text(""), "loop.json is empty"),
+        (
+            lambda run: (run / "checkpoint" / "oracle.pt").unlink(),
+            "cannot read oracle checkpoint {run}/checkpoint/oracle.pt: no such file",
+        ),
+        (
+            lambda run: (run / "checkpoint" / "agent.json").write_text('{"seed": '),
+            "agent file {run}/checkpoint/agent.json is damaged: not valid JSON",
+        ),
+        (
+            lambda run: (run / "checkpoint" / "oracle.pt").write_bytes(b"garbage"),
+            "oracle.pt: not a torch checkpoint, or damaged (UnpicklingError",
+        ),
+        (lambda run: (run / "task.json").write_text("[]"), "run file {run}/task.json is damaged"),
+    ],
+)
 def test_damaged_run_files_are_named_with_what_is_wrong(damage, says, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", CHAIN, "--budget", "50", "--steps", "3", "--out", str(run)]) == 0
@@ -333,11 +442,13 @@ def test_damaged_run_files_are_named_with_what_is_wrong(damage, says, tmp_path, 
 
 def test_sample_says_when_a_checkpoint_is_missing_or_garbage(tmp_path, capsys):
     assert _fails(["sample", "--checkpoint", str(tmp_path / "nothere.pt")], capsys) == (
-        f"molgym sample: --checkpoint {tmp_path / 'nothere.pt'} does not exist")
+        f"molgym sample: --checkpoint {tmp_path / 'nothere.pt'} does not exist"
+    )
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"garbage")
     assert _fails(["sample", "--checkpoint", str(garbage)], capsys).startswith(
-        f"molgym sample: cannot read pretrained checkpoint {garbage}: not a torch checkpoint, or damaged (")
+        f"molgym sample: cannot read pretrained checkpoint {garbage}: not a torch checkpoint, or damaged ("
+    )
 
 
 def test_reinvent_validity_counts_the_invalid_smiles_it_wrote(tmp_path, capsys):
@@ -349,8 +460,26 @@ def test_reinvent_validity_counts_the_invalid_smiles_it_wrote(tmp_path, capsys):
     validity = validity_uniqueness_novelty(proposed)["validity"]
     assert len(proposed) == 200 and 0.2 < validity < 0.95  # the shipped prior writes about 57% valid SMILES
     out = tmp_path / "cmp"
-    assert main(["compare", "--agents", "reinvent", "--budget", "20", "--seeds", "1", "--propose", "100",
-                 "--workers", "1", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--agents",
+                "reinvent",
+                "--budget",
+                "20",
+                "--seeds",
+                "1",
+                "--propose",
+                "100",
+                "--workers",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert json.loads((out / "reinvent" / "seed0" / "result.json").read_text())["metrics"]["validity"] < 0.95
 
 
@@ -375,7 +504,8 @@ def test_every_option_has_help():
 
 def test_the_custom_task_names_the_option_it_needs(capsys):
     assert _fails(["train", "random", "--task", "custom"], capsys) == (
-        "molgym train: the custom task needs --reward module:function (a function of an RDKit molecule)")
+        "molgym train: the custom task needs --reward module:function (a function of an RDKit molecule)"
+    )
 
 
 def test_envs_shows_each_reward_whole(capsys):
@@ -393,8 +523,24 @@ def test_envs_shows_each_reward_whole(capsys):
 def test_stereo_is_noted_once_by_sample(tmp_path, capsys):
     from molgym_agents.gcpn.agent import PRETRAINED
 
-    assert main(["sample", "--checkpoint", str(PRETRAINED), "--task", "constrained", "--start", "C[C@H](N)O", "-n", "2",
-                 "--out", str(tmp_path / "s.csv")]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                "--checkpoint",
+                str(PRETRAINED),
+                "--task",
+                "constrained",
+                "--start",
+                "C[C@H](N)O",
+                "-n",
+                "2",
+                "--out",
+                str(tmp_path / "s.csv"),
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().err.count("stereochemistry") == 1
 
 
@@ -422,11 +568,35 @@ def test_written_csv_files_end_lines_with_newline_alone(tmp_path):
     assert main(["rollout", "--episodes", "2", "--out", str(tmp_path / "r")]) == 0
     assert main(["train", CHAIN, "--budget", "3", "--out", str(tmp_path / "t")]) == 0
     assert main(["sample", "--checkpoint", str(tmp_path / "t"), "-n", "2", "--out", str(tmp_path / "s.csv")]) == 0
-    assert main(["compare", "--agents", "random", "--budget", "3", "--seeds", "1", "--propose", "2", "--workers", "1",
-                 "--out", str(tmp_path / "c")]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--agents",
+                "random",
+                "--budget",
+                "3",
+                "--seeds",
+                "1",
+                "--propose",
+                "2",
+                "--workers",
+                "1",
+                "--out",
+                str(tmp_path / "c"),
+            ]
+        )
+        == 0
+    )
     files = list(tmp_path.rglob("*.csv"))
-    assert {f.name for f in files} >= {"molecules.csv", "log.csv", "oracle_log.csv", "s.csv", "results.csv",
-                                       "proposed.csv"}
+    assert {f.name for f in files} >= {
+        "molecules.csv",
+        "log.csv",
+        "oracle_log.csv",
+        "s.csv",
+        "results.csv",
+        "proposed.csv",
+    }
     for f in files:
         assert b"\r\n" not in f.read_bytes(), f
 
@@ -434,8 +604,12 @@ def test_written_csv_files_end_lines_with_newline_alone(tmp_path):
 def test_picture_titles_are_readable(tmp_path):
     from molgym.pictures import molecule_grid
 
-    molecule_grid(["CCO", "c1ccccc1"], ["a", "b"], "random agent on MolEdit-v0: best 2 of 3 episodes by qed",
-                  tmp_path / "grid.png")
+    molecule_grid(
+        ["CCO", "c1ccccc1"],
+        ["a", "b"],
+        "random agent on MolEdit-v0: best 2 of 3 episodes by qed",
+        tmp_path / "grid.png",
+    )
     image = np.asarray(Image.open(tmp_path / "grid.png").convert("L"))
     header = image[:40]
     rows = np.flatnonzero((header < 128).any(axis=1))

@@ -14,8 +14,21 @@ from molgym.compare import machine
 
 def test_compare_writes_every_output_and_resumes(tmp_path, capfd):
     out = tmp_path / "cmp"
-    argv = ["compare", "--task", "qed", "--agents", "random,tests.agents_for_tests:ListAgent,tests.agents_for_tests:BrokenAgent",
-            "--budget", "5", "--seeds", "2", "--propose", "5", "--out", str(out)]
+    argv = [
+        "compare",
+        "--task",
+        "qed",
+        "--agents",
+        "random,tests.agents_for_tests:ListAgent,tests.agents_for_tests:BrokenAgent",
+        "--budget",
+        "5",
+        "--seeds",
+        "2",
+        "--propose",
+        "5",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 1  # some runs failed: scripts and CI can tell
     captured = capfd.readouterr()  # the workers' output too
     assert "4 of 6 runs finished" in captured.out
@@ -26,8 +39,14 @@ def test_compare_writes_every_output_and_resumes(tmp_path, capfd):
     assert sum(" finished, 5 oracle calls, " in line for line in lines) == 4
     assert sum(line.endswith(": failed: RuntimeError: the policy diverged") for line in lines) == 2
 
-    for name in ("results.md", "results.csv", "results.json", "curves.png", "top_random.png",
-                 "top_tests.agents_for_tests_ListAgent.png"):
+    for name in (
+        "results.md",
+        "results.csv",
+        "results.json",
+        "curves.png",
+        "top_random.png",
+        "top_tests.agents_for_tests_ListAgent.png",
+    ):
         assert (out / name).is_file(), name
     assert Image.open(out / "curves.png").size[0] > 400
 
@@ -47,7 +66,10 @@ def test_compare_writes_every_output_and_resumes(tmp_path, capfd):
     assert summary["tests.agents_for_tests:BrokenAgent"]["errors"] == ["RuntimeError: the policy diverged"]
     listed = summary["tests.agents_for_tests:ListAgent"]
     assert listed["calls"]["mean"] == 5 and listed["uniqueness"]["mean"] == 0.2  # it proposes one molecule 5 times
-    best = max(float(r["score"]) for r in csv.DictReader(open(out / "tests.agents_for_tests_ListAgent" / "seed0" / "oracle_log.csv")))
+    best = max(
+        float(r["score"])
+        for r in csv.DictReader(open(out / "tests.agents_for_tests_ListAgent" / "seed0" / "oracle_log.csv"))
+    )
     assert listed["top1"]["mean"] == best
 
     md = (out / "results.md").read_text()
@@ -72,8 +94,21 @@ def test_compare_never_mixes_settings(tmp_path, capsys):
     out = tmp_path / "c"
     starts = tmp_path / "starts.smi"
     starts.write_text("CCO\nc1ccccc1N\n")
-    base = ["compare", "--agents", "random", "--budget", "4", "--seeds", "1", "--propose", "0", "--workers", "1",
-            "--out", str(out)]
+    base = [
+        "compare",
+        "--agents",
+        "random",
+        "--budget",
+        "4",
+        "--seeds",
+        "1",
+        "--propose",
+        "0",
+        "--workers",
+        "1",
+        "--out",
+        str(out),
+    ]
     constrained = ["--task", "constrained", "--start", str(starts)]
     assert main([*base, *constrained]) == 0
     capsys.readouterr()
@@ -83,13 +118,15 @@ def test_compare_never_mixes_settings(tmp_path, capsys):
     assert "+-" not in row  # one seed: no spread to show
     other = tmp_path / "other.smi"
     other.write_text("CCO\nc1ccccc1O\n")
-    for change, says in ((["--task", "qed"], "task 'constrained' (now 'qed')"),
-                         ([*constrained, "--budget", "5"], "budget 4 (now 5)"),
-                         ([*constrained, "--propose", "2"], "propose 0 (now 2)"),
-                         ([*constrained, "--config", "patience=5"], "config {} (now {'patience': 5})"),
-                         ([*constrained, "--training-set", str(starts)], "training_set 'nci'"),
-                         ([*constrained, "--threshold", "0.6"], "'threshold': 0.4"),
-                         (["--task", "constrained", "--start", str(other)], "start_smiles")):
+    for change, says in (
+        (["--task", "qed"], "task 'constrained' (now 'qed')"),
+        ([*constrained, "--budget", "5"], "budget 4 (now 5)"),
+        ([*constrained, "--propose", "2"], "propose 0 (now 2)"),
+        ([*constrained, "--config", "patience=5"], "config {} (now {'patience': 5})"),
+        ([*constrained, "--training-set", str(starts)], "training_set 'nci'"),
+        ([*constrained, "--threshold", "0.6"], "'threshold': 0.4"),
+        (["--task", "constrained", "--start", str(other)], "start_smiles"),
+    ):
         argv = [*base, *change]
         assert main(argv) == 2, change
         err = capsys.readouterr().err
@@ -105,8 +142,23 @@ def test_compare_never_mixes_settings(tmp_path, capsys):
 
 
 def test_compare_exits_non_zero_when_every_run_fails_or_the_objective_raises(tmp_path, capsys):
-    argv = ["compare", "--agents", "tests.agents_for_tests:ListAgent", "--budget", "5", "--seeds", "1", "--propose", "0",
-            "--workers", "1", "--task", "custom", "--reward", "tests.agents_for_tests:no_benzene"]
+    argv = [
+        "compare",
+        "--agents",
+        "tests.agents_for_tests:ListAgent",
+        "--budget",
+        "5",
+        "--seeds",
+        "1",
+        "--propose",
+        "0",
+        "--workers",
+        "1",
+        "--task",
+        "custom",
+        "--reward",
+        "tests.agents_for_tests:no_benzene",
+    ]
     assert main([*argv, "--out", str(tmp_path / "a")]) == 1
     captured = capsys.readouterr()
     assert "0 of 1 runs finished" in captured.out and "1 of 1 runs failed" in captured.err
@@ -129,9 +181,25 @@ def test_train_then_sample(tmp_path, capsys):
 
 def test_compare_on_a_process_pool(tmp_path):
     out = tmp_path / "pool"
-    argv = ["compare", "--agents", "random,tests.agents_for_tests:ListAgent", "--budget", "4", "--seeds", "1",
-            "--propose", "2", "--workers", "2", "--out", str(out)]
+    argv = [
+        "compare",
+        "--agents",
+        "random,tests.agents_for_tests:ListAgent",
+        "--budget",
+        "4",
+        "--seeds",
+        "1",
+        "--propose",
+        "2",
+        "--workers",
+        "2",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     report = json.loads((out / "results.json").read_text())
-    assert [(r["agent"], r["status"]) for r in report["runs"]] == [("random", "ok"), ("tests.agents_for_tests:ListAgent", "ok")]
+    assert [(r["agent"], r["status"]) for r in report["runs"]] == [
+        ("random", "ok"),
+        ("tests.agents_for_tests:ListAgent", "ok"),
+    ]
     assert all(r["metrics"]["calls"] == 4 for r in report["runs"])

@@ -23,8 +23,15 @@ def _batch(env_kwargs=None, steps=5, num_envs=6, seed=0):
 
 def _policy(env, **kwargs):
     torch.manual_seed(0)
-    return GCPNPolicy(len(env.vocab), env.max_atoms, env.layout.num_bond_choices,
-                      max_free=int(env.vocab.max_valence.max()), hidden=32, rank=8, **kwargs)
+    return GCPNPolicy(
+        len(env.vocab),
+        env.max_atoms,
+        env.layout.num_bond_choices,
+        max_free=int(env.vocab.max_valence.max()),
+        hidden=32,
+        rank=8,
+        **kwargs,
+    )
 
 
 def test_the_packed_graph_convolution_is_the_dense_formula():

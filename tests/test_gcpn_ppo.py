@@ -17,11 +17,25 @@ def nitrogen_share(mol):
 
 
 def _setup(seed=0, num_envs=16, reward=nitrogen_share, **config):
-    env = MolEditVectorEnv(MolEditEnv, num_envs=num_envs, reward=reward, step_reward=None, atom_types=["C", "N", "O"],
-                           max_atoms=6, min_steps=2, max_steps=8, info_smiles="none")
+    env = MolEditVectorEnv(
+        MolEditEnv,
+        num_envs=num_envs,
+        reward=reward,
+        step_reward=None,
+        atom_types=["C", "N", "O"],
+        max_atoms=6,
+        min_steps=2,
+        max_steps=8,
+        info_smiles="none",
+    )
     torch.manual_seed(seed)
     policy = GCPNPolicy(3, 6, 3, max_free=4, hidden=32, rank=8)
-    return PPO(policy, env, PPOConfig(**{"num_steps": 16, "epochs": 4, "minibatch_size": 64, "learning_rate": 3e-3, **config}), seed=seed)
+    return PPO(
+        policy,
+        env,
+        PPOConfig(**{"num_steps": 16, "epochs": 4, "minibatch_size": 64, "learning_rate": 3e-3, **config}),
+        seed=seed,
+    )
 
 
 def test_the_old_policy_stays_frozen_so_ratios_move_and_clip():
@@ -47,7 +61,9 @@ def test_pieces_of_similar_sized_molecules_give_the_same_update():
         after.append(([p.detach().clone() for p in ppo.policy.parameters()], stats))
     (one, stats_one), (four, stats_four) = after
     assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(one, four))
-    assert np.allclose([stats_one.policy_loss, stats_one.entropy], [stats_four.policy_loss, stats_four.entropy], atol=1e-5)
+    assert np.allclose(
+        [stats_one.policy_loss, stats_one.entropy], [stats_four.policy_loss, stats_four.entropy], atol=1e-5
+    )
     assert set(stats_four.seconds) == {"act", "env", "learn"} and all(v > 0 for v in stats_four.seconds.values())
 
 
@@ -104,7 +120,9 @@ def test_gcpn_agent_under_an_oracle_budget_saves_and_reloads(tmp_path):
     assert oracle.calls == 30
     agent.save(tmp_path / "gcpn")
     loaded = GCPNAgent.load(tmp_path / "gcpn", task)
-    assert all(torch.equal(a, b) for a, b in zip(agent.policy.state_dict().values(), loaded.policy.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(agent.policy.state_dict().values(), loaded.policy.state_dict().values())
+    )
     assert loaded._saved_ppo["optimizer"] is not None and len(loaded.propose(5)) == 5
     other = make_task("qed")
     other.env_kwargs = {"max_atoms": 12}
@@ -127,7 +145,9 @@ def test_a_saved_gcpn_agent_loads_without_its_initial_checkpoint(tmp_path):
     (tmp_path / "start" / "gcpn.pt").unlink()
     loaded = GCPNAgent.load(tmp_path / "run", task)
     assert loaded.config["init"] == str(tmp_path / "start" / "gcpn.pt")
-    assert all(torch.equal(a, b) for a, b in zip(agent.policy.state_dict().values(), loaded.policy.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(agent.policy.state_dict().values(), loaded.policy.state_dict().values())
+    )
 
 
 def test_gcpn_edits_each_start_molecule_in_batches():
@@ -152,8 +172,28 @@ def test_gcpn_edits_each_start_molecule_in_batches():
 
 
 #: Small real molecules over C, N, O (at most 6 atoms): expert data for the expert loss.
-EXPERT = ["CCO", "CC(C)O", "OCCO", "CCN", "NCCO", "COC", "CC=O", "C=CC", "CC(N)O", "NCCN", "OCC=O", "CCCO",
-          "CNC", "CC#N", "OC1CC1", "C1CCOC1", "NC(=O)C", "CC(C)N", "COCO", "CCNC"]
+EXPERT = [
+    "CCO",
+    "CC(C)O",
+    "OCCO",
+    "CCN",
+    "NCCO",
+    "COC",
+    "CC=O",
+    "C=CC",
+    "CC(N)O",
+    "NCCN",
+    "OCC=O",
+    "CCCO",
+    "CNC",
+    "CC#N",
+    "OC1CC1",
+    "C1CCOC1",
+    "NC(=O)C",
+    "CC(C)N",
+    "COCO",
+    "CCNC",
+]
 
 
 def test_the_expert_loss_keeps_the_policy_near_the_expert_where_pure_ppo_drifts():
@@ -190,12 +230,43 @@ def test_the_gcpn_agent_mixes_the_expert_loss_and_logs_it(tmp_path):
     data.write_text("\n".join(EXPERT))
     out = tmp_path / "run"
     settings = ["init=null", "hidden=32", "rank=8", "num_envs=4", "num_steps=4", "minibatch_size=16"]
-    assert main(["train", "gcpn", "--steps", "32", "--out", str(out), "--config", *settings, "expert_coef=0.5",
-                 f"expert_data={data}", "expert_molecules=10"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "gcpn",
+                "--steps",
+                "32",
+                "--out",
+                str(out),
+                "--config",
+                *settings,
+                "expert_coef=0.5",
+                f"expert_data={data}",
+                "expert_molecules=10",
+            ]
+        )
+        == 0
+    )
     rows = list(csv.DictReader(open(out / "log.csv")))
     assert len(rows) == 2 and all(float(r["expert_loss"]) > 0 for r in rows)
-    assert main(["train", "gcpn", "--steps", "16", "--out", str(tmp_path / "bad"), "--config", *settings,
-                 "expert_coef=0.5", f"expert_data={tmp_path / 'none.smi'}"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "gcpn",
+                "--steps",
+                "16",
+                "--out",
+                str(tmp_path / "bad"),
+                "--config",
+                *settings,
+                "expert_coef=0.5",
+                f"expert_data={tmp_path / 'none.smi'}",
+            ]
+        )
+        == 2
+    )
 
 
 def test_the_gcpn_settings_listed_are_the_defaults_an_agent_runs_with():
@@ -209,5 +280,7 @@ def test_the_gcpn_settings_listed_are_the_defaults_an_agent_runs_with():
     given = {"hidden": 32, "rank": 8, "init": None}  # (small and untrained, to be quick)
     agent = GCPNAgent(task, **given)
     listed = GCPNAgent.settings()
-    assert {k: listed[k] for k in agent.config if k not in given} == {k: v for k, v in agent.config.items() if k not in given}
+    assert {k: listed[k] for k in agent.config if k not in given} == {
+        k: v for k, v in agent.config.items() if k not in given
+    }
     assert listed["epochs"] == agent.ppo_config.epochs != PPOConfig().epochs

@@ -88,8 +88,9 @@ def test_the_discriminator_learns_to_tell_real_from_generated():
     disc = OnlineDiscriminator(real[:300], len(vocab), seed=0, steps=60)
     disc.update(fake_types, fake_bonds)
     held_out = real[300:]
-    p_real = disc({"atom_types": np.stack([g.atom_types for g in held_out]),
-                   "bonds": np.stack([g.bonds for g in held_out])})
+    p_real = disc(
+        {"atom_types": np.stack([g.atom_types for g in held_out]), "bonds": np.stack([g.bonds for g in held_out])}
+    )
     p_fake = disc({"atom_types": fake_types, "bonds": fake_bonds})
     print(f"held-out real {p_real.mean():.3f}, chains {p_fake.mean():.3f}")
     assert p_real.mean() > 0.7 and p_fake.mean() < 0.3

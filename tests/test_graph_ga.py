@@ -22,8 +22,13 @@ def _valid(mol: Chem.Mol) -> bool:
     smiles = Chem.MolToSmiles(mol)
     again = Chem.MolFromSmiles(smiles)
     rings = again.GetRingInfo().AtomRings() if again is not None else ()
-    return (again is not None and Chem.MolToSmiles(again) == smiles and len(Chem.GetMolFrags(again)) == 1
-            and not any(a.GetNumRadicalElectrons() for a in again.GetAtoms()) and max(map(len, rings), default=0) <= 6)
+    return (
+        again is not None
+        and Chem.MolToSmiles(again) == smiles
+        and len(Chem.GetMolFrags(again)) == 1
+        and not any(a.GetNumRadicalElectrons() for a in again.GetAtoms())
+        and max(map(len, rings), default=0) <= 6
+    )
 
 
 def test_crossover_and_mutation_only_make_valid_molecules():

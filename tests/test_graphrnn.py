@@ -19,8 +19,19 @@ def _task():
 
 
 def _agent(task, seed=0, **config):
-    return GraphRNNAgent(task, seed=seed, **{"hidden": 32, "edge_hidden": 16, "bandwidth": 4, "pretrain_epochs": 0,
-                                             "batch_size": 32, "lr": 1e-2, **config})
+    return GraphRNNAgent(
+        task,
+        seed=seed,
+        **{
+            "hidden": 32,
+            "edge_hidden": 16,
+            "bandwidth": 4,
+            "pretrain_epochs": 0,
+            "batch_size": 32,
+            "lr": 1e-2,
+            **config,
+        },
+    )
 
 
 def test_bfs_sequences_hold_every_bond_within_the_bandwidth():
@@ -28,7 +39,9 @@ def test_bfs_sequences_hold_every_bond_within_the_bandwidth():
     graph = MolGraph.from_smiles("CC(=O)Nc1ccc(O)cc1", vocab, 38)
     types, edges = bfs_sequence(graph, 0, 12, np.random.default_rng(0))
     assert sorted(types.tolist()) == sorted(graph.atom_types[:11].tolist())
-    assert sorted(edges[edges > 0].tolist()) == sorted(graph.bonds[np.triu_indices(11, 1)][graph.bonds[np.triu_indices(11, 1)] > 0].tolist())
+    assert sorted(edges[edges > 0].tolist()) == sorted(
+        graph.bonds[np.triu_indices(11, 1)][graph.bonds[np.triu_indices(11, 1)] > 0].tolist()
+    )
     assert (edges[0] == 0).all() and all((edges[i] > 0).any() for i in range(1, 11))  # each node bonds back
     assert bfs_sequence(graph, 0, 1, np.random.default_rng(0)) is None  # the ring needs a wider band
 

@@ -17,7 +17,15 @@ from molgym.chem.vocab import AtomVocab
 from molgym.data.datasets import MOSES_PATH
 from molgym.rewards import QED, Context
 from molgym.rewards.guacamol import (
-    OBJECTIVES, Clipped, Formula, Gaussian, MaxGaussian, MinGaussian, Substructure, fingerprint, parse_formula,
+    OBJECTIVES,
+    Clipped,
+    Formula,
+    Gaussian,
+    MaxGaussian,
+    MinGaussian,
+    Substructure,
+    fingerprint,
+    parse_formula,
 )
 from molgym.tasks import PMO_TASKS, make_task
 
@@ -42,8 +50,12 @@ def test_every_objective_agrees_with_the_reference_implementation():
 def test_molecules_built_in_the_env_score_as_their_smiles():
     """The env hands terms molecules rebuilt from its kekulized graphs: they score the same."""
     vocab = AtomVocab.default()
-    rows = [r for r in _reference_rows() if r["task"] in ("osimertinib_mpo", "deco_hop", "sitagliptin_mpo",
-                                                           "isomers_c9h10n2o2pf2cl", "mestranol_similarity")]
+    rows = [
+        r
+        for r in _reference_rows()
+        if r["task"]
+        in ("osimertinib_mpo", "deco_hop", "sitagliptin_mpo", "isomers_c9h10n2o2pf2cl", "mestranol_similarity")
+    ]
     objectives = {name: OBJECTIVES[name]() for name in {r["task"] for r in rows}}
     checked = 0
     with rdBase.BlockLogs():
@@ -58,10 +70,12 @@ def test_molecules_built_in_the_env_score_as_their_smiles():
 
 
 def test_targets_and_isomers_score_one():
-    for name, smiles in [("celecoxib_rediscovery", "CC1=CC=C(C=C1)C1=CC(=NN1C1=CC=C(C=C1)S(N)(=O)=O)C(F)(F)F"),
-                         ("troglitazone_rediscovery", "Cc1c(C)c2OC(C)(COc3ccc(CC4SC(=O)NC4=O)cc3)CCc2c(C)c1O"),
-                         ("thiothixene_rediscovery", "CN(C)S(=O)(=O)c1ccc2Sc3ccccc3C(=CCCN4CCN(C)CC4)c2c1"),
-                         ("albuterol_similarity", "CC(C)(C)NCC(O)c1ccc(O)c(CO)c1")]:
+    for name, smiles in [
+        ("celecoxib_rediscovery", "CC1=CC=C(C=C1)C1=CC(=NN1C1=CC=C(C=C1)S(N)(=O)=O)C(F)(F)F"),
+        ("troglitazone_rediscovery", "Cc1c(C)c2OC(C)(COc3ccc(CC4SC(=O)NC4=O)cc3)CCc2c(C)c1O"),
+        ("thiothixene_rediscovery", "CN(C)S(=O)(=O)c1ccc2Sc3ccccc3C(=CCCN4CCN(C)CC4)c2c1"),
+        ("albuterol_similarity", "CC(C)(C)NCC(O)c1ccc(O)c(CO)c1"),
+    ]:
         assert make_task(name).objective(smiles) == 1.0
     assert make_task("isomers_c7h8n2o2").objective("Nc1ccccc1C(=O)NO") == 1.0  # C7H8N2O2
     assert make_task("isomers_c7h8n2o2").objective("NC(=O)c1ccc(N)cc1O") == 1.0
@@ -81,7 +95,7 @@ def test_the_earlier_tdc_isomer_score_reads_the_total_from_the_smiles_text():
     assert smiles_text_atoms("C1CC2CCC1C2Cl") == 1 + 1 + 2 + 1 + 1 + 1 + 2 + 1
     isomer = Chem.MolFromSmiles("Nc1ccccc1C(=O)NO")  # C7H8N2O2: 19 atoms with H, 5 tokens in its SMILES text
     text_total = smiles_text_atoms(Chem.MolToSmiles(isomer))
-    expected = math.exp(-((text_total - 19) / 2.0) ** 2 / 2) ** (1 / 5)  # four exact element terms
+    expected = math.exp(-(((text_total - 19) / 2.0) ** 2) / 2) ** (1 / 5)  # four exact element terms
     assert Formula("C7H8N2O2")(isomer) == 1.0
     assert FormulaFromSmilesText("C7H8N2O2")(isomer) == pytest.approx(expected, abs=1e-12) and expected < 0.5
 
@@ -104,10 +118,12 @@ def test_fingerprints_are_rdkits_reference_ones():
     """The objectives use RDKit's fingerprint generators; GuacaMol used the legacy functions. Same counts."""
     with gzip.open(MOSES_PATH, "rt") as f:
         smiles = [line.split(",")[0].strip() for _, line in zip(range(151), f)][1:]
-    legacy = {"ECFP4": lambda m: AllChem.GetMorganFingerprint(m, 2),
-              "ECFP6": lambda m: AllChem.GetMorganFingerprint(m, 3),
-              "FCFP4": lambda m: AllChem.GetMorganFingerprint(m, 2, useFeatures=True),
-              "AP": lambda m: AllChem.GetAtomPairFingerprint(m, maxLength=10)}
+    legacy = {
+        "ECFP4": lambda m: AllChem.GetMorganFingerprint(m, 2),
+        "ECFP6": lambda m: AllChem.GetMorganFingerprint(m, 3),
+        "FCFP4": lambda m: AllChem.GetMorganFingerprint(m, 2, useFeatures=True),
+        "AP": lambda m: AllChem.GetAtomPairFingerprint(m, maxLength=10),
+    }
     with rdBase.BlockLogs():
         mols = [Chem.MolFromSmiles(s) for s in smiles]
         for kind, reference in legacy.items():

@@ -27,8 +27,9 @@ def _task(tmp_path):
 
 
 def _agent(task, tmp_path, seed=0):
-    return MolGANAgent(task, seed=seed, max_atoms=5, data=str(tmp_path / "small.smi"), real_scored=14, batch_size=32,
-                       n_critic=1)
+    return MolGANAgent(
+        task, seed=seed, max_atoms=5, data=str(tmp_path / "small.smi"), real_scored=14, batch_size=32, n_critic=1
+    )
 
 
 def test_graphs_are_built_through_the_env_exactly_or_by_its_rules():

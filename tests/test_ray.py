@@ -19,8 +19,12 @@ AGENTS = ("random", "tests.agents_for_tests:ListAgent")
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(sys.path), "OMP_NUM_THREADS": "1"}})
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(sys.path), "OMP_NUM_THREADS": "1"}},
+    )
     yield
     ray.shutdown()
 
@@ -34,7 +38,9 @@ def test_compare_on_ray_equals_the_process_pool(tmp_path, local_ray):
     pool = compare(comparison, tmp_path / "pool", workers=2)
     on_ray = compare(comparison, tmp_path / "ray", executor="ray")
     assert [r["status"] for r in on_ray] == ["ok"] * 4
-    assert [(r["agent"], r["seed"], r["metrics"]) for r in on_ray] == [(r["agent"], r["seed"], r["metrics"]) for r in pool]
+    assert [(r["agent"], r["seed"], r["metrics"]) for r in on_ray] == [
+        (r["agent"], r["seed"], r["metrics"]) for r in pool
+    ]
     logs = _logs(tmp_path / "ray")
     assert len(logs) == 4 and logs == _logs(tmp_path / "pool")  # every oracle call, in order, the same
     again = compare(comparison, tmp_path / "ray", executor="ray")  # resumes: nothing left to run
@@ -45,21 +51,53 @@ def test_a_worker_killed_mid_run_is_retried_and_one_that_keeps_dying_is_reported
     agent = "tests.agents_for_tests:DyingAgent"
     markers = tmp_path / "markers"
     markers.mkdir()
-    once = compare(Comparison("qed", (agent,), budget=4, seeds=1, propose=0, training_set=None,
-                              configs={agent: {"marker_dir": str(markers), "deaths": 1}}), tmp_path / "once", executor="ray")
+    once = compare(
+        Comparison(
+            "qed",
+            (agent,),
+            budget=4,
+            seeds=1,
+            propose=0,
+            training_set=None,
+            configs={agent: {"marker_dir": str(markers), "deaths": 1}},
+        ),
+        tmp_path / "once",
+        executor="ray",
+    )
     assert once[0]["status"] == "ok" and once[0]["metrics"]["calls"] == 4
     assert len(list(markers.iterdir())) == 1  # it died once, and the retry finished the run
-    always = compare(Comparison("qed", (agent,), budget=4, seeds=1, propose=0, training_set=None,
-                                configs={agent: {"marker_dir": str(markers), "deaths": 99}}), tmp_path / "always",
-                     executor="ray")
+    always = compare(
+        Comparison(
+            "qed",
+            (agent,),
+            budget=4,
+            seeds=1,
+            propose=0,
+            training_set=None,
+            configs={agent: {"marker_dir": str(markers), "deaths": 99}},
+        ),
+        tmp_path / "always",
+        executor="ray",
+    )
     assert always[0]["status"] == "error" and f"died {RAY_ATTEMPTS} times" in always[0]["error"]
     saved = json.loads((tmp_path / "always" / "results.json").read_text())
     assert saved["runs"][0]["status"] == "error"  # reported in the comparison, not dropped
 
 
 def test_ray_address_needs_the_ray_executor(tmp_path, capsys):
-    argv = ["compare", "--agents", "random", "--budget", "2", "--seeds", "1", "--ray-address", "auto",
-            "--out", str(tmp_path / "x")]
+    argv = [
+        "compare",
+        "--agents",
+        "random",
+        "--budget",
+        "2",
+        "--seeds",
+        "1",
+        "--ray-address",
+        "auto",
+        "--out",
+        str(tmp_path / "x"),
+    ]
     assert main(argv) != 0
     assert "--ray-address needs --executor ray" in capsys.readouterr().err
 

@@ -22,8 +22,10 @@ MAIN_JOB = "molgym compare --task qed --agents random,gcpn --budget 200 --seeds 
 def _blocks() -> list[tuple[int, str, str]]:
     """(line, language, code) of each fenced block."""
     text = README.read_text()
-    return [(text[: m.start()].count("\n") + 1, m.group(1), m.group(2))
-            for m in re.finditer(r"^```(\w*)\n(.*?)^```", text, flags=re.S | re.M)]
+    return [
+        (text[: m.start()].count("\n") + 1, m.group(1), m.group(2))
+        for m in re.finditer(r"^```(\w*)\n(.*?)^```", text, flags=re.S | re.M)
+    ]
 
 
 BLOCKS = _blocks()
@@ -37,8 +39,11 @@ def test_the_readme_has_runnable_blocks_and_ci_runs_its_test_command():
     assert SETUP + TESTS in ci
 
 
-@pytest.mark.parametrize("line, language, code", [b for b in BLOCKS if b[2].strip() != SETUP + TESTS],
-                         ids=[f"line{b[0]}-{b[1]}" for b in BLOCKS if b[2].strip() != SETUP + TESTS])
+@pytest.mark.parametrize(
+    "line, language, code",
+    [b for b in BLOCKS if b[2].strip() != SETUP + TESTS],
+    ids=[f"line{b[0]}-{b[1]}" for b in BLOCKS if b[2].strip() != SETUP + TESTS],
+)
 def test_readme_block_runs(line, language, code, tmp_path):
     work = tmp_path / "checkout"
     work.mkdir()
@@ -48,8 +53,11 @@ def test_readme_block_runs(line, language, code, tmp_path):
         (tmp_path / "shared").symlink_to(ROOT.parent / "shared")
     elif "../shared" in code:
         pytest.skip("../shared is not beside this checkout")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONUNBUFFERED": "1",
+    }
     if language == "python":
         script = work / f"readme_line{line}.py"
         script.write_text(code)

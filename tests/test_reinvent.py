@@ -23,8 +23,9 @@ from tests.agents_for_tests import whole_and_resumed
 def prior_path(tmp_path_factory):
     """A tiny prior trained on 400 NCI molecules (seconds): enough to write some valid SMILES."""
     smiles = [s for s in nci_smiles(limit=600) if Chem.MolFromSmiles(s) is not None and len(s) < 40][:400]
-    model, vocab, losses = train_prior(smiles, epochs=4, batch_size=32, lr=3e-3, embedding=16, hidden=48, layers=1,
-                                       progress=False)
+    model, vocab, losses = train_prior(
+        smiles, epochs=4, batch_size=32, lr=3e-3, embedding=16, hidden=48, layers=1, progress=False
+    )
     assert losses[-1] < losses[0]
     path = tmp_path_factory.mktemp("prior") / "prior.pt"
     save_prior(path, model, vocab, losses=losses)
@@ -33,7 +34,26 @@ def prior_path(tmp_path_factory):
 
 def test_tokens_round_trip_and_split_bracket_atoms_two_letter_elements_and_ring_labels():
     assert tokenize("C[C@@H](Cl)c1cc[nH]c1Br.C%12CC%12") == [
-        "C", "[C@@H]", "(", "Cl", ")", "c", "1", "c", "c", "[nH]", "c", "1", "Br", ".", "C", "%12", "C", "C", "%12"]
+        "C",
+        "[C@@H]",
+        "(",
+        "Cl",
+        ")",
+        "c",
+        "1",
+        "c",
+        "c",
+        "[nH]",
+        "c",
+        "1",
+        "Br",
+        ".",
+        "C",
+        "%12",
+        "C",
+        "C",
+        "%12",
+    ]
     smiles = nci_smiles(limit=300)
     vocab = Vocabulary.from_smiles(smiles)
     assert all(vocab.decode(vocab.encode(s)) == s for s in smiles)
@@ -71,7 +91,7 @@ def test_sampled_rows_end_at_the_end_token_then_pad(prior_path):
     assert (rows[:, 0] == 1).all()
     for row in rows.tolist():
         if 2 in row:
-            assert all(t == 0 for t in row[row.index(2) + 1:])
+            assert all(t == 0 for t in row[row.index(2) + 1 :])
 
 
 def test_reinvent_pays_only_for_new_valid_molecules_and_moves_towards_high_scores(prior_path):
@@ -109,8 +129,20 @@ def test_pretrain_reinvent_writes_a_prior_the_agent_and_sample_read(tmp_path, ca
     data = tmp_path / "mols.smi"
     data.write_text("\n".join(nci_smiles(limit=200)) + "\n")
     prior = tmp_path / "prior.pt"
-    argv = ["pretrain", "reinvent", "--data", str(data), "--epochs", "1", "--hidden", "16", "--layers", "1",
-            "--out", str(prior)]
+    argv = [
+        "pretrain",
+        "reinvent",
+        "--data",
+        str(data),
+        "--epochs",
+        "1",
+        "--hidden",
+        "16",
+        "--layers",
+        "1",
+        "--out",
+        str(prior),
+    ]
     assert main(argv) == 0
     assert "REINVENT prior on 200 molecules" in capsys.readouterr().out
     model, vocab, meta = load_prior(prior)

@@ -12,7 +12,6 @@ from rdkit import Chem
 from rdkit.Chem import Crippen
 
 from molgym.chem import AtomVocab
-from molgym.rewards.scoring import BatchScorer
 from molgym.rewards import (
     QED,
     SA,
@@ -33,6 +32,7 @@ from molgym.rewards import (
     ring_penalty,
     sa_score,
 )
+from molgym.rewards.scoring import BatchScorer
 
 VOCAB = AtomVocab.default()
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
@@ -49,7 +49,10 @@ def test_qed_of_aspirin():
 
 
 def test_sa_orders_molecules_by_complexity():
-    easy, hard = sa_score(Chem.MolFromSmiles("CCO")), sa_score(Chem.MolFromSmiles("C[C@H]1C[C@@]2(O)C[C@H](C)[C@@]1(C)C2"))
+    easy, hard = (
+        sa_score(Chem.MolFromSmiles("CCO")),
+        sa_score(Chem.MolFromSmiles("C[C@H]1C[C@@]2(O)C[C@H](C)[C@@]1(C)C2")),
+    )
     assert 1.0 <= easy < 3.0 < hard <= 10.0
     assert SA()(ctx(ASPIRIN)) == pytest.approx(1.58, abs=0.01)  # Ertl & Schuffenhauer's scale, aspirin ~1.6
 
@@ -228,4 +231,6 @@ def test_rewards_pickle_for_worker_processes():
     reward = QED() + Similarity() + ZincFilter()
     BatchScorer(reward).score_one(ctx("CCO", start="CCO"), final=True)
     clone = pickle.loads(pickle.dumps(reward))
-    assert BatchScorer(clone).score_one(ctx("CCO", start="CCO"), final=True) == BatchScorer(reward).score_one(ctx("CCO", start="CCO"), final=True)
+    assert BatchScorer(clone).score_one(ctx("CCO", start="CCO"), final=True) == BatchScorer(reward).score_one(
+        ctx("CCO", start="CCO"), final=True
+    )

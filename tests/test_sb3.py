@@ -68,7 +68,10 @@ def test_maskable_ppo_trains_and_never_takes_an_illegal_action(vec_env_cls):
         batch_size=64,
         n_epochs=2,
         seed=0,
-        policy_kwargs=dict(features_extractor_class=MolGraphExtractor, features_extractor_kwargs=dict(features_dim=32, hidden=32, layers=2)),
+        policy_kwargs=dict(
+            features_extractor_class=MolGraphExtractor,
+            features_extractor_kwargs=dict(features_dim=32, hidden=32, layers=2),
+        ),
         device="cpu",
     )
     before = [p.detach().clone() for p in model.policy.parameters()]
@@ -84,8 +87,15 @@ def test_maskable_ppo_trains_and_never_takes_an_illegal_action(vec_env_cls):
 def _gcpn_model(env, **kwargs):
     from molgym_agents.sb3 import GCPNMaskablePolicy
 
-    return MaskablePPO(GCPNMaskablePolicy, env, n_steps=32, batch_size=32, n_epochs=1, seed=0,
-                       policy_kwargs={"atom_types": env.unwrapped.vocab.names, **kwargs})
+    return MaskablePPO(
+        GCPNMaskablePolicy,
+        env,
+        n_steps=32,
+        batch_size=32,
+        n_epochs=1,
+        seed=0,
+        policy_kwargs={"atom_types": env.unwrapped.vocab.names, **kwargs},
+    )
 
 
 def test_gcpn_policy_starts_from_the_shipped_weights_and_acts_legally():
@@ -117,8 +127,10 @@ def test_maskable_ppo_trains_the_gcpn_policy_and_reloads(tmp_path):
     loaded = MaskablePPO.load(tmp_path / "model.zip")
     obs, _ = env.reset(seed=3)
     masks = env.get_wrapper_attr("action_masks")()
-    assert model.predict(obs, action_masks=masks, deterministic=True)[0] == \
-        loaded.predict(obs, action_masks=masks, deterministic=True)[0]
+    assert (
+        model.predict(obs, action_masks=masks, deterministic=True)[0]
+        == loaded.predict(obs, action_masks=masks, deterministic=True)[0]
+    )
 
 
 def test_gcpn_policy_refuses_a_checkpoint_for_other_atom_types():
@@ -128,5 +140,13 @@ def test_gcpn_policy_refuses_a_checkpoint_for_other_atom_types():
     with pytest.raises(ValueError, match="flat layout"):
         from molgym_agents.sb3 import GCPNMaskablePolicy
 
-        MaskablePPO(GCPNMaskablePolicy, DummyVecEnv([lambda: gym.wrappers.TransformAction(
-            gym.make("MolEdit-v0", max_atoms=12), lambda a: a, gym.spaces.Discrete(7))]))
+        MaskablePPO(
+            GCPNMaskablePolicy,
+            DummyVecEnv(
+                [
+                    lambda: gym.wrappers.TransformAction(
+                        gym.make("MolEdit-v0", max_atoms=12), lambda a: a, gym.spaces.Discrete(7)
+                    )
+                ]
+            ),
+        )

@@ -29,8 +29,9 @@ def test_train_hands_each_updates_statistics_to_its_callbacks():
     agent, seen = StallingAgent(make_task("qed")), []
     agent.patience = 2
     agent.train(agent.task.oracle(100), [Seen()])
-    assert [round(stats["reward"], 4) for stats in seen] == [round(agent.task.oracle(100)(s), 4)
-                                                             for s in ("C", "CC", "CCC", "CCC", "CCC")]
+    assert [round(stats["reward"], 4) for stats in seen] == [
+        round(agent.task.oracle(100)(s), 4) for s in ("C", "CC", "CCC", "CCC", "CCC")
+    ]
 
 
 def test_a_trickle_of_new_molecules_is_a_stall_too():
@@ -53,16 +54,41 @@ def test_a_trickle_of_new_molecules_is_a_stall_too():
 def test_train_and_compare_state_why_a_run_ended(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "tests.agents_for_tests:StallingAgent", "--budget", "100", "--out", str(out)]) == 0
-    assert "stopped: stalled: under 5% of the molecules scored were new in 20 updates in a row" in capsys.readouterr().out
+    assert (
+        "stopped: stalled: under 5% of the molecules scored were new in 20 updates in a row" in capsys.readouterr().out
+    )
     assert json.loads((out / "metrics.json").read_text())["stop_reason"].startswith("stalled")
     assert json.loads((out / "checkpoint" / "loop.json").read_text())["idle"] == 20
 
     cmp = tmp_path / "cmp"
-    assert main(["compare", "--agents", "tests.agents_for_tests:StallingAgent,random", "--budget", "5", "--seeds", "1",
-                 "--propose", "0", "--workers", "1", "--out", str(cmp)]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--agents",
+                "tests.agents_for_tests:StallingAgent,random",
+                "--budget",
+                "5",
+                "--seeds",
+                "1",
+                "--propose",
+                "0",
+                "--workers",
+                "1",
+                "--out",
+                str(cmp),
+            ]
+        )
+        == 0
+    )
     runs = json.loads((cmp / "results.json").read_text())["runs"]
-    assert [r["stop_reason"] for r in runs] == ["stalled: under 5% of the molecules scored were new in 20 updates in a row",
-                                                "budget spent (5 oracle calls)"]
+    assert [r["stop_reason"] for r in runs] == [
+        "stalled: under 5% of the molecules scored were new in 20 updates in a row",
+        "budget spent (5 oracle calls)",
+    ]
     report = (cmp / "results.md").read_text()
-    assert "- tests.agents_for_tests:StallingAgent seed 0 (3 of 5 calls): stalled: under 5% of the molecules scored were new in 20 updates in a row" in report
+    assert (
+        "- tests.agents_for_tests:StallingAgent seed 0 (3 of 5 calls): stalled: under 5% of the molecules scored were new in 20 updates in a row"
+        in report
+    )
     assert "random seed 0" not in report.split("ended before their budget")[1]

@@ -13,9 +13,25 @@ from molgym.compare.suite import leaderboard
 def test_the_pmo_suite_reports_each_task_the_sum_and_the_published_figures(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MOLGYM_DRD2_MODEL", str(tmp_path / "no_model_here.pkl"))  # drd2 cannot be had: skipped
     out = tmp_path / "suite"
-    argv = ["compare", "--suite", "pmo", "--tasks", "qed,median1,isomers_c9h10n2o2pf2cl,drd2", "--agents",
-            "random,tests.agents_for_tests:ListAgent", "--budget", "12", "--seeds", "2", "--propose", "3",
-            "--workers", "1", "--out", str(out)]
+    argv = [
+        "compare",
+        "--suite",
+        "pmo",
+        "--tasks",
+        "qed,median1,isomers_c9h10n2o2pf2cl,drd2",
+        "--agents",
+        "random,tests.agents_for_tests:ListAgent",
+        "--budget",
+        "12",
+        "--seeds",
+        "2",
+        "--propose",
+        "3",
+        "--workers",
+        "1",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "# PMO suite: 3 tasks, budget 12 oracle calls, 2 seeds" in printed
@@ -41,7 +57,9 @@ def test_the_pmo_suite_reports_each_task_the_sum_and_the_published_figures(tmp_p
     assert table["sum"]["published"]["REINVENT"] == 0.941 + 0.356 + 0.642
     assert "Skipped tasks:" in md and "- drd2:" in md
     # a published figure made with another definition of the task says so, for that task only
-    assert "About the published figures:" in md and "- isomers_c9h10n2o2pf2cl: PMO's figures" in md and "- qed:" not in md
+    assert (
+        "About the published figures:" in md and "- isomers_c9h10n2o2pf2cl: PMO's figures" in md and "- qed:" not in md
+    )
     assert list(report["task_notes"]) == ["isomers_c9h10n2o2pf2cl"]
     assert Image.open(out / "curves.png").size[0] >= 800  # one panel per task
 
@@ -101,8 +119,14 @@ def test_a_cell_with_fewer_finished_seeds_says_how_many_and_gives_no_spread(tmp_
     from molgym.compare.suite import write_suite_report
 
     def run(agent: str, seed: int, auc: float) -> dict:
-        return {"agent": agent, "seed": seed, "task": "qed", "budget": 100, "status": "ok",
-                "metrics": {"auc_top10": auc, "calls": 100}}
+        return {
+            "agent": agent,
+            "seed": seed,
+            "task": "qed",
+            "budget": 100,
+            "status": "ok",
+            "metrics": {"auc_top10": auc, "calls": 100},
+        }
 
     by_task = {"qed": [run("a", 0, 0.5), run("a", 1, 0.7), run("b", 0, 0.4)]}
     write_suite_report(by_task, {}, tmp_path, budget=100, seeds=2, device="cpu", wall_time=1.0)

@@ -48,24 +48,60 @@ class GCPNAgent(UpdatingAgent):
     #: and 2 epochs (why, and what they were before: CHANGELOG.md)
     PPO_DEFAULTS = {"num_steps": 32, "minibatch_size": 256, "epochs": 2}
 
-    def __init__(self, task: Task, seed: int = 0, device: str = "cpu", num_envs: int = 32, hidden: int = 128,
-                 layers: int = 3, rank: int = 32, init: str | None = "pretrained", adversarial: str = "none",
-                 adversarial_coef: float = 1.0, real: str = "nci", real_molecules: int = 5000,
-                 expert_data: str = "moses", expert_molecules: int = 2000, repeat_penalty: float = 0.0, **ppo):
+    def __init__(
+        self,
+        task: Task,
+        seed: int = 0,
+        device: str = "cpu",
+        num_envs: int = 32,
+        hidden: int = 128,
+        layers: int = 3,
+        rank: int = 32,
+        init: str | None = "pretrained",
+        adversarial: str = "none",
+        adversarial_coef: float = 1.0,
+        real: str = "nci",
+        real_molecules: int = 5000,
+        expert_data: str = "moses",
+        expert_molecules: int = 2000,
+        repeat_penalty: float = 0.0,
+        **ppo,
+    ):
         if adversarial not in ADVERSARIAL:
             raise ValueError(f"adversarial must be one of {', '.join(ADVERSARIAL)}, got {adversarial!r}")
         check_settings(type(self), ppo)
         config = {**self._ppo_defaults(), **ppo}
-        super().__init__(task, seed, device, num_envs=num_envs, hidden=hidden, layers=layers, rank=rank, init=init,
-                         adversarial=adversarial, adversarial_coef=adversarial_coef, real=real,
-                         real_molecules=real_molecules, expert_data=expert_data, expert_molecules=expert_molecules,
-                         repeat_penalty=repeat_penalty, **config)
+        super().__init__(
+            task,
+            seed,
+            device,
+            num_envs=num_envs,
+            hidden=hidden,
+            layers=layers,
+            rank=rank,
+            init=init,
+            adversarial=adversarial,
+            adversarial_coef=adversarial_coef,
+            real=real,
+            real_molecules=real_molecules,
+            expert_data=expert_data,
+            expert_molecules=expert_molecules,
+            repeat_penalty=repeat_penalty,
+            **config,
+        )
         self.ppo_config = PPOConfig(**config)
         spec = task.edit_spec()
         self.vocab, self.layout = spec.vocab, spec.layout
         torch.manual_seed(seed)
-        self.policy = GCPNPolicy(len(self.vocab), self.layout.max_atoms, self.layout.num_bond_choices,
-                                 max_free=int(self.vocab.max_valence.max()), hidden=hidden, layers=layers, rank=rank)
+        self.policy = GCPNPolicy(
+            len(self.vocab),
+            self.layout.max_atoms,
+            self.layout.num_bond_choices,
+            max_free=int(self.vocab.max_valence.max()),
+            hidden=hidden,
+            layers=layers,
+            rank=rank,
+        )
         self.rng = np.random.default_rng(seed)
         self.discriminator = None
         if adversarial != "none":
@@ -114,10 +150,16 @@ class GCPNAgent(UpdatingAgent):
         calls = oracle.calls
         stats = self._ppo.update()
         self.steps += self.ppo_config.num_steps * self.config["num_envs"]
-        out = {"reward": float(np.mean(stats.finished)) if stats.finished else float("nan"),
-               "episodes": float(len(stats.finished)), "new_molecules": float(oracle.calls - calls), "policy_loss": stats.policy_loss,
-               "value_loss": stats.value_loss, "entropy": stats.entropy, "approx_kl": stats.approx_kl,
-               "clip_fraction": stats.clip_fraction}
+        out = {
+            "reward": float(np.mean(stats.finished)) if stats.finished else float("nan"),
+            "episodes": float(len(stats.finished)),
+            "new_molecules": float(oracle.calls - calls),
+            "policy_loss": stats.policy_loss,
+            "value_loss": stats.value_loss,
+            "entropy": stats.entropy,
+            "approx_kl": stats.approx_kl,
+            "clip_fraction": stats.clip_fraction,
+        }
         if self.expert is not None:
             out["expert_loss"] = stats.expert_loss
         out.update({f"seconds_{phase}": value for phase, value in stats.seconds.items()})  # where the time went
@@ -135,8 +177,14 @@ class GCPNAgent(UpdatingAgent):
         if self._ppo is not None:
             self._ppo.env.close()
         env = self.task.make_vector_env(None, num_envs=self.config["num_envs"], reward=reward, step_reward=step)
-        self._ppo = PPO(self.policy, env, self.ppo_config, device=self.device, seed=int(self.rng.integers(2**31)),
-                        expert=self.expert)
+        self._ppo = PPO(
+            self.policy,
+            env,
+            self.ppo_config,
+            device=self.device,
+            seed=int(self.rng.integers(2**31)),
+            expert=self.expert,
+        )
         self._oracle = oracle
         if self._saved_ppo is not None:
             self._ppo.load_state_dict(self._saved_ppo)
@@ -148,7 +196,9 @@ class GCPNAgent(UpdatingAgent):
     def propose_from(self, start: str, n: int) -> list[str]:
         return self.propose_from_each([start], n)[0]
 
-    def propose_from_each(self, starts: Sequence[str], n: int, greedy: bool = False, episodes: int = 256) -> list[list[str]]:
+    def propose_from_each(
+        self, starts: Sequence[str], n: int, greedy: bool = False, episodes: int = 256
+    ) -> list[list[str]]:
         """The final molecules of ``n`` episodes of the policy from each molecule of ``starts``
         (constrained optimisation), about ``episodes`` episodes per batch."""
         if n < 1:
@@ -156,7 +206,7 @@ class GCPNAgent(UpdatingAgent):
         per_batch = max(1, episodes // n)
         out: list[list[str]] = []
         for first in range(0, len(starts), per_batch):
-            out += self._episodes_from(list(starts[first:first + per_batch]), n, greedy)
+            out += self._episodes_from(list(starts[first : first + per_batch]), n, greedy)
         return out
 
     @torch.no_grad()
@@ -174,10 +224,14 @@ class GCPNAgent(UpdatingAgent):
     def _episodes_from(self, starts: list[str], n: int, greedy: bool) -> list[list[str]]:
         """One batch of ``n`` episodes from each of ``starts``: the final molecules, per start."""
         env = self.task.make_vector_env(None, num_envs=len(starts) * n, start_smiles=starts, reward=[])
-        episodes = rollout(env, self._acting(env, greedy), seed=int(self.rng.integers(2**31)),
-                           options={"start_index": np.repeat(np.arange(len(starts)), n)})
+        episodes = rollout(
+            env,
+            self._acting(env, greedy),
+            seed=int(self.rng.integers(2**31)),
+            options={"start_index": np.repeat(np.arange(len(starts)), n)},
+        )
         env.close()
-        return [episodes.smiles[i * n:(i + 1) * n] for i in range(len(starts))]
+        return [episodes.smiles[i * n : (i + 1) * n] for i in range(len(starts))]
 
     def _acting(self, env, greedy: bool):
         """The policy as :func:`molgym.rollout.rollout`'s ``act``: flat actions of the rows asked for."""
@@ -185,19 +239,34 @@ class GCPNAgent(UpdatingAgent):
         def act(obs, rows: np.ndarray) -> np.ndarray:
             if len(rows) < env.num_envs:
                 obs = {k: v[rows] for k, v in obs.items()}
-            return self.policy.act(obs_tensors(obs, self.device), torch.tensor(env.mask[rows], device=self.device),
-                                   greedy=greedy).cpu().numpy()
+            return (
+                self.policy.act(
+                    obs_tensors(obs, self.device), torch.tensor(env.mask[rows], device=self.device), greedy=greedy
+                )
+                .cpu()
+                .numpy()
+            )
 
         return act
 
     def _save_state(self, path: Path) -> None:
         sizes = {k: self.config[k] for k in ("hidden", "layers", "rank")}
         ppo = self._ppo.state_dict() if self._ppo is not None else self._saved_ppo
-        torch.save({"policy": self.policy.state_dict(), "ppo": ppo, "sizes": sizes,
-                    "vocab": self.vocab.names, "max_atoms": self.layout.max_atoms,
-                    "steps": self.steps, "updates": self.updates,
-                    "discriminator": self.discriminator.state_dict() if self.discriminator else None,
-                    "torch_rng": torch.get_rng_state(), "numpy_rng": self.rng.bit_generator.state}, path / "gcpn.pt")
+        torch.save(
+            {
+                "policy": self.policy.state_dict(),
+                "ppo": ppo,
+                "sizes": sizes,
+                "vocab": self.vocab.names,
+                "max_atoms": self.layout.max_atoms,
+                "steps": self.steps,
+                "updates": self.updates,
+                "discriminator": self.discriminator.state_dict() if self.discriminator else None,
+                "torch_rng": torch.get_rng_state(),
+                "numpy_rng": self.rng.bit_generator.state,
+            },
+            path / "gcpn.pt",
+        )
 
     def _load_state(self, path: Path) -> None:
         state = self._load_policy(path / "gcpn.pt")
@@ -213,8 +282,9 @@ class GCPNAgent(UpdatingAgent):
         return load_weights(self.policy, file, sizes, self.vocab.names, self.layout.max_atoms, self.device)
 
 
-def load_weights(policy: GCPNPolicy, file: Path | str, sizes: dict, vocab: list[str] | None, max_atoms: int,
-                 device: str = "cpu") -> dict:
+def load_weights(
+    policy: GCPNPolicy, file: Path | str, sizes: dict, vocab: list[str] | None, max_atoms: int, device: str = "cpu"
+) -> dict:
     """Load a GCPN checkpoint (a ``molgym pretrain`` ``.pt``, a run's ``gcpn.pt``, the shipped one)
     into ``policy``, checking its sizes, atom types (unless ``vocab`` is None) and ``max_atoms``;
     a checkpoint without bond removal fills a policy with it. Returns the checkpoint's dict."""

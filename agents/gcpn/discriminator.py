@@ -45,8 +45,18 @@ class OnlineDiscriminator:
         batch_size: real and generated molecules per gradient step; steps: gradient steps per update.
     """
 
-    def __init__(self, real: list[MolGraph], num_types: int, device: str = "cpu", lr: float = 1e-3,
-                 hidden: int = 64, layers: int = 2, batch_size: int = 64, steps: int = 1, seed: int = 0):
+    def __init__(
+        self,
+        real: list[MolGraph],
+        num_types: int,
+        device: str = "cpu",
+        lr: float = 1e-3,
+        hidden: int = 64,
+        layers: int = 2,
+        batch_size: int = 64,
+        steps: int = 1,
+        seed: int = 0,
+    ):
         if not real:
             raise ValueError("the discriminator needs real molecules; none could be encoded")
         self.real_types = np.stack([g.atom_types for g in real])
@@ -59,8 +69,10 @@ class OnlineDiscriminator:
     @torch.no_grad()
     def __call__(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """Probability of being real, ``(B,)``, for a :data:`molgym.rewards.adversarial.GraphBatch`."""
-        logits = self.model(torch.as_tensor(batch["atom_types"], device=self.device),
-                            torch.as_tensor(batch["bonds"], device=self.device))
+        logits = self.model(
+            torch.as_tensor(batch["atom_types"], device=self.device),
+            torch.as_tensor(batch["bonds"], device=self.device),
+        )
         return torch.sigmoid(logits).double().cpu().numpy()
 
     def update(self, fake_types: np.ndarray, fake_bonds: np.ndarray) -> float:
@@ -83,8 +95,11 @@ class OnlineDiscriminator:
         return float(np.mean(losses))
 
     def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "rng": self.rng.bit_generator.state}
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": self.rng.bit_generator.state,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])

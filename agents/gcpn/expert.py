@@ -91,9 +91,19 @@ def expert_batch(data: ExpertData, index: np.ndarray, layout: ActionLayout, voca
     return obs, mask, torch.as_tensor(data.actions[index], device=device)
 
 
-def behaviour_cloning(policy, data: ExpertData, layout: ActionLayout, vocab: AtomVocab, epochs: int = 1,
-                      batch_size: int = 128, lr: float = 1e-3, device: str = "cpu", seed: int = 0,
-                      optimizer: torch.optim.Optimizer | None = None, progress: bool = False) -> list[float]:
+def behaviour_cloning(
+    policy,
+    data: ExpertData,
+    layout: ActionLayout,
+    vocab: AtomVocab,
+    epochs: int = 1,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    device: str = "cpu",
+    seed: int = 0,
+    optimizer: torch.optim.Optimizer | None = None,
+    progress: bool = False,
+) -> list[float]:
     """Fit ``policy`` to the expert actions by maximum likelihood; returns the mean loss of each epoch."""
     policy.to(device)
     optimizer = optimizer or torch.optim.Adam(policy.parameters(), lr=lr)
@@ -122,9 +132,20 @@ def behaviour_cloning(policy, data: ExpertData, layout: ActionLayout, vocab: Ato
     return losses
 
 
-def pretrain(smiles: list[str], out: Path, command: str, epochs: int = 3, batch_size: int | None = None,
-             lr: float = 1e-3, hidden: int | None = None, layers: int = 3, rank: int = 32, max_atoms: int = 38,
-             seed: int = 0, device: str = "cpu") -> str:
+def pretrain(
+    smiles: list[str],
+    out: Path,
+    command: str,
+    epochs: int = 3,
+    batch_size: int | None = None,
+    lr: float = 1e-3,
+    hidden: int | None = None,
+    layers: int = 3,
+    rank: int = 32,
+    max_atoms: int = 38,
+    seed: int = 0,
+    device: str = "cpu",
+) -> str:
     """``molgym pretrain gcpn``: behaviour cloning of the construction sequences of ``smiles``
     (default vocabulary), written to ``out`` with ``command``; a summary line. Defaults: hidden 128,
     batch size 256."""
@@ -141,13 +162,36 @@ def pretrain(smiles: list[str], out: Path, command: str, epochs: int = 3, batch_
     torch.manual_seed(seed)
     sizes = {"hidden": hidden or 128, "layers": layers, "rank": rank}
     policy = GCPNPolicy(len(vocab), max_atoms, 3, max_free=int(vocab.max_valence.max()), **sizes)
-    losses = behaviour_cloning(policy, data, layout, vocab, epochs=epochs, batch_size=batch_size or 256, lr=lr,
-                               device=device, seed=seed, progress=True)
+    losses = behaviour_cloning(
+        policy,
+        data,
+        layout,
+        vocab,
+        epochs=epochs,
+        batch_size=batch_size or 256,
+        lr=lr,
+        device=device,
+        seed=seed,
+        progress=True,
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    torch.save({"agent": "gcpn", "policy": policy.cpu().state_dict(), "vocab": vocab.names, "max_atoms": max_atoms,
-                "sizes": sizes, "molecules": len(encoded.graphs), "pairs": len(data), "losses": losses,
-                "command": command}, tmp)
+    torch.save(
+        {
+            "agent": "gcpn",
+            "policy": policy.cpu().state_dict(),
+            "vocab": vocab.names,
+            "max_atoms": max_atoms,
+            "sizes": sizes,
+            "molecules": len(encoded.graphs),
+            "pairs": len(data),
+            "losses": losses,
+            "command": command,
+        },
+        tmp,
+    )
     tmp.replace(out)
-    return (f"behaviour cloning on {len(encoded.graphs)} molecules ({len(data)} expert steps): loss "
-            f"{losses[0]:.3f} -> {losses[-1]:.3f}; wrote {out}")
+    return (
+        f"behaviour cloning on {len(encoded.graphs)} molecules ({len(data)} expert steps): loss "
+        f"{losses[0]:.3f} -> {losses[-1]:.3f}; wrote {out}"
+    )

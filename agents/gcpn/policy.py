@@ -89,12 +89,22 @@ class GCPNPolicy(nn.Module):
         layers: graph convolutions; rank: width of the bilinear pair scores.
     """
 
-    def __init__(self, num_types: int, max_atoms: int, bond_choices: int = 3, max_free: int = 8,
-                 hidden: int = 128, layers: int = 3, rank: int = 32):
+    def __init__(
+        self,
+        num_types: int,
+        max_atoms: int,
+        bond_choices: int = 3,
+        max_free: int = 8,
+        hidden: int = 128,
+        layers: int = 3,
+        rank: int = 32,
+    ):
         super().__init__()
         self.T, self.N, self.C, self.rank = num_types, max_atoms, bond_choices, rank
         self.max_free = max_free
-        self.atom_embedding = nn.Embedding(num_types + 1, hidden)  # row 0 (padding) unused since atoms are packed; kept for checkpoints
+        self.atom_embedding = nn.Embedding(
+            num_types + 1, hidden
+        )  # row 0 (padding) unused since atoms are packed; kept for checkpoints
         self.free_embedding = nn.Embedding(max_free + 1, hidden)
         self.new_atom_embedding = nn.Embedding(num_types, hidden)  # GCPN's candidate nodes
         self.convs = nn.ModuleList([RelationalGraphConv(hidden) for _ in range(layers)])
@@ -112,8 +122,9 @@ class GCPNPolicy(nn.Module):
         """Atom embeddings ``(M, H)`` of the packed atoms and the graph embeddings ``(B, 2H)``
         (mean and max readout), from padded ``atom_types`` and ``free_valence`` ``(B, N)``."""
         at = (graphs.batch, graphs.position)
-        h = (_lookup(self.atom_embedding, atom_types[at].long() + 1)
-             + _lookup(self.free_embedding, free_valence[at].long().clamp(0, self.max_free)))
+        h = _lookup(self.atom_embedding, atom_types[at].long() + 1) + _lookup(
+            self.free_embedding, free_valence[at].long().clamp(0, self.max_free)
+        )
         for conv in self.convs:
             h = h + conv(h, graphs)
         return h, graphs.readout(h)
@@ -130,12 +141,18 @@ class GCPNPolicy(nn.Module):
         H = h.shape[1]
         B, n = graphs.shape
         layer, _, last = self.first_head
-        first = last(torch.relu(F.linear(h, layer.weight[:, :H]) + F.linear(graph, layer.weight[:, H:], layer.bias)[graphs.batch]))
+        first = last(
+            torch.relu(
+                F.linear(h, layer.weight[:, :H]) + F.linear(graph, layer.weight[:, H:], layer.bias)[graphs.batch]
+            )
+        )
         query = torch.cat([self.second_query(h), self.bond_query(h)], dim=1)
         layer, _, last = self.candidate
         context = F.linear(graph, layer.weight[:, H:], layer.bias)  # (B, H)
         atoms = last(torch.relu(F.linear(h, layer.weight[:, :H]) + context[graphs.batch]))  # (M, H)
-        new = last(torch.relu(F.linear(self.new_atom_embedding.weight, layer.weight[:, :H]) + context[:, None]))  # (B, T, H)
+        new = last(
+            torch.relu(F.linear(self.new_atom_embedding.weight, layer.weight[:, :H]) + context[:, None])
+        )  # (B, T, H)
         atom_keys, new_keys = ([self.second_key(x), self.bond_key(x), self.second_bias(x)] for x in (atoms, new))
         keys = h.new_zeros(B, n + self.T, self.rank * (1 + self.C) + 1)
         keys = keys.index_put((graphs.batch, graphs.position), torch.cat(atom_keys, dim=-1))
@@ -144,7 +161,7 @@ class GCPNPolicy(nn.Module):
         keys = keys.index_put((molecule, slot), torch.cat(new_keys, dim=-1).reshape(B * self.T, -1))
         return graphs.pad(first.squeeze(-1)), graphs.pad(query), keys
 
-    def forward(self, obs: dict[str, torch.Tensor], mask: torch.Tensor) -> tuple["ActionDistribution", torch.Tensor]:
+    def forward(self, obs: dict[str, torch.Tensor], mask: torch.Tensor) -> tuple[ActionDistribution, torch.Tensor]:
         """The action distribution of a batch and its values ``(B,)``.
 
         The atoms are packed (:class:`Graphs`) for the per-atom layers, and the pair scores are
@@ -168,8 +185,9 @@ class GCPNPolicy(nn.Module):
 
         second = torch.einsum("bnr,bsr->bns", query[..., :r], keys[..., :r]) / math.sqrt(r)
         second = second + keys[..., -1].unsqueeze(1)
-        bond = torch.einsum("bncr,bscr->bcns", query[..., r:].reshape(B, n, C, r),
-                            keys[..., r:-1].reshape(B, s, C, r)) / math.sqrt(r)
+        bond = torch.einsum(
+            "bncr,bscr->bcns", query[..., r:].reshape(B, n, C, r), keys[..., r:-1].reshape(B, s, C, r)
+        ) / math.sqrt(r)
         stop_logit = self.stop_head(graph).squeeze(-1)
         both = stop_ok & edit_ok
         dist = ActionDistribution(

@@ -122,8 +122,15 @@ class ReturnScale:
 class PPO:
     """PPO of ``policy`` in ``env``; :meth:`update` runs one collect-and-learn round."""
 
-    def __init__(self, policy, env: MolEditVectorEnv, config: PPOConfig | None = None, device: str = "cpu",
-                 seed: int = 0, expert=None):
+    def __init__(
+        self,
+        policy,
+        env: MolEditVectorEnv,
+        config: PPOConfig | None = None,
+        device: str = "cpu",
+        seed: int = 0,
+        expert=None,
+    ):
         self.policy, self.env, self.config, self.device = policy.to(device), env, config or PPOConfig(), device
         self.optimizer = torch.optim.Adam(policy.parameters(), lr=self.config.learning_rate, eps=1e-5)
         self.expert = expert  # (ExpertData, layout, vocab) for the expert loss, or None
@@ -136,7 +143,10 @@ class PPO:
         cfg, env, device = self.config, self.env, self.device
         T, B = cfg.num_steps, env.num_envs
         # rollout storage: tensors on the policy's device, (T, B, ...) as the env's batch
-        store = {k: torch.empty((T, *v.shape), dtype=v.dtype, device=device) for k, v in obs_tensors(self.obs, device).items()}
+        store = {
+            k: torch.empty((T, *v.shape), dtype=v.dtype, device=device)
+            for k, v in obs_tensors(self.obs, device).items()
+        }
         masks = torch.empty((T, B, env.layout.size), dtype=torch.bool, device=device)
         actions = torch.empty((T, B), dtype=torch.long, device=device)
         logprobs = torch.empty((T, B), device=device)
@@ -221,8 +231,15 @@ class PPO:
                     loss = (policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy) / len(mb)
                     loss.backward()
                     with torch.no_grad():
-                        totals += torch.stack([policy_loss, value_loss, entropy, ((ratio - 1) - ratio.log()).sum(),
-                                               ((ratio - 1).abs() > cfg.clip).sum()])
+                        totals += torch.stack(
+                            [
+                                policy_loss,
+                                value_loss,
+                                entropy,
+                                ((ratio - 1) - ratio.log()).sum(),
+                                ((ratio - 1).abs() > cfg.clip).sum(),
+                            ]
+                        )
                 clock.lap("learn")
                 if self.expert is not None and cfg.expert_coef > 0:  # GCPN: behaviour cloning in every minibatch
                     expert_loss = self._expert_loss(len(mb))
@@ -240,9 +257,14 @@ class PPO:
 
     def state_dict(self) -> dict:
         """Everything the next update depends on besides the policy: optimizer, generator, env state."""
-        return {"optimizer": self.optimizer.state_dict(), "rng": self.rng.bit_generator.state,
-                "obs": {k: v.copy() for k, v in self.obs.items()}, "ended": self.ended.copy(),
-                "env": self.env.get_state(), "return_scale": vars(self.return_scale).copy()}
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "rng": self.rng.bit_generator.state,
+            "obs": {k: v.copy() for k, v in self.obs.items()},
+            "ended": self.ended.copy(),
+            "env": self.env.get_state(),
+            "return_scale": vars(self.return_scale).copy(),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.optimizer.load_state_dict(state["optimizer"])

@@ -50,17 +50,38 @@ class GraphGAAgent(UpdatingAgent):
 
     name = "graph_ga"
 
-    def __init__(self, task: Task, seed: int = 0, device: str = "cpu", population_size: int = 120,
-                 offspring_size: int = 70, mutation_rate: float = 0.067, data: str = "moses", patience: int = 20,
-                 stop_unchanged: int = 5):
+    def __init__(
+        self,
+        task: Task,
+        seed: int = 0,
+        device: str = "cpu",
+        population_size: int = 120,
+        offspring_size: int = 70,
+        mutation_rate: float = 0.067,
+        data: str = "moses",
+        patience: int = 20,
+        stop_unchanged: int = 5,
+    ):
         if task.start_smiles is not None:
-            raise ValueError(f"graph_ga breeds molecules from a population; task {task.name!r} edits given "
-                             "start molecules")
+            raise ValueError(
+                f"graph_ga breeds molecules from a population; task {task.name!r} edits given start molecules"
+            )
         if population_size < 2 or offspring_size < 1 or not 0.0 <= mutation_rate <= 1.0 or stop_unchanged < 0:
-            raise ValueError("graph_ga needs population_size >= 2, offspring_size >= 1, 0 <= mutation_rate <= 1 "
-                             "and stop_unchanged >= 0")
-        super().__init__(task, seed, device, population_size=population_size, offspring_size=offspring_size,
-                         mutation_rate=mutation_rate, data=data, patience=patience, stop_unchanged=stop_unchanged)
+            raise ValueError(
+                "graph_ga needs population_size >= 2, offspring_size >= 1, 0 <= mutation_rate <= 1 "
+                "and stop_unchanged >= 0"
+            )
+        super().__init__(
+            task,
+            seed,
+            device,
+            population_size=population_size,
+            offspring_size=offspring_size,
+            mutation_rate=mutation_rate,
+            data=data,
+            patience=patience,
+            stop_unchanged=stop_unchanged,
+        )
         self.patience = patience
         self.rng = np.random.default_rng(seed)
         self.population: list[tuple[str, float]] = []  # (canonical SMILES, score), best first
@@ -82,8 +103,12 @@ class GraphGAAgent(UpdatingAgent):
         if limit and self.unchanged >= limit:
             self.finished = f"population unchanged for {self.unchanged} generations"
         scores = [score for _, score in self.population]
-        return {"reward": float(np.mean([score for _, score in scored])) if scored else 0.0,
-                "population_mean": float(np.mean(scores)), "population_best": scores[0], "children": float(len(children))}
+        return {
+            "reward": float(np.mean([score for _, score in scored])) if scored else 0.0,
+            "population_mean": float(np.mean(scores)),
+            "population_best": scores[0],
+            "children": float(len(children)),
+        }
 
     def _starting_population(self) -> list[str]:
         pool = _molecules(self.config["data"])
@@ -122,9 +147,17 @@ class GraphGAAgent(UpdatingAgent):
         return out[:n]
 
     def _save_state(self, path: Path) -> None:
-        (path / "graph_ga.json").write_text(json.dumps({"population": self.population, "steps": self.steps,
-                                                        "updates": self.updates, "unchanged": self.unchanged,
-                                                        "rng": self.rng.bit_generator.state}))
+        (path / "graph_ga.json").write_text(
+            json.dumps(
+                {
+                    "population": self.population,
+                    "steps": self.steps,
+                    "updates": self.updates,
+                    "unchanged": self.unchanged,
+                    "rng": self.rng.bit_generator.state,
+                }
+            )
+        )
 
     def _load_state(self, path: Path) -> None:
         state = read_json(path / "graph_ga.json", "graph_ga checkpoint")

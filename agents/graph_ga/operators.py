@@ -49,8 +49,9 @@ def acceptable(mol: Chem.Mol, rng: np.random.Generator) -> Chem.Mol | None:
     if len(Chem.GetMolFrags(mol)) != 1 or any(atom.GetNumRadicalElectrons() for atom in mol.GetAtoms()):
         return None
     rings = mol.GetRingInfo().AtomRings()
-    if rings and (max(map(len, rings)) > 6 or mol.HasSubstructMatch(_RING_ALLENE)
-                  or mol.HasSubstructMatch(_DOUBLE_IN_SMALL_RING)):
+    if rings and (
+        max(map(len, rings)) > 6 or mol.HasSubstructMatch(_RING_ALLENE) or mol.HasSubstructMatch(_DOUBLE_IN_SMALL_RING)
+    ):
         return None
     with rdBase.BlockLogs():
         if Chem.MolFromSmiles(Chem.MolToSmiles(mol)) is None:  # what the oracle will parse
@@ -176,8 +177,12 @@ def _add_ring(mol: Chem.RWMol, rng: np.random.Generator) -> bool:
     mol.UpdatePropertyCache(strict=False)
     chain = [a.GetIdx() for a in mol.GetAtoms() if not a.IsInRing()]
     ends = [i for i in chain if mol.GetAtomWithIdx(i).GetTotalNumHs() > 0]
-    pairs = [(x, y) for i, x in enumerate(ends) for y in ends[i + 1:]
-             if 3 <= len(path := Chem.GetShortestPath(mol, x, y)) <= 6 and all(p in chain for p in path)]
+    pairs = [
+        (x, y)
+        for i, x in enumerate(ends)
+        for y in ends[i + 1 :]
+        if 3 <= len(path := Chem.GetShortestPath(mol, x, y)) <= 6 and all(p in chain for p in path)
+    ]
     if not pairs:
         return False
     x, y = pairs[rng.integers(len(pairs))]
@@ -222,8 +227,15 @@ def _append_atom(mol: Chem.RWMol, rng: np.random.Generator) -> bool:
 
 
 #: The mutations and their probabilities (Jensen's).
-MUTATIONS = {_insert_atom: 0.15, _change_bond_order: 0.14, _delete_ring_bond: 0.14, _add_ring: 0.14,
-             _delete_atom: 0.14, _change_atom: 0.14, _append_atom: 0.15}
+MUTATIONS = {
+    _insert_atom: 0.15,
+    _change_bond_order: 0.14,
+    _delete_ring_bond: 0.14,
+    _add_ring: 0.14,
+    _delete_atom: 0.14,
+    _change_atom: 0.14,
+    _append_atom: 0.15,
+}
 
 
 def mutate(mol: Chem.Mol, rate: float, rng: np.random.Generator) -> Chem.Mol | None:

@@ -32,13 +32,39 @@ class GraphRNNAgent(UpdatingAgent):
 
     name = "graphrnn"
 
-    def __init__(self, task: Task, seed: int = 0, device: str = "cpu", bandwidth: int = 12, hidden: int = 128,
-                 edge_hidden: int = 64, data: str = "nci", pretrain_molecules: int = 2000, pretrain_epochs: int = 2,
-                 batch_size: int = 32, lr: float = 1e-3, pretrain_lr: float = 3e-3, entropy_coef: float = 0.0,
-                 baseline_decay: float = 0.9):
-        super().__init__(task, seed, device, bandwidth=bandwidth, hidden=hidden, edge_hidden=edge_hidden, data=data,
-                         pretrain_molecules=pretrain_molecules, pretrain_epochs=pretrain_epochs, batch_size=batch_size,
-                         lr=lr, pretrain_lr=pretrain_lr, entropy_coef=entropy_coef, baseline_decay=baseline_decay)
+    def __init__(
+        self,
+        task: Task,
+        seed: int = 0,
+        device: str = "cpu",
+        bandwidth: int = 12,
+        hidden: int = 128,
+        edge_hidden: int = 64,
+        data: str = "nci",
+        pretrain_molecules: int = 2000,
+        pretrain_epochs: int = 2,
+        batch_size: int = 32,
+        lr: float = 1e-3,
+        pretrain_lr: float = 3e-3,
+        entropy_coef: float = 0.0,
+        baseline_decay: float = 0.9,
+    ):
+        super().__init__(
+            task,
+            seed,
+            device,
+            bandwidth=bandwidth,
+            hidden=hidden,
+            edge_hidden=edge_hidden,
+            data=data,
+            pretrain_molecules=pretrain_molecules,
+            pretrain_epochs=pretrain_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            pretrain_lr=pretrain_lr,
+            entropy_coef=entropy_coef,
+            baseline_decay=baseline_decay,
+        )
         spec = task.edit_spec()
         self.vocab, self.max_atoms = spec.vocab, spec.max_atoms
         self.root_type = check_one_atom_start(spec, self.name)
@@ -57,11 +83,15 @@ class GraphRNNAgent(UpdatingAgent):
         from molgym.data import encode_smiles, load_smiles
 
         cfg = self.config
-        graphs = encode_smiles(load_smiles(cfg["data"], limit=cfg["pretrain_molecules"]), self.vocab, self.max_atoms).graphs
+        graphs = encode_smiles(
+            load_smiles(cfg["data"], limit=cfg["pretrain_molecules"]), self.vocab, self.max_atoms
+        ).graphs
         seqs = make_sequences(graphs, self.root_type, cfg["bandwidth"], self.max_atoms, self.rng)
         if len(seqs) == 0:
-            raise ValueError(f"no molecule of {cfg['data']!r} fits the task's atom types, max_atoms and bandwidth "
-                             f"{cfg['bandwidth']} ({seqs.skipped} skipped)")
+            raise ValueError(
+                f"no molecule of {cfg['data']!r} fits the task's atom types, max_atoms and bandwidth "
+                f"{cfg['bandwidth']} ({seqs.skipped} skipped)"
+            )
         optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg["pretrain_lr"])
         as_tensor = lambda a: torch.as_tensor(a, device=self.device)  # noqa: E731
         losses = []
@@ -70,8 +100,11 @@ class GraphRNNAgent(UpdatingAgent):
             for start in range(0, len(order), 64):
                 index = order[start : start + 64]
                 length = int(seqs.lengths[index].max())
-                loss = self.model.nll(as_tensor(seqs.types[index, :length]), as_tensor(seqs.edges[index, :length]),
-                                      as_tensor(seqs.lengths[index]))
+                loss = self.model.nll(
+                    as_tensor(seqs.types[index, :length]),
+                    as_tensor(seqs.edges[index, :length]),
+                    as_tensor(seqs.lengths[index]),
+                )
                 optimizer.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
@@ -101,11 +134,20 @@ class GraphRNNAgent(UpdatingAgent):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.optimizer.step()
-        self.baseline = mean if self.baseline is None else cfg["baseline_decay"] * self.baseline + (1 - cfg["baseline_decay"]) * mean
+        self.baseline = (
+            mean
+            if self.baseline is None
+            else cfg["baseline_decay"] * self.baseline + (1 - cfg["baseline_decay"]) * mean
+        )
         self.steps += cfg["batch_size"]
-        return {"reward": mean, "best_batch": float(rewards.max()), "loss": loss.item(),
-                "entropy": entropy.mean().item(), "rejected_edits": float(episodes.rejected),
-                "unique": len(set(episodes.smiles)) / len(episodes.smiles)}
+        return {
+            "reward": mean,
+            "best_batch": float(rewards.max()),
+            "loss": loss.item(),
+            "entropy": entropy.mean().item(),
+            "rejected_edits": float(episodes.rejected),
+            "unique": len(set(episodes.smiles)) / len(episodes.smiles),
+        }
 
     def _sample(self, env, grad: bool) -> tuple[Episodes, torch.Tensor, torch.Tensor]:
         """One episode per row of ``env``: the episodes, each one's log-probability and entropy (summed over its choices)."""
@@ -115,7 +157,8 @@ class GraphRNNAgent(UpdatingAgent):
             "h": torch.zeros(B, model.node_gru.hidden_size, device=dev),
             "prev_type": torch.full((B,), self.root_type, dtype=torch.long, device=dev),
             "prev_edges": torch.zeros(B, M, dtype=torch.long, device=dev),
-            "logp": torch.zeros(B, device=dev), "entropy": torch.zeros(B, device=dev),
+            "logp": torch.zeros(B, device=dev),
+            "entropy": torch.zeros(B, device=dev),
         }
 
         def next_actions(rows: np.ndarray) -> list[list[tuple[int, int, int, int]]]:
@@ -198,21 +241,38 @@ class GraphRNNAgent(UpdatingAgent):
 
     # checkpoints ------------------------------------------------------------------------------
     def _save_state(self, path: Path) -> None:
-        torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                    "pretrained": self.pretrained, "baseline": self.baseline, "steps": self.steps,
-                    "updates": self.updates, "vocab": self.vocab.names, "max_atoms": self.max_atoms,
-                    "pretrain_losses": self.pretrain_losses,
-                    "torch_rng": torch.get_rng_state(), "numpy_rng": self.rng.bit_generator.state}, path / "graphrnn.pt")
+        torch.save(
+            {
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "pretrained": self.pretrained,
+                "baseline": self.baseline,
+                "steps": self.steps,
+                "updates": self.updates,
+                "vocab": self.vocab.names,
+                "max_atoms": self.max_atoms,
+                "pretrain_losses": self.pretrain_losses,
+                "torch_rng": torch.get_rng_state(),
+                "numpy_rng": self.rng.bit_generator.state,
+            },
+            path / "graphrnn.pt",
+        )
 
     def _load_state(self, path: Path) -> None:
         file = path / "graphrnn.pt"
         state = read_checkpoint(file, "GraphRNN", self.device)
         if state["vocab"] != self.vocab.names or state["max_atoms"] != self.max_atoms:
-            raise ValueError(f"checkpoint {file} is for atom types {state['vocab']} and max_atoms {state['max_atoms']}; "
-                             f"this task uses {self.vocab.names} and {self.max_atoms}")
+            raise ValueError(
+                f"checkpoint {file} is for atom types {state['vocab']} and max_atoms {state['max_atoms']}; "
+                f"this task uses {self.vocab.names} and {self.max_atoms}"
+            )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.pretrained, self.baseline, self.pretrain_losses = state["pretrained"], state["baseline"], state["pretrain_losses"]
+        self.pretrained, self.baseline, self.pretrain_losses = (
+            state["pretrained"],
+            state["baseline"],
+            state["pretrain_losses"],
+        )
         self.steps, self.updates = state["steps"], state["updates"]
         torch.set_rng_state(state["torch_rng"])
         self.rng.bit_generator.state = state["numpy_rng"]

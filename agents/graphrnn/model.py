@@ -39,8 +39,9 @@ class GraphRNN(nn.Module):
 
     def node_step(self, h: torch.Tensor, prev_type: torch.Tensor, prev_edges: torch.Tensor) -> torch.Tensor:
         """Next node state from ``h (B, H)``, the previous node's type ``(B,)`` and its bond classes ``(B, M)``."""
-        x = torch.cat([F.one_hot(prev_type, self.T).float(),
-                       F.one_hot(prev_edges, BOND_CLASSES).float().flatten(1)], dim=1)
+        x = torch.cat(
+            [F.one_hot(prev_type, self.T).float(), F.one_hot(prev_edges, BOND_CLASSES).float().flatten(1)], dim=1
+        )
         return self.node_gru(torch.relu(self.node_input(x)), h)
 
     def type_logits(self, h: torch.Tensor) -> torch.Tensor:
@@ -50,7 +51,9 @@ class GraphRNN(nn.Module):
     def edge_start(self, h: torch.Tensor, new_type: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.edge_init(torch.cat([h, F.one_hot(new_type, self.T).float()], dim=1)))
 
-    def edge_step(self, g: torch.Tensor, prev_class: torch.Tensor, target_type: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def edge_step(
+        self, g: torch.Tensor, prev_class: torch.Tensor, target_type: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """One slot: ``(logits (B, 4), next edge state)``; ``target_type`` is the slot's node type, ``T`` if none."""
         x = torch.cat([F.one_hot(prev_class, BOND_CLASSES).float(), F.one_hot(target_type, self.T + 1).float()], dim=1)
         g = self.edge_gru(x, g)
@@ -93,7 +96,9 @@ class Sequences:
         return len(self.lengths)
 
 
-def bfs_sequence(graph: MolGraph, root: int, bandwidth: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
+def bfs_sequence(
+    graph: MolGraph, root: int, bandwidth: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Node types ``(n,)`` and bond classes ``(n, M)`` of ``graph`` in a BFS order from ``root``
     (neighbours in random order); ``None`` if a bond spans more than ``bandwidth`` positions."""
     n = graph.num_atoms
@@ -118,7 +123,9 @@ def bfs_sequence(graph: MolGraph, root: int, bandwidth: int, rng: np.random.Gene
     return graph.atom_types[order].astype(np.int64), edges
 
 
-def make_sequences(graphs: list[MolGraph], root_type: int, bandwidth: int, max_len: int, rng: np.random.Generator) -> Sequences:
+def make_sequences(
+    graphs: list[MolGraph], root_type: int, bandwidth: int, max_len: int, rng: np.random.Generator
+) -> Sequences:
     """BFS sequences (from a random atom of the env's start type) of the molecules that fit."""
     types, edges, lengths, skipped = [], [], [], 0
     for graph in graphs:
@@ -132,5 +139,10 @@ def make_sequences(graphs: list[MolGraph], root_type: int, bandwidth: int, max_l
         edges.append(np.pad(e, ((0, max_len - len(t)), (0, 0))))
         lengths.append(len(t))
     if not lengths:
-        return Sequences(np.zeros((0, max_len), np.int64), np.zeros((0, max_len, bandwidth), np.int64), np.zeros(0, np.int64), skipped)
+        return Sequences(
+            np.zeros((0, max_len), np.int64),
+            np.zeros((0, max_len, bandwidth), np.int64),
+            np.zeros(0, np.int64),
+            skipped,
+        )
     return Sequences(np.stack(types), np.stack(edges), np.array(lengths), skipped)

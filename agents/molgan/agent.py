@@ -82,12 +82,39 @@ class MolGANAgent(UpdatingAgent):
 
     name = "molgan"
 
-    def __init__(self, task: Task, seed: int = 0, device: str = "cpu", max_atoms: int = 9, data: str = "nci",
-                 real_scored: int = 64, batch_size: int = 32, z_dim: int = 32, lr: float = 1e-3, n_critic: int = 5,
-                 gp_weight: float = 10.0, lambda_wgan: float = 0.0, tau: float = 1.0, limit: int = 20000):
-        super().__init__(task, seed, device, max_atoms=max_atoms, data=data, real_scored=real_scored,
-                         batch_size=batch_size, z_dim=z_dim, lr=lr, n_critic=n_critic, gp_weight=gp_weight,
-                         lambda_wgan=lambda_wgan, tau=tau, limit=limit)
+    def __init__(
+        self,
+        task: Task,
+        seed: int = 0,
+        device: str = "cpu",
+        max_atoms: int = 9,
+        data: str = "nci",
+        real_scored: int = 64,
+        batch_size: int = 32,
+        z_dim: int = 32,
+        lr: float = 1e-3,
+        n_critic: int = 5,
+        gp_weight: float = 10.0,
+        lambda_wgan: float = 0.0,
+        tau: float = 1.0,
+        limit: int = 20000,
+    ):
+        super().__init__(
+            task,
+            seed,
+            device,
+            max_atoms=max_atoms,
+            data=data,
+            real_scored=real_scored,
+            batch_size=batch_size,
+            z_dim=z_dim,
+            lr=lr,
+            n_critic=n_critic,
+            gp_weight=gp_weight,
+            lambda_wgan=lambda_wgan,
+            tau=tau,
+            limit=limit,
+        )
         if not 0.0 <= lambda_wgan <= 1.0:
             raise ValueError(f"lambda_wgan must be in [0, 1], got {lambda_wgan}")
         spec = task.edit_spec()
@@ -135,18 +162,28 @@ class MolGANAgent(UpdatingAgent):
         critic_loss = np.mean([self._critic_step() for _ in range(cfg["n_critic"])])
         wgan, rl = self._generator_step()
         valid = np.mean([s is not None and s != self.vocab.names[self.root_type] for s in episodes.smiles])
-        return {"reward": float(episodes.last_rewards.mean()), "best_batch": float(episodes.last_rewards.max()),
-                "unique": len(set(episodes.smiles)) / len(episodes.smiles), "rejected_edits": float(episodes.rejected),
-                "non_trivial": float(valid), "critic_loss": float(critic_loss), "reward_loss": reward_loss,
-                "generator_wgan": wgan, "generator_rl": rl}
+        return {
+            "reward": float(episodes.last_rewards.mean()),
+            "best_batch": float(episodes.last_rewards.max()),
+            "unique": len(set(episodes.smiles)) / len(episodes.smiles),
+            "rejected_edits": float(episodes.rejected),
+            "non_trivial": float(valid),
+            "critic_loss": float(critic_loss),
+            "reward_loss": reward_loss,
+            "generator_wgan": wgan,
+            "generator_rl": rl,
+        }
 
     def build(self, types: np.ndarray, bonds: np.ndarray, oracle: Oracle | None):
         """Build generated graphs through the task's env (scored by ``oracle``; unscored with ``None``)."""
         env = self.task.make_vector_env(oracle, num_envs=len(types), **({} if oracle is not None else {"reward": []}))
         plans = [GraphPlan(t, b, self.root_type) for t, b in zip(types, bonds, strict=True)]
         try:
-            return run_episodes(env, lambda rows: [[plans[i].next(int(env.num_atoms[i]))] for i in rows.tolist()],
-                                seed=int(self.rng.integers(2**31)))
+            return run_episodes(
+                env,
+                lambda rows: [[plans[i].next(int(env.num_atoms[i]))] for i in rows.tolist()],
+                seed=int(self.rng.integers(2**31)),
+            )
         finally:
             env.close()
 
@@ -166,7 +203,9 @@ class MolGANAgent(UpdatingAgent):
         self.scores = np.concatenate([self.scores, scores])
 
     def _z(self, n: int) -> torch.Tensor:
-        return torch.as_tensor(self.rng.standard_normal((n, self.config["z_dim"])), dtype=torch.float32, device=self.device)
+        return torch.as_tensor(
+            self.rng.standard_normal((n, self.config["z_dim"])), dtype=torch.float32, device=self.device
+        )
 
     def _targets(self, scores: np.ndarray) -> np.ndarray:
         """Scores mapped to [0, 1] with the range seen so far (the reward net ends in a sigmoid)."""
@@ -175,8 +214,9 @@ class MolGANAgent(UpdatingAgent):
 
     def _fit_reward_net(self) -> float:
         index = self.rng.integers(len(self.scores), size=min(len(self.scores), 2 * self.config["batch_size"]))
-        adjacency, nodes = one_hot_graphs(self.scored_types[index], self.scored_bonds[index], len(self.vocab),
-                                          device=self.device)
+        adjacency, nodes = one_hot_graphs(
+            self.scored_types[index], self.scored_bonds[index], len(self.vocab), device=self.device
+        )
         target = torch.as_tensor(self._targets(self.scores[index]), dtype=torch.float32, device=self.device)
         loss = (self.reward_net(adjacency, nodes) - target).pow(2).mean()
         self.opt_r.zero_grad()
@@ -187,7 +227,9 @@ class MolGANAgent(UpdatingAgent):
     def _critic_step(self) -> float:
         cfg = self.config
         index = self.rng.integers(len(self.real_types), size=cfg["batch_size"])
-        real_a, real_n = one_hot_graphs(self.real_types[index], self.real_bonds[index], len(self.vocab), device=self.device)
+        real_a, real_n = one_hot_graphs(
+            self.real_types[index], self.real_bonds[index], len(self.vocab), device=self.device
+        )
         with torch.no_grad():
             fake_a, fake_n = self.generator.sample(self._z(cfg["batch_size"]), tau=cfg["tau"])
         eps = torch.as_tensor(self.rng.random(cfg["batch_size"]), dtype=torch.float32, device=self.device)
@@ -195,8 +237,11 @@ class MolGANAgent(UpdatingAgent):
         mix_n = (eps[:, None, None] * real_n + (1 - eps[:, None, None]) * fake_n).requires_grad_(True)
         grads = torch.autograd.grad(self.critic(mix_a, mix_n).sum(), [mix_a, mix_n], create_graph=True)
         norm = torch.cat([g.flatten(1) for g in grads], dim=1).norm(dim=1)
-        loss = (self.critic(fake_a, fake_n).mean() - self.critic(real_a, real_n).mean()
-                + cfg["gp_weight"] * (norm - 1).pow(2).mean())
+        loss = (
+            self.critic(fake_a, fake_n).mean()
+            - self.critic(real_a, real_n).mean()
+            + cfg["gp_weight"] * (norm - 1).pow(2).mean()
+        )
         self.opt_d.zero_grad()
         loss.backward()
         self.opt_d.step()
@@ -230,20 +275,38 @@ class MolGANAgent(UpdatingAgent):
 
     # checkpoints ------------------------------------------------------------------------------
     def _save_state(self, path: Path) -> None:
-        torch.save({"generator": self.generator.state_dict(), "critic": self.critic.state_dict(),
-                    "reward_net": self.reward_net.state_dict(), "opt_g": self.opt_g.state_dict(),
-                    "opt_d": self.opt_d.state_dict(), "opt_r": self.opt_r.state_dict(),
-                    "scored": (self.scored_types, self.scored_bonds, self.scores), "real_done": self.real_done,
-                    "steps": self.steps, "updates": self.updates, "vocab": self.vocab.names,
-                    "torch_rng": torch.get_rng_state(), "numpy_rng": self.rng.bit_generator.state}, path / "molgan.pt")
+        torch.save(
+            {
+                "generator": self.generator.state_dict(),
+                "critic": self.critic.state_dict(),
+                "reward_net": self.reward_net.state_dict(),
+                "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict(),
+                "opt_r": self.opt_r.state_dict(),
+                "scored": (self.scored_types, self.scored_bonds, self.scores),
+                "real_done": self.real_done,
+                "steps": self.steps,
+                "updates": self.updates,
+                "vocab": self.vocab.names,
+                "torch_rng": torch.get_rng_state(),
+                "numpy_rng": self.rng.bit_generator.state,
+            },
+            path / "molgan.pt",
+        )
 
     def _load_state(self, path: Path) -> None:
         file = path / "molgan.pt"
         state = read_checkpoint(file, "MolGAN", self.device)
         if state["vocab"] != self.vocab.names:
             raise ValueError(f"checkpoint {file} is for atom types {state['vocab']}; this task uses {self.vocab.names}")
-        for key, module in (("generator", self.generator), ("critic", self.critic), ("reward_net", self.reward_net),
-                            ("opt_g", self.opt_g), ("opt_d", self.opt_d), ("opt_r", self.opt_r)):
+        for key, module in (
+            ("generator", self.generator),
+            ("critic", self.critic),
+            ("reward_net", self.reward_net),
+            ("opt_g", self.opt_g),
+            ("opt_d", self.opt_d),
+            ("opt_r", self.opt_r),
+        ):
             module.load_state_dict(state[key])
         self.scored_types, self.scored_bonds, self.scores = state["scored"]
         self.real_done, self.steps, self.updates = state["real_done"], state["steps"], state["updates"]

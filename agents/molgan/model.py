@@ -19,8 +19,15 @@ __all__ = ["Generator", "GraphCritic", "one_hot_graphs", "hard_graphs"]
 class Generator(nn.Module):
     """MLP from ``z (B, z_dim)`` to edge logits ``(B, N, N, C + 1)`` (symmetric, no self-loops) and node logits ``(B, N, T + 1)``."""
 
-    def __init__(self, z_dim: int, max_atoms: int, num_types: int, bond_types: int = 3,
-                 hidden: tuple[int, ...] = (128, 256, 512), dropout: float = 0.0):
+    def __init__(
+        self,
+        z_dim: int,
+        max_atoms: int,
+        num_types: int,
+        bond_types: int = 3,
+        hidden: tuple[int, ...] = (128, 256, 512),
+        dropout: float = 0.0,
+    ):
         super().__init__()
         self.z_dim, self.N, self.T, self.C = z_dim, max_atoms, num_types, bond_types
         layers, width = [], z_dim
@@ -59,8 +66,15 @@ class GraphCritic(nn.Module):
     ``tanh(sum_v sigmoid(i(h_v, x_v)) * tanh(j(h_v, x_v)))``; dense tanh layers to one output.
     """
 
-    def __init__(self, num_types: int, bond_types: int = 3, conv: tuple[int, ...] = (64, 32), aggregate: int = 128,
-                 dense: tuple[int, ...] = (128, 64), sigmoid: bool = False):
+    def __init__(
+        self,
+        num_types: int,
+        bond_types: int = 3,
+        conv: tuple[int, ...] = (64, 32),
+        aggregate: int = 128,
+        dense: tuple[int, ...] = (128, 64),
+        sigmoid: bool = False,
+    ):
         super().__init__()
         self.C, self.sigmoid = bond_types, sigmoid
         features = num_types + 1
@@ -93,8 +107,9 @@ class GraphCritic(nn.Module):
         return torch.sigmoid(out) if self.sigmoid else out
 
 
-def one_hot_graphs(types: np.ndarray, bonds: np.ndarray, num_types: int, size: int | None = None,
-                   device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+def one_hot_graphs(
+    types: np.ndarray, bonds: np.ndarray, num_types: int, size: int | None = None, device: str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Env graphs (``types (B, N)`` with -1 for no atom, ``bonds (B, N, N)``) as one-hot tensors, cut or padded to ``size`` atoms."""
     types, bonds = np.asarray(types), np.asarray(bonds)
     N = size or types.shape[1]

@@ -71,8 +71,10 @@ class RandomAgent(UpdatingAgent):
 
     def _save_state(self, path: Path) -> None:
         env = None if self._trainer is None else self._trainer.get_state()["rngs"][0]
-        write_json(path / "rng.json", {"agent": self.rng.bit_generator.state, "env": env, "steps": self.steps,
-                                       "updates": self.updates})
+        write_json(
+            path / "rng.json",
+            {"agent": self.rng.bit_generator.state, "env": env, "steps": self.steps, "updates": self.updates},
+        )
 
     def _load_state(self, path: Path) -> None:
         state = read_json(path / "rng.json", "random agent state")

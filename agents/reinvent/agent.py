@@ -38,8 +38,9 @@ LIKELIHOOD_PENALTY = 5e3
 REPLAY_SIZE = 100
 
 
-def augmented_likelihood_loss(agent_ll: torch.Tensor, prior_ll: torch.Tensor, score: torch.Tensor,
-                              sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+def augmented_likelihood_loss(
+    agent_ll: torch.Tensor, prior_ll: torch.Tensor, score: torch.Tensor, sigma: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """REINVENT's loss over a batch ``(B,)`` (the formula above) and its first term alone."""
     fit = (prior_ll + sigma * score - agent_ll).pow(2).mean()
     return fit - LIKELIHOOD_PENALTY * (1.0 / agent_ll).mean(), fit
@@ -55,15 +56,35 @@ class ReinventAgent(UpdatingAgent):
 
     name = "reinvent"
 
-    def __init__(self, task: Task, seed: int = 0, device: str = "cpu", prior: str = str(DEFAULT_PRIOR),
-                 batch_size: int = 64, sigma: float = 500.0, lr: float = 5e-4, experience: int = 24,
-                 stop_unchanged: int = 5, patience: int = 20):
+    def __init__(
+        self,
+        task: Task,
+        seed: int = 0,
+        device: str = "cpu",
+        prior: str = str(DEFAULT_PRIOR),
+        batch_size: int = 64,
+        sigma: float = 500.0,
+        lr: float = 5e-4,
+        experience: int = 24,
+        stop_unchanged: int = 5,
+        patience: int = 20,
+    ):
         if task.start_smiles is not None:
             raise ValueError(f"reinvent writes molecules from scratch; task {task.name!r} edits given start molecules")
         if stop_unchanged < 0:
             raise ValueError(f"reinvent: stop_unchanged must be >= 0 (0: never stop early), not {stop_unchanged}")
-        super().__init__(task, seed, device, prior=prior, batch_size=batch_size, sigma=sigma, lr=lr,
-                         experience=experience, stop_unchanged=stop_unchanged, patience=patience)
+        super().__init__(
+            task,
+            seed,
+            device,
+            prior=prior,
+            batch_size=batch_size,
+            sigma=sigma,
+            lr=lr,
+            experience=experience,
+            stop_unchanged=stop_unchanged,
+            patience=patience,
+        )
         self.patience = patience
         self.prior, self.vocab, _ = load_prior(prior, device)
         self.model = copy.deepcopy(self.prior)  # the agent starts as the prior and is tuned; the prior stays
@@ -118,11 +139,19 @@ class ReinventAgent(UpdatingAgent):
         loss.backward()
         self.optimizer.step()
         fresh = {s: v for s, v in zip(smiles, scores) if s is not None}
-        before, self.replay = self.replay, sorted({**dict(self.replay), **fresh}.items(), key=lambda item: -item[1])[:REPLAY_SIZE]
+        before, self.replay = (
+            self.replay,
+            sorted({**dict(self.replay), **fresh}.items(), key=lambda item: -item[1])[:REPLAY_SIZE],
+        )
         self._stop_when_unchanged([v for _, v in before], [v for _, v in self.replay], oracle.calls)
         valid = [v for s, v in zip(smiles, scores) if s is not None]
-        return {"reward": float(np.mean(valid)) if valid else 0.0, "valid": len(valid) / len(smiles),
-                "unique": len(smiles) / cfg["batch_size"], "loss": fit.item(), "agent_likelihood": agent_ll.mean().item()}
+        return {
+            "reward": float(np.mean(valid)) if valid else 0.0,
+            "valid": len(valid) / len(smiles),
+            "unique": len(smiles) / cfg["batch_size"],
+            "loss": fit.item(),
+            "agent_likelihood": agent_ll.mean().item(),
+        }
 
     def _stop_when_unchanged(self, before: list[float], after: list[float], calls: int) -> None:
         limit = self.config["stop_unchanged"]
@@ -137,20 +166,34 @@ class ReinventAgent(UpdatingAgent):
         too (canonical where valid), so that a comparison's validity counts what the agent generated."""
         with torch.no_grad():
             sequences = self.model.sample(n, MAX_TOKENS, self.generator)
-        return [smiles if smiles is not None else self.vocab.decode(row)
-                for row, smiles in zip(sequences.cpu(), self._smiles(sequences))]
+        return [
+            smiles if smiles is not None else self.vocab.decode(row)
+            for row, smiles in zip(sequences.cpu(), self._smiles(sequences))
+        ]
 
     def _save_state(self, path: Path) -> None:
-        torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                    "generator": self.generator.get_state(), "rng": self.rng.bit_generator.state,
-                    "replay": self.replay, "steps": self.steps, "updates": self.updates, "unchanged": self.unchanged,
-                    "tokens": self.vocab.tokens}, path / "reinvent.pt")
+        torch.save(
+            {
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "generator": self.generator.get_state(),
+                "rng": self.rng.bit_generator.state,
+                "replay": self.replay,
+                "steps": self.steps,
+                "updates": self.updates,
+                "unchanged": self.unchanged,
+                "tokens": self.vocab.tokens,
+            },
+            path / "reinvent.pt",
+        )
 
     def _load_state(self, path: Path) -> None:
         file = path / "reinvent.pt"
         state = read_checkpoint(file, "reinvent", self.device)
         if state["tokens"] != self.vocab.tokens:
-            raise ValueError(f"checkpoint {file} was trained from another prior (its tokens differ from {self.config['prior']})")
+            raise ValueError(
+                f"checkpoint {file} was trained from another prior (its tokens differ from {self.config['prior']})"
+            )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])

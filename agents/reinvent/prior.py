@@ -20,9 +20,18 @@ DEFAULT_PRIOR = Path(__file__).with_name("checkpoints") / "reinvent_moses.pt"
 MAX_TOKENS = 100
 
 
-def train_prior(smiles: list[str], epochs: int = 1, batch_size: int = 128, lr: float = 1e-3, embedding: int = 128,
-                hidden: int = 256, layers: int = 3, seed: int = 0, device: str = "cpu",
-                progress: bool = True) -> tuple[SmilesRNN, Vocabulary, list[float]]:
+def train_prior(
+    smiles: list[str],
+    epochs: int = 1,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    embedding: int = 128,
+    hidden: int = 256,
+    layers: int = 3,
+    seed: int = 0,
+    device: str = "cpu",
+    progress: bool = True,
+) -> tuple[SmilesRNN, Vocabulary, list[float]]:
     """Maximum likelihood on ``smiles`` (those of at most ``MAX_TOKENS`` tokens); the model, its
     vocabulary and the mean negative log-likelihood per molecule of each epoch. The forward pass
     runs in bfloat16 autocast (weights and optimizer in float32): 1.6x faster on this project's CPU."""
@@ -37,8 +46,12 @@ def train_prior(smiles: list[str], epochs: int = 1, batch_size: int = 128, lr: f
     losses = []
     for epoch in range(epochs):
         order, total = rng.permutation(len(encoded)), 0.0
-        bar = tqdm(range(0, len(order), batch_size), desc=f"reinvent prior, epoch {epoch + 1}/{epochs}",
-                   unit="batch", disable=not progress)
+        bar = tqdm(
+            range(0, len(order), batch_size),
+            desc=f"reinvent prior, epoch {epoch + 1}/{epochs}",
+            unit="batch",
+            disable=not progress,
+        )
         for start in bar:
             rows = [encoded[i] for i in order[start : start + batch_size]]
             with torch.autocast(torch.device(device).type, dtype=torch.bfloat16):
@@ -58,8 +71,10 @@ def save_prior(path: str | Path, model: SmilesRNN, vocab: Vocabulary, **meta) ->
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save({"agent": "reinvent", "prior": model.cpu().state_dict(), "sizes": model.sizes,
-                "tokens": vocab.tokens, **meta}, tmp)
+    torch.save(
+        {"agent": "reinvent", "prior": model.cpu().state_dict(), "sizes": model.sizes, "tokens": vocab.tokens, **meta},
+        tmp,
+    )
     tmp.replace(path)
 
 
@@ -75,14 +90,31 @@ def load_prior(path: str | Path = DEFAULT_PRIOR, device: str = "cpu") -> tuple[S
     return model, vocab, meta
 
 
-def pretrain(smiles: list[str], out: str | Path, command: str, epochs: int = 1, batch_size: int | None = None,
-             lr: float = 1e-3, hidden: int | None = None, layers: int = 3, seed: int = 0, device: str = "cpu",
-             **unused) -> str:
+def pretrain(
+    smiles: list[str],
+    out: str | Path,
+    command: str,
+    epochs: int = 1,
+    batch_size: int | None = None,
+    lr: float = 1e-3,
+    hidden: int | None = None,
+    layers: int = 3,
+    seed: int = 0,
+    device: str = "cpu",
+    **unused,
+) -> str:
     """``molgym pretrain reinvent``: train a prior on ``smiles`` and write it to ``out`` with
     ``command``; a summary line. Defaults: hidden 256, batch size 128. Graph options (``rank``,
     ``max_atoms``) do not apply to a SMILES model and are ignored."""
-    settings = {"epochs": epochs, "batch_size": batch_size or 128, "lr": lr, "hidden": hidden or 256,
-                "layers": layers, "seed": seed, "device": device}
+    settings = {
+        "epochs": epochs,
+        "batch_size": batch_size or 128,
+        "lr": lr,
+        "hidden": hidden or 256,
+        "layers": layers,
+        "seed": seed,
+        "device": device,
+    }
     model, vocab, losses = train_prior(smiles, **settings)
     model.eval()
     with torch.no_grad():
@@ -91,7 +123,8 @@ def pretrain(smiles: list[str], out: str | Path, command: str, epochs: int = 1, 
 
     with rdBase.BlockLogs():
         valid = sum(Chem.MolFromSmiles(s) is not None for s in map(vocab.decode, sampled.cpu()))
-    save_prior(out, model, vocab, molecules=len(smiles), losses=losses, valid_share=valid / 500,
-               command=command)
-    return (f"REINVENT prior on {len(smiles)} molecules, {len(vocab)} tokens: NLL {losses[0]:.2f} -> {losses[-1]:.2f} "
-            f"per molecule, {valid / 500:.0%} of 500 samples valid; wrote {out}")
+    save_prior(out, model, vocab, molecules=len(smiles), losses=losses, valid_share=valid / 500, command=command)
+    return (
+        f"REINVENT prior on {len(smiles)} molecules, {len(vocab)} tokens: NLL {losses[0]:.2f} -> {losses[-1]:.2f} "
+        f"per molecule, {valid / 500:.0%} of 500 samples valid; wrote {out}"
+    )

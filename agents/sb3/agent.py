@@ -29,10 +29,27 @@ class SB3PPOAgent(Agent):
 
     name = "sb3-ppo"
 
-    def __init__(self, task: Task, seed: int = 0, device: str = "cpu", n_steps: int = 256, batch_size: int = 128,
-                 learning_rate: float = 3e-4, ent_coef: float = 0.01, features_dim: int = 128):
-        super().__init__(task, seed, device, n_steps=n_steps, batch_size=batch_size, learning_rate=learning_rate,
-                         ent_coef=ent_coef, features_dim=features_dim)
+    def __init__(
+        self,
+        task: Task,
+        seed: int = 0,
+        device: str = "cpu",
+        n_steps: int = 256,
+        batch_size: int = 128,
+        learning_rate: float = 3e-4,
+        ent_coef: float = 0.01,
+        features_dim: int = 128,
+    ):
+        super().__init__(
+            task,
+            seed,
+            device,
+            n_steps=n_steps,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            ent_coef=ent_coef,
+            features_dim=features_dim,
+        )
         self.model: MaskablePPO | None = None
         self._proposer: MolEditVectorEnv | None = None  # the env propose() plays in, seeded once
 
@@ -53,8 +70,10 @@ class SB3PPOAgent(Agent):
                 ent_coef=c["ent_coef"],
                 seed=self.seed,
                 device=self.device,
-                policy_kwargs=dict(features_extractor_class=MolGraphExtractor,
-                                   features_extractor_kwargs=dict(features_dim=c["features_dim"])),
+                policy_kwargs=dict(
+                    features_extractor_class=MolGraphExtractor,
+                    features_extractor_kwargs=dict(features_dim=c["features_dim"]),
+                ),
             )
         else:
             self.model.set_env(venv)

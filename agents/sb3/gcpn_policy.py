@@ -34,9 +34,18 @@ class GCPNMaskablePolicy(MaskableActorCriticPolicy):
     actions ``(B,)`` flat indices; masks ``(B, K)``; values ``(B, 1)``.
     """
 
-    def __init__(self, observation_space: spaces.Dict, action_space: spaces.Discrete, lr_schedule, hidden: int = 128,
-                 layers: int = 3, rank: int = 32, init: str | None = "pretrained", atom_types: list[str] | None = None,
-                 **kwargs):
+    def __init__(
+        self,
+        observation_space: spaces.Dict,
+        action_space: spaces.Discrete,
+        lr_schedule,
+        hidden: int = 128,
+        layers: int = 3,
+        rank: int = 32,
+        init: str | None = "pretrained",
+        atom_types: list[str] | None = None,
+        **kwargs,
+    ):
         self.gcpn_config = {"hidden": hidden, "layers": layers, "rank": rank, "init": init, "atom_types": atom_types}
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
 
@@ -45,8 +54,10 @@ class GCPNMaskablePolicy(MaskableActorCriticPolicy):
         N, T = types.shape[0], int(types.high.max()) + 1
         C, rest = divmod(self.action_space.n - 1, N * (N + T))
         if rest:
-            raise ValueError(f"action space of {self.action_space.n} actions is not MolEdit's flat layout for "
-                             f"{N} atoms and {T} atom types (wrap the env in molgym.wrappers.FlatAction)")
+            raise ValueError(
+                f"action space of {self.action_space.n} actions is not MolEdit's flat layout for "
+                f"{N} atoms and {T} atom types (wrap the env in molgym.wrappers.FlatAction)"
+            )
         c = self.gcpn_config
         sizes = {k: c[k] for k in ("hidden", "layers", "rank")}
         self.gcpn = GCPNPolicy(T, N, C, max_free=int(free.high.max()), **sizes)

@@ -94,13 +94,18 @@ class ActionLayout:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ActionLayout) and (self.max_atoms, self.num_types, self.allow_removal) == (
-            other.max_atoms, other.num_types, other.allow_removal)
+            other.max_atoms,
+            other.num_types,
+            other.allow_removal,
+        )
 
     def __hash__(self) -> int:
         return hash((self.max_atoms, self.num_types, self.allow_removal))
 
     def __repr__(self) -> str:
-        return f"ActionLayout(max_atoms={self.max_atoms}, num_types={self.num_types}, allow_removal={self.allow_removal})"
+        return (
+            f"ActionLayout(max_atoms={self.max_atoms}, num_types={self.num_types}, allow_removal={self.allow_removal})"
+        )
 
     def encode(self, first, second, bond):
         """Flat index of an edit (ints, or integer arrays of edits)."""
@@ -143,8 +148,10 @@ class ActionLayout:
         single = num_envs is None
         shapes = ((4,), ()) if single else ((num_envs, 4), (num_envs,))
         if a.shape not in shapes:
-            raise ValueError(f"action{'' if single else 's'} must have shape {shapes[0]} (MultiDiscrete) or "
-                             f"{shapes[1]} (flat), got {a.shape}")
+            raise ValueError(
+                f"action{'' if single else 's'} must have shape {shapes[0]} (MultiDiscrete) or "
+                f"{shapes[1]} (flat), got {a.shape}"
+            )
         if a.dtype.kind not in "iu":
             raise ValueError(f"actions must be integers, got dtype {a.dtype}")
         if single:  # one action: plain ints check faster than array operations
@@ -170,8 +177,11 @@ class ActionLayout:
         of = "" if env is None else f" of env {env}"
         if isinstance(action, int):
             return ValueError(f"flat action{of} out of range: {action} not in [0, {self.size})")
-        fields = ", ".join(f"{name}={v} not in [0, {hi})" for name, v, hi in
-                           zip(("first", "second", "bond", "stop"), action, self._nvec) if not 0 <= v < hi)
+        fields = ", ".join(
+            f"{name}={v} not in [0, {hi})"
+            for name, v, hi in zip(("first", "second", "bond", "stop"), action, self._nvec)
+            if not 0 <= v < hi
+        )
         return ValueError(f"action{of} out of range: {fields}")
 
     def to_multidiscrete(self, k: int) -> np.ndarray:

@@ -33,7 +33,9 @@ class Construction:
         return self.start.smiles()
 
 
-def construction_sequence(graph: MolGraph, layout: ActionLayout, rng: np.random.Generator, attempts: int = 50) -> Construction:
+def construction_sequence(
+    graph: MolGraph, layout: ActionLayout, rng: np.random.Generator, attempts: int = 50
+) -> Construction:
     """Actions that rebuild ``graph`` from one of its atoms through the env's transitions.
 
     Raises ``ValueError`` if no order out of ``attempts`` random ones is legal all the way.

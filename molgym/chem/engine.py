@@ -43,7 +43,16 @@ from molgym.chem.vocab import AtomVocab
 if TYPE_CHECKING:
     from molgym.chem.graph import MolGraph
 
-__all__ = ["free_valence", "edit_masks", "next_masks", "apply_edits", "take_steps", "rewritten_atoms", "edit_mask", "apply_edit"]
+__all__ = [
+    "free_valence",
+    "edit_masks",
+    "next_masks",
+    "apply_edits",
+    "take_steps",
+    "rewritten_atoms",
+    "edit_mask",
+    "apply_edit",
+]
 
 # Columns of the per-type table the kernels read (``_type_table``).
 _CAP, _HALOGEN, _PHOSPHORUS, _OXYGEN, _NEUTRAL_O, _C_OR_N, _NEW_HALOGEN_DOUBLE = range(7)
@@ -57,7 +66,15 @@ def _type_table(vocab: AtomVocab) -> tuple[np.ndarray, np.ndarray]:
         f = TypeFlags.of(vocab)
         new_double = np.zeros(len(vocab), dtype=bool)
         new_double[f.new_halogen_double] = True
-        columns = (vocab.max_valence, f.halogen, f.phosphorus, f.oxygen, f.neutral_oxygen, f.carbon_or_nitrogen, new_double)
+        columns = (
+            vocab.max_valence,
+            f.halogen,
+            f.phosphorus,
+            f.oxygen,
+            f.neutral_oxygen,
+            f.carbon_or_nitrogen,
+            new_double,
+        )
         table = np.stack([np.asarray(c, dtype=np.int64) for c in columns], axis=1)
         cached = vocab.__dict__["_engine_tables"] = (np.ascontiguousarray(table), np.ascontiguousarray(f.odd_total))
     return cached
@@ -384,8 +401,20 @@ def _mask_many(types, bonds, num_atoms, free, stale, table, odd_total, C, source
     for b in range(types.shape[0]):
         if stale[b]:
             has_edit[b] = _mask_one(
-                types[b], bonds[b], num_atoms[b], free[b], table, odd_total, C, masks[b],
-                bridge, scratch[0], scratch[1], scratch[2], scratch[3], scratch[4],
+                types[b],
+                bonds[b],
+                num_atoms[b],
+                free[b],
+                table,
+                odd_total,
+                C,
+                masks[b],
+                bridge,
+                scratch[0],
+                scratch[1],
+                scratch[2],
+                scratch[3],
+                scratch[4],
             )
         elif copy:  # a loop: a slice assignment compiles numba's string code for its errors (+4 s)
             for k in range(stop):
@@ -404,7 +433,9 @@ def _apply_many(types, bonds, num_atoms, free, table, rows, first, second, bond,
 
 
 @njit(cache=True)
-def _step_many(types, bonds, num_atoms, free, table, masks, k, active, steps, max_steps, S, valid, terminated, truncated, edited):
+def _step_many(
+    types, bonds, num_atoms, free, table, masks, k, active, steps, max_steps, S, valid, terminated, truncated, edited
+):
     """One step of the ``active`` molecules (see :func:`take_steps`); returns how many were edited."""
     N = types.shape[1]
     stop = masks.shape[1] - 1
@@ -477,8 +508,21 @@ def edit_masks(
     # contiguous only when B = 1)
     source = out.view()
     source.flags.writeable = False
-    _mask_many(types, bonds, np.asarray(num_atoms, dtype=np.int64), free, stale, table, odd_total,
-               layout.num_bond_choices, source, out, any_edit, np.zeros(B, dtype=np.int64), -1)
+    _mask_many(
+        types,
+        bonds,
+        np.asarray(num_atoms, dtype=np.int64),
+        free,
+        stale,
+        table,
+        odd_total,
+        layout.num_bond_choices,
+        source,
+        out,
+        any_edit,
+        np.zeros(B, dtype=np.int64),
+        -1,
+    )
     return out, any_edit
 
 
@@ -501,8 +545,21 @@ def next_masks(
     (``steps``, ``(B,)`` int64), or when no edit is legal."""
     table, odd_total = _type_table(vocab)
     out = np.empty_like(masks)
-    _mask_many(types, bonds, num_atoms, free, stale, table, odd_total, layout.num_bond_choices, masks, out,
-               has_edit, steps, int(min_steps))
+    _mask_many(
+        types,
+        bonds,
+        num_atoms,
+        free,
+        stale,
+        table,
+        odd_total,
+        layout.num_bond_choices,
+        masks,
+        out,
+        has_edit,
+        steps,
+        int(min_steps),
+    )
     return out
 
 
@@ -553,8 +610,23 @@ def take_steps(
     B = types.shape[0]
     valid, terminated, truncated = np.empty(B, dtype=bool), np.empty(B, dtype=bool), np.empty(B, dtype=bool)
     edited = np.empty(B, dtype=np.int64)
-    count = _step_many(types, bonds, num_atoms, free, table, masks, k, active, steps, max_steps,
-                       layout.num_second_choices, valid, terminated, truncated, edited)
+    count = _step_many(
+        types,
+        bonds,
+        num_atoms,
+        free,
+        table,
+        masks,
+        k,
+        active,
+        steps,
+        max_steps,
+        layout.num_second_choices,
+        valid,
+        terminated,
+        truncated,
+        edited,
+    )
     return valid, terminated, truncated, edited[:count]
 
 
@@ -576,5 +648,7 @@ def edit_mask(graph: MolGraph, layout: ActionLayout) -> np.ndarray:
 def apply_edit(graph: MolGraph, first: int, second: int, bond: int) -> None:
     """Apply a legal edit to one molecule in place (:func:`apply_edits` of a batch of one)."""
     types, bonds, n = graph.atom_types[None], graph.bonds[None], np.array([graph.num_atoms], dtype=np.int64)
-    apply_edits(types, bonds, n, free_valence(types, bonds, n, graph.vocab), graph.vocab, [0], [first], [second], [bond])
+    apply_edits(
+        types, bonds, n, free_valence(types, bonds, n, graph.vocab), graph.vocab, [0], [first], [second], [bond]
+    )
     graph.num_atoms = int(n[0])

@@ -144,7 +144,9 @@ class MolGraph:
         if n == 0:
             raise MoleculeError(f"molecule {shorten(name)} has no atoms", "empty")
         if n > max_atoms:
-            raise MoleculeError(f"molecule {shorten(name)} has {n} heavy atoms, more than max_atoms={max_atoms}", "too_large")
+            raise MoleculeError(
+                f"molecule {shorten(name)} has {n} heavy atoms, more than max_atoms={max_atoms}", "too_large"
+            )
         if len(Chem.GetMolFrags(mol)) > 1:
             raise MoleculeError(
                 f"molecule {shorten(name)} has {len(Chem.GetMolFrags(mol))} fragments; one connected molecule is needed",
@@ -170,7 +172,9 @@ class MolGraph:
         for bond in kekule.GetBonds():
             order = _ORDER_OF.get(bond.GetBondType())
             if order is None:
-                raise MoleculeError(f"molecule {shorten(name)}: bond type {bond.GetBondType()} is not representable", "unrepresentable")
+                raise MoleculeError(
+                    f"molecule {shorten(name)}: bond type {bond.GetBondType()} is not representable", "unrepresentable"
+                )
             i, j = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
             graph.bonds[i, j] = graph.bonds[j, i] = order
         graph.num_atoms = n
@@ -253,6 +257,7 @@ def rdkit_accepts(atom_types: np.ndarray, bonds: np.ndarray, num_atoms: int, voc
 
 def state_ok(atom_types: np.ndarray, bonds: np.ndarray, num_atoms: int, vocab: AtomVocab) -> bool:
     """The environment's own rule for a legal state: valences within limits, and nothing RDKit rewrites."""
-    return valence_ok(atom_types, bonds, num_atoms, vocab) and not rewritten_atoms(
-        atom_types, bonds, num_atoms, vocab
-    ).any()
+    return (
+        valence_ok(atom_types, bonds, num_atoms, vocab)
+        and not rewritten_atoms(atom_types, bonds, num_atoms, vocab).any()
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from rdkit import Chem, rdBase
@@ -38,7 +38,7 @@ _TYPE_RE = re.compile(r"^\[?([A-Z][a-z]?)([+-]\d*)?\]?$")
 _PROBE_LIMIT = 8
 
 
-@lru_cache(maxsize=None)
+@cache
 def _probe(symbol: str, charge: int, bond_valence: int) -> Chem.Mol | None:
     """The atom single-bonded to ``bond_valence`` carbons, sanitized by RDKit; ``None`` if refused."""
     mol = Chem.RWMol()
@@ -55,7 +55,7 @@ def _probe(symbol: str, charge: int, bond_valence: int) -> Chem.Mol | None:
     return mol
 
 
-@lru_cache(maxsize=None)
+@cache
 def rdkit_max_valence(symbol: str, charge: int) -> int:
     """Largest explicit valence RDKit's sanitization accepts for this atom type.
 

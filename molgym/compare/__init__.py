@@ -21,12 +21,31 @@ from molgym.compare.execute import EXECUTORS, RAY_ATTEMPTS, finished_line, run_a
 from molgym.compare.report import machine, write_report
 from molgym.compare.runs import Comparison, RunSpec, SettingsMismatch, check_runs, read_result, run_one
 
-__all__ = ["Comparison", "RunSpec", "SettingsMismatch", "EXECUTORS", "RAY_ATTEMPTS", "compare", "check_runs",
-           "run_one", "run_all", "read_result", "finished_line", "write_report", "machine"]
+__all__ = [
+    "Comparison",
+    "RunSpec",
+    "SettingsMismatch",
+    "EXECUTORS",
+    "RAY_ATTEMPTS",
+    "compare",
+    "check_runs",
+    "run_one",
+    "run_all",
+    "read_result",
+    "finished_line",
+    "write_report",
+    "machine",
+]
 
 
-def compare(comparison: Comparison, out: str | Path, workers: int | None = None, executor: str = "process",
-            ray_address: str | None = None, command: str | None = None) -> list[dict[str, Any]]:
+def compare(
+    comparison: Comparison,
+    out: str | Path,
+    workers: int | None = None,
+    executor: str = "process",
+    ray_address: str | None = None,
+    command: str | None = None,
+) -> list[dict[str, Any]]:
     """Make every run of ``comparison`` in ``out`` (:func:`~molgym.compare.execute.run_all`: ``workers``
     processes, default one per core, ``1`` in this process, or Ray tasks) and write the report;
     ``command``, the command line that asked for it, goes into the report. Raises
@@ -37,6 +56,13 @@ def compare(comparison: Comparison, out: str | Path, workers: int | None = None,
     out.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     results = run_all(specs, workers, executor, ray_address)
-    write_report(results, out, task=comparison.task, budget=comparison.budget, wall_time=time.perf_counter() - began,
-                 device=comparison.device, commands=[command] if command else [])
+    write_report(
+        results,
+        out,
+        task=comparison.task,
+        budget=comparison.budget,
+        wall_time=time.perf_counter() - began,
+        device=comparison.device,
+        commands=[command] if command else [],
+    )
     return results

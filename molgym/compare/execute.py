@@ -24,8 +24,9 @@ EXECUTORS = ("process", "ray")
 RAY_ATTEMPTS = 3  #: tries of a run on Ray whose worker dies (a failing agent is reported, not retried)
 
 
-def run_all(specs: list[RunSpec], workers: int | None = None, executor: str = "process",
-            ray_address: str | None = None) -> list[dict[str, Any]]:
+def run_all(
+    specs: list[RunSpec], workers: int | None = None, executor: str = "process", ray_address: str | None = None
+) -> list[dict[str, Any]]:
     """Every run's result: ``workers`` at a time in separate processes (default: one per core; 1: in
     this process), or as Ray tasks (``executor="ray"``, on ``ray_address`` or a local Ray)."""
     if executor not in EXECUTORS:
@@ -45,8 +46,10 @@ def finished_line(result: dict[str, Any]) -> str:
     if result["status"] != "ok":
         return f"{head}: failed: {result['error']}"
     metrics = result["metrics"]
-    return (f"{head}: finished, {metrics['calls']} oracle calls, top-1 {metrics['top1']:.3f}, "
-            f"AUC top-10 {metrics['auc_top10']:.3f}, {result['wall_time']:.0f} s")
+    return (
+        f"{head}: finished, {metrics['calls']} oracle calls, top-1 {metrics['top1']:.3f}, "
+        f"AUC top-10 {metrics['auc_top10']:.3f}, {result['wall_time']:.0f} s"
+    )
 
 
 def _worker(spec: RunSpec, threads: int, parent: int, progress: bool) -> None:
@@ -92,8 +95,9 @@ def _run_in_processes(specs: list[RunSpec], workers: int, threads: int) -> list[
             for sentinel in wait(list(running), timeout=1.0):
                 i, process = running.pop(sentinel)
                 process.join()
-                results[i] = (read_result(specs[i].directory / "result.json")
-                              or lost(specs[i], f"the worker process died (exit code {process.exitcode})"))
+                results[i] = read_result(specs[i].directory / "result.json") or lost(
+                    specs[i], f"the worker process died (exit code {process.exitcode})"
+                )
                 if not bars:
                     print(finished_line(results[i]), file=sys.stderr, flush=True)
     finally:
@@ -142,7 +146,9 @@ def _run_on_ray(specs: list[RunSpec], address: str | None) -> list[dict[str, Any
                     results[i] = ray.get(ref)
                 except ray.exceptions.RayError as err:  # the worker died RAY_ATTEMPTS times, or the node was lost
                     why = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-                    results[i] = lost(specs[i], f"the Ray worker died {RAY_ATTEMPTS} times ({type(err).__name__}: {why})")
+                    results[i] = lost(
+                        specs[i], f"the Ray worker died {RAY_ATTEMPTS} times ({type(err).__name__}: {why})"
+                    )
                 print(finished_line(results[i]), file=sys.stderr, flush=True)
     finally:
         for ref in waiting:

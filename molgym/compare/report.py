@@ -25,8 +25,23 @@ __all__ = ["COLUMNS", "LOWER_IS_BETTER", "write_report", "draw_curves", "machine
 #: Metrics where smaller is better (the rest: larger is better).
 LOWER_IS_BETTER = {"sa_top100"}
 #: Columns of the results table, in order.
-COLUMNS = ["auc_top10", "auc_top1", "auc_top100", "top1", "top10", "top100", "diversity_top100", "sa_top100",
-           "validity", "uniqueness", "novelty", "pains_pass_top100", "zinc_pass_top100", "calls", "wall_time"]
+COLUMNS = [
+    "auc_top10",
+    "auc_top1",
+    "auc_top100",
+    "top1",
+    "top10",
+    "top100",
+    "diversity_top100",
+    "sa_top100",
+    "validity",
+    "uniqueness",
+    "novelty",
+    "pains_pass_top100",
+    "zinc_pass_top100",
+    "calls",
+    "wall_time",
+]
 
 
 def made_by(commands: Sequence[str]) -> list[str]:
@@ -36,8 +51,10 @@ def made_by(commands: Sequence[str]) -> list[str]:
 
 def ended_early(result: dict[str, Any], budget: int) -> str:
     """One report line for a run that ended before its budget: the agent, the seed, the calls, why."""
-    return (f"{result['agent']} seed {result['seed']} ({result['metrics']['calls']} of {budget} calls): "
-            f"{result.get('stop_reason') or 'the agent returned'}")
+    return (
+        f"{result['agent']} seed {result['seed']} ({result['metrics']['calls']} of {budget} calls): "
+        f"{result.get('stop_reason') or 'the agent returned'}"
+    )
 
 
 def _summary(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -45,8 +62,11 @@ def _summary(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     for agent in dict.fromkeys(r["agent"] for r in results):
         runs = [r for r in results if r["agent"] == agent]
         ok = [r for r in runs if r["status"] == "ok"]
-        row: dict[str, Any] = {"runs": len(runs), "failed": len(runs) - len(ok),
-                               "errors": sorted({r["error"] for r in runs if r["error"]})}
+        row: dict[str, Any] = {
+            "runs": len(runs),
+            "failed": len(runs) - len(ok),
+            "errors": sorted({r["error"] for r in runs if r["error"]}),
+        }
         for column in COLUMNS:
             values = [r["wall_time"] if column == "wall_time" else r["metrics"].get(column) for r in ok]
             values = [v for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))]
@@ -75,34 +95,64 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, torch {torch.__version__} {torch.backends.cpu.get_cpu_capability()}"
 
 
-def write_report(results: list[dict[str, Any]], out: Path, task: str, budget: int, wall_time: float, device: str,
-                 commands: Sequence[str] = ()) -> None:
+def write_report(
+    results: list[dict[str, Any]],
+    out: Path,
+    task: str,
+    budget: int,
+    wall_time: float,
+    device: str,
+    commands: Sequence[str] = (),
+) -> None:
     """``results.md`` / ``.csv`` / ``.json``, ``curves.png`` and ``top_<agent>.png`` from finished runs;
     ``commands`` (those that made the runs) are written into the ``.md`` and ``.json``."""
     out = Path(out)
     summary = _summary(results)
-    write_json(out / "results.json", {"task": task, "budget": budget, "device": device, "machine": machine(),
-                                      "wall_time": wall_time, "cpus": os.cpu_count(), "commands": list(commands),
-                                      "summary": summary, "runs": results})
-    write_csv(out / "results.csv", ["agent", "seed", "status", "error", *COLUMNS],
-              ([r["agent"], r["seed"], r["status"], r["error"] or "",
-                *[r["wall_time"] if c == "wall_time" else r.get("metrics", {}).get(c, "") for c in COLUMNS]]
-               for r in results))
+    write_json(
+        out / "results.json",
+        {
+            "task": task,
+            "budget": budget,
+            "device": device,
+            "machine": machine(),
+            "wall_time": wall_time,
+            "cpus": os.cpu_count(),
+            "commands": list(commands),
+            "summary": summary,
+            "runs": results,
+        },
+    )
+    write_csv(
+        out / "results.csv",
+        ["agent", "seed", "status", "error", *COLUMNS],
+        (
+            [
+                r["agent"],
+                r["seed"],
+                r["status"],
+                r["error"] or "",
+                *[r["wall_time"] if c == "wall_time" else r.get("metrics", {}).get(c, "") for c in COLUMNS],
+            ]
+            for r in results
+        ),
+    )
     best = {}
     for column in COLUMNS:
         means = {a: row[column]["mean"] for a, row in summary.items() if column in row}
         if means and column not in ("calls", "wall_time"):
             best[column] = (min if column in LOWER_IS_BETTER else max)(means.values())
     seeds = len({r["seed"] for r in results})
-    lines = [f"# {task}: {seeds} seed{'s' if seeds != 1 else ''}, budget {budget} oracle calls",
-             "",
-             "Mean +- std over the seeds that finished (the mean alone from one); best of each column in bold "
-             f"(SA: lower is better). Device {device}, "
-             f"wall time {wall_time:.0f} s.",
-             "",
-             *made_by(commands),
-             "| agent | " + " | ".join(COLUMNS) + " |",
-             "| --- | " + " | ".join("---" for _ in COLUMNS) + " |"]
+    lines = [
+        f"# {task}: {seeds} seed{'s' if seeds != 1 else ''}, budget {budget} oracle calls",
+        "",
+        "Mean +- std over the seeds that finished (the mean alone from one); best of each column in bold "
+        f"(SA: lower is better). Device {device}, "
+        f"wall time {wall_time:.0f} s.",
+        "",
+        *made_by(commands),
+        "| agent | " + " | ".join(COLUMNS) + " |",
+        "| --- | " + " | ".join("---" for _ in COLUMNS) + " |",
+    ]
     for agent, row in summary.items():
         cells = []
         for column in COLUMNS:
@@ -201,6 +251,12 @@ def _plot_top(results, out: Path, agent: str, task: str, count: int = 12) -> Non
     ranked = sorted(best.items(), key=lambda item: -item[1])[:count]
     if not ranked:
         return
-    title = f"{agent} on {task}: best {len(ranked)} molecules scored, over {len(runs)} seed{'s' if len(runs) != 1 else ''}"
-    molecule_grid([s for s, _ in ranked], [f"{task} {score:.3f}" for _, score in ranked], title,
-                  out / f"top_{agent.replace(':', '_').replace('/', '_')}.png")
+    title = (
+        f"{agent} on {task}: best {len(ranked)} molecules scored, over {len(runs)} seed{'s' if len(runs) != 1 else ''}"
+    )
+    molecule_grid(
+        [s for s, _ in ranked],
+        [f"{task} {score:.3f}" for _, score in ranked],
+        title,
+        out / f"top_{agent.replace(':', '_').replace('/', '_')}.png",
+    )

@@ -103,10 +103,22 @@ class RunSpec:
 
         c = self.comparison
         params = {k: _fingerprint(v) if k == "start_smiles" else v for k, v in c.task_params.items()}
-        return json.loads(json.dumps({
-            "agent": self.agent, "config": self.config, "task": c.task, "task_params": params,
-            "budget": c.budget, "seed": self.seed, "propose": c.propose,
-            "training_set": _set_identity(c.training_set), "time_limit": c.time_limit, "molgym": __version__}))
+        return json.loads(
+            json.dumps(
+                {
+                    "agent": self.agent,
+                    "config": self.config,
+                    "task": c.task,
+                    "task_params": params,
+                    "budget": c.budget,
+                    "seed": self.seed,
+                    "propose": c.propose,
+                    "training_set": _set_identity(c.training_set),
+                    "time_limit": c.time_limit,
+                    "molgym": __version__,
+                }
+            )
+        )
 
 
 def run_directory(out: str | Path, agent: str, seed: int) -> Path:
@@ -191,8 +203,14 @@ def run_one(spec: RunSpec, progress: bool = True) -> dict[str, Any]:
     write_json(directory / "run.json", spec.identity())
     result = _result(spec, status="ok", error=None)
     began = time.perf_counter()
-    bar = tqdm(total=c.budget, desc=f"{spec.agent} seed {spec.seed}", unit="call", position=spec.position,
-               leave=True, disable=not progress)
+    bar = tqdm(
+        total=c.budget,
+        desc=f"{spec.agent} seed {spec.seed}",
+        unit="call",
+        position=spec.position,
+        leave=True,
+        disable=not progress,
+    )
     oracle = None
     try:
         task = make_task(c.task, **c.task_params)
@@ -226,8 +244,14 @@ def run_one(spec: RunSpec, progress: bool = True) -> dict[str, Any]:
 
 
 def _result(spec: RunSpec, **fields: Any) -> dict[str, Any]:
-    return {"agent": spec.agent, "seed": spec.seed, "task": spec.task, "budget": spec.budget,
-            "device": spec.device, **fields}
+    return {
+        "agent": spec.agent,
+        "seed": spec.seed,
+        "task": spec.task,
+        "budget": spec.budget,
+        "device": spec.device,
+        **fields,
+    }
 
 
 def read_result(path: Path) -> dict[str, Any] | None:

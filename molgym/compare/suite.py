@@ -50,9 +50,15 @@ def leaderboard() -> dict[str, Any]:
     return json.loads(LEADERBOARD.read_text())
 
 
-def compare_suite(tasks: list[str], comparison: Comparison, out: str | Path, workers: int | None = None,
-                  executor: str = "process", ray_address: str | None = None,
-                  command: str | None = None) -> dict[str, list[dict[str, Any]]]:
+def compare_suite(
+    tasks: list[str],
+    comparison: Comparison,
+    out: str | Path,
+    workers: int | None = None,
+    executor: str = "process",
+    ray_address: str | None = None,
+    command: str | None = None,
+) -> dict[str, list[dict[str, Any]]]:
     """Make ``comparison`` on every task of ``tasks`` (its own ``task`` and ``task_params`` are not
     used) in ``OUT/<task>/``, ``workers`` runs at a time (or as Ray tasks, ``executor="ray"``), and
     write each task's report and the suite's; returns the results per task. Tasks whose objective
@@ -84,8 +90,15 @@ def compare_suite(tasks: list[str], comparison: Comparison, out: str | Path, wor
     wall = time.perf_counter() - began
     commands = [command] if command else []
     for task, task_results in by_task.items():
-        write_report(task_results, out / task, task=task, budget=comparison.budget, wall_time=wall,
-                     device=comparison.device, commands=commands)
+        write_report(
+            task_results,
+            out / task,
+            task=task,
+            budget=comparison.budget,
+            wall_time=wall,
+            device=comparison.device,
+            commands=commands,
+        )
     write_suite_report(by_task, skipped, out, comparison.budget, comparison.seeds, comparison.device, wall, commands)
     return by_task
 
@@ -115,27 +128,56 @@ def suite_table(by_task: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         spread = {m: published[m].get("std", {}).get(task) for m in published}
         ranks = _ranks({**{a: v[0] if v else None for a, v in ours.items()}, **theirs})
         rows[task] = {"agents": ours, "published": theirs, "published_std": spread, "ranks": ranks}
-    sums = {a: sum(row["agents"][a][0] for row in rows.values()) if all(row["agents"][a] for row in rows.values())
-            else None for a in agents}
-    theirs = {m: sum(row["published"][m] for row in rows.values())
-              if all(row["published"][m] is not None for row in rows.values()) else None for m in published}
-    total = {"agents": sums, "published": theirs, "ranks": _ranks({**sums, **theirs}),
-             "published_all_23": {m: published[m]["sum"] for m in published}}
+    sums = {
+        a: sum(row["agents"][a][0] for row in rows.values()) if all(row["agents"][a] for row in rows.values()) else None
+        for a in agents
+    }
+    theirs = {
+        m: sum(row["published"][m] for row in rows.values())
+        if all(row["published"][m] is not None for row in rows.values())
+        else None
+        for m in published
+    }
+    total = {
+        "agents": sums,
+        "published": theirs,
+        "ranks": _ranks({**sums, **theirs}),
+        "published_all_23": {m: published[m]["sum"] for m in published},
+    }
     return {"agents": agents, "methods": list(published), "rows": rows, "sum": total}
 
 
-def write_suite_report(by_task: dict[str, list[dict[str, Any]]], skipped: dict[str, str], out: Path, budget: int,
-                       seeds: int, device: str, wall_time: float, commands: list[str] = ()) -> None:
+def write_suite_report(
+    by_task: dict[str, list[dict[str, Any]]],
+    skipped: dict[str, str],
+    out: Path,
+    budget: int,
+    seeds: int,
+    device: str,
+    wall_time: float,
+    commands: list[str] = (),
+) -> None:
     """``results.md`` / ``results.json`` / ``curves.png`` in ``out``; ``commands`` (the commands that
     made the runs and the report) are written into both files."""
     out = Path(out)
     table = suite_table(by_task)
     board = leaderboard()
     notes = {task: note for task, note in board.get("task_notes", {}).items() if task in by_task}
-    write_json(out / "results.json", {"budget": budget, "seeds": seeds, "device": device, "wall_time": wall_time,
-                                      "commands": list(commands), "skipped": skipped, "table": table,
-                                      "leaderboard_source": board["source"],
-                                      "per_task_source": board["per_task_source"], "task_notes": notes})
+    write_json(
+        out / "results.json",
+        {
+            "budget": budget,
+            "seeds": seeds,
+            "device": device,
+            "wall_time": wall_time,
+            "commands": list(commands),
+            "skipped": skipped,
+            "table": table,
+            "leaderboard_source": board["source"],
+            "per_task_source": board["per_task_source"],
+            "task_notes": notes,
+        },
+    )
     agents, methods = table["agents"], table["methods"]
 
     def cell(value, rank=None, std=None, count=None) -> str:
@@ -146,36 +188,55 @@ def write_suite_report(by_task: dict[str, list[dict[str, Any]]], skipped: dict[s
             text += f", {count} seed{'s' * (count != 1)}"
         return text + (f" ({rank})" if rank is not None else "")
 
-    lines = [f"# PMO suite: {len(by_task)} task{'s' * (len(by_task) != 1)}, budget {budget} oracle calls, {seeds} seed{'s' * (seeds != 1)}", "",
-             "AUC top-10 (mean +- std over seeds) and, in brackets, the rank among the agents and the published "
-             f"methods with a figure for the task. Published: {board['protocol']}; source: {board['source']}; "
-             f"per task: {board['per_task_source']}. "
-             f"Device {device}, wall time {wall_time:.0f} s.", "",
-             *made_by(commands),
-             "| task | " + " | ".join(agents) + " | " + " | ".join(f"{m} (published)" for m in methods) + " |",
-             "| --- | " + " | ".join("---" for _ in agents + methods) + " |"]
+    lines = [
+        f"# PMO suite: {len(by_task)} task{'s' * (len(by_task) != 1)}, budget {budget} oracle calls, {seeds} seed{'s' * (seeds != 1)}",
+        "",
+        "AUC top-10 (mean +- std over seeds) and, in brackets, the rank among the agents and the published "
+        f"methods with a figure for the task. Published: {board['protocol']}; source: {board['source']}; "
+        f"per task: {board['per_task_source']}. "
+        f"Device {device}, wall time {wall_time:.0f} s.",
+        "",
+        *made_by(commands),
+        "| task | " + " | ".join(agents) + " | " + " | ".join(f"{m} (published)" for m in methods) + " |",
+        "| --- | " + " | ".join("---" for _ in agents + methods) + " |",
+    ]
     for task, row in table["rows"].items():
         ours = [cell(v[0] if v else None, row["ranks"].get(a), *(v[1:] if v else ())) for a, v in row["agents"].items()]
         theirs = [cell(row["published"][m], row["ranks"].get(m), row["published_std"][m]) for m in methods]
         lines.append(f"| {task} | " + " | ".join(ours + theirs) + " |")
     total = table["sum"]
-    lines.append(f"| **sum over {len(by_task)} task{'s' if len(by_task) > 1 else ''}** | "
-                 + " | ".join([cell(total["agents"][a], total["ranks"].get(a)) for a in agents]
-                              + [cell(total["published"][m], total["ranks"].get(m)) for m in methods]) + " |")
-    lines += ["", "Published sums over all 23 tasks: "
-              + ", ".join(f"{m} {v:.3f}" for m, v in total["published_all_23"].items()) + "."]
+    lines.append(
+        f"| **sum over {len(by_task)} task{'s' if len(by_task) > 1 else ''}** | "
+        + " | ".join(
+            [cell(total["agents"][a], total["ranks"].get(a)) for a in agents]
+            + [cell(total["published"][m], total["ranks"].get(m)) for m in methods]
+        )
+        + " |"
+    )
+    lines += [
+        "",
+        "Published sums over all 23 tasks: "
+        + ", ".join(f"{m} {v:.3f}" for m, v in total["published_all_23"].items())
+        + ".",
+    ]
     if notes:
         lines += ["", "About the published figures:", ""] + [f"- {task}: {note}" for task, note in notes.items()]
     if skipped:
         lines += ["", "Skipped tasks:", ""] + [f"- {task}: {why}" for task, why in skipped.items()]
-    ended = [(task, r) for task, results in by_task.items() for r in results
-             if r["status"] == "ok" and r["metrics"]["calls"] < budget]
+    ended = [
+        (task, r)
+        for task, results in by_task.items()
+        for r in results
+        if r["status"] == "ok" and r["metrics"]["calls"] < budget
+    ]
     if ended:
         lines += ["", "Runs that ended before their budget (AUC padded with their last value):", ""]
         lines += [f"- {task}, {ended_early(r, budget)}" for task, r in ended]
     failed = [(task, r) for task, results in by_task.items() for r in results if r["status"] != "ok"]
     if failed:
-        lines += ["", "Failed runs:", ""] + [f"- {task}, {r['agent']} seed {r['seed']}: {r['error']}" for task, r in failed]
+        lines += ["", "Failed runs:", ""] + [
+            f"- {task}, {r['agent']} seed {r['seed']}: {r['error']}" for task, r in failed
+        ]
     write_atomic(out / "results.md", "\n".join(lines) + "\n")
     _plot_grid(by_task, out, budget)
 
@@ -197,7 +258,7 @@ def _plot_grid(by_task: dict[str, list[dict[str, Any]]], out: Path, budget: int)
         draw_curves(ax, results, out / task, budget, agents)
         ax.set_title(task, fontsize=9)
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(by_task):]:
+    for ax in list(axes.flat)[len(by_task) :]:
         ax.axis("off")
     legend = {}  # every agent once, also those missing from the first panel
     for ax in axes.flat:

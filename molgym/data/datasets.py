@@ -15,8 +15,9 @@ NCI_PATH = Path(os.path.join(__import__("rdkit").RDConfig.RDDataDir, "NCI", "fir
 
 #: The MOSES training set (1.58M ZINC-derived SMILES), where the project keeps it: ``../shared/data`` beside the
 #: checkout (override with ``MOLGYM_MOSES``).
-MOSES_PATH = Path(os.environ.get(
-    "MOLGYM_MOSES", Path(__file__).resolve().parents[3] / "shared" / "data" / "moses_train.csv.gz"))
+MOSES_PATH = Path(
+    os.environ.get("MOLGYM_MOSES", Path(__file__).resolve().parents[3] / "shared" / "data" / "moses_train.csv.gz")
+)
 
 #: ZINC250k as used by the chemical VAE, JT-VAE and GCPN (249,455 molecules).
 ZINC250K = {
@@ -61,5 +62,7 @@ def load_smiles(source: str | Path, limit: int | None = None) -> list[str]:
         return read_smiles(MOSES_PATH, limit=limit)
     path = Path(source)
     if not path.exists():
-        raise FileNotFoundError(f"{source!r} is neither a known dataset ('nci', 'zinc250k', 'moses') nor an existing file")
+        raise FileNotFoundError(
+            f"{source!r} is neither a known dataset ('nci', 'zinc250k', 'moses') nor an existing file"
+        )
     return read_smiles(path, limit=limit)

@@ -43,9 +43,7 @@ class EncodedMolecules:
         return f"{len(self.graphs)} of {self.total} molecules kept" + (f"; skipped: {parts}" if parts else "") + stereo
 
 
-def encode_smiles(
-    smiles: Iterable[str], vocab: AtomVocab, max_atoms: int, progress: bool = False
-) -> EncodedMolecules:
+def encode_smiles(smiles: Iterable[str], vocab: AtomVocab, max_atoms: int, progress: bool = False) -> EncodedMolecules:
     """Encode molecules as states; the ones that cannot be represented exactly are counted, not
     mangled. Stereochemistry is dropped (states are 2D graphs) and counted in ``stereo_dropped``."""
     out = EncodedMolecules()

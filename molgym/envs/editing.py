@@ -67,8 +67,9 @@ def parse_starts(start_smiles, vocab: AtomVocab, max_atoms: int, owner: str) -> 
         shown = "; ".join(errors[:3]) + (f"; and {len(errors) - 3} more" if len(errors) > 3 else "")
         raise ValueError(f"{len(errors)} of {len(items)} start molecules are unusable: {shown}")
     if stereo:
-        warn_stereo_dropped(f"{owner}: stereochemistry dropped from {stereo} of {len(items)} start "
-                            "molecules (a state is a 2D graph)")
+        warn_stereo_dropped(
+            f"{owner}: stereochemistry dropped from {stereo} of {len(items)} start molecules (a state is a 2D graph)"
+        )
     return graphs
 
 
@@ -89,7 +90,9 @@ def chosen_starts(options: dict, count: int, size: int) -> np.ndarray | None:
     if picks.shape != (size,):
         raise ValueError(f"reset option start_index: one index or {size} (one per molecule), got shape {picks.shape}")
     if ((picks < 0) | (picks >= count)).any():
-        raise ValueError(f"reset option start_index must be in [0, {count}) (the env's start molecules), got {picks.tolist()}")
+        raise ValueError(
+            f"reset option start_index must be in [0, {count}) (the env's start molecules), got {picks.tolist()}"
+        )
     return picks.astype(np.int64)
 
 
@@ -196,7 +199,9 @@ class EditBatch:
         """Make ``graph`` the molecule of start index ``-1`` (a reset option's)."""
         self.starts[-1] = graph
         self._start_types[-1], self._start_bonds[-1], self._start_n[-1] = graph.atom_types, graph.bonds, graph.num_atoms
-        self._start_free[-1] = free_valence(graph.atom_types[None], graph.bonds[None], self._start_n[-1:], self.vocab)[0]
+        self._start_free[-1] = free_valence(graph.atom_types[None], graph.bonds[None], self._start_n[-1:], self.vocab)[
+            0
+        ]
         self._start_smiles[-1] = None
 
     def reset(self, rows: np.ndarray, picks: np.ndarray) -> None:
@@ -217,8 +222,18 @@ class EditBatch:
         molecules (``(B,)`` bool; the others wait, e.g. for an autoreset). The caller then calls
         :meth:`refresh` (after resetting any molecules)."""
         valid, terminated, truncated, edited = take_steps(
-            self.types, self.bonds, self.num_atoms, self.free, self.vocab, self.layout, self.mask, k, active,
-            self.steps, self.spec.max_steps)
+            self.types,
+            self.bonds,
+            self.num_atoms,
+            self.free,
+            self.vocab,
+            self.layout,
+            self.mask,
+            k,
+            active,
+            self.steps,
+            self.spec.max_steps,
+        )
         self._changed(edited)
         np.copyto(self.valid, valid, where=active)
         return StepOutcome(valid, terminated, truncated)
@@ -227,8 +242,19 @@ class EditBatch:
         """The masks after a step or a reset, as a new read-only ``mask``: the molecules changed
         since the last refresh get theirs computed, the others keep theirs, and every molecule gets
         its stop entry."""
-        mask = next_masks(self.types, self.bonds, self.num_atoms, self.free, self.vocab, self.layout, self._stale,
-                          self.mask, self.has_edit, self.steps, self.spec.min_steps)
+        mask = next_masks(
+            self.types,
+            self.bonds,
+            self.num_atoms,
+            self.free,
+            self.vocab,
+            self.layout,
+            self._stale,
+            self.mask,
+            self.has_edit,
+            self.steps,
+            self.spec.min_steps,
+        )
         mask.flags.writeable = False
         self.mask = mask
         self._stale[:] = False

@@ -54,7 +54,9 @@ class MolOptEnv(MolEditEnv):
         super().__init__(threshold=threshold, **arguments)
 
     @classmethod
-    def parse_arguments(cls, start_smiles: str | Sequence[str] | None = None, threshold: float = 0.4, reward=None, **kwargs) -> EnvArguments:
+    def parse_arguments(
+        cls, start_smiles: str | Sequence[str] | None = None, threshold: float = 0.4, reward=None, **kwargs
+    ) -> EnvArguments:
         if start_smiles is None:
             raise ValueError(
                 "MolOpt-v0 needs start molecules: gym.make('MolOpt-v0', start_smiles=[...]) (on the command "

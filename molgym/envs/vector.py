@@ -120,9 +120,14 @@ class MolEditVectorEnv(VectorEnv):
         info: dict[str, Any] = {}
         acting = np.flatnonzero(active)
         if acting.size:
-            rewards, terms = self.scorer.score(batch.contexts, acting, valid[acting], finals, pending, self.num_envs, self.max_atoms)
-            info["reward_terms"] = {key: value for name, (values, present) in terms.items()
-                                    for key, value in ((name, values), (f"_{name}", present.copy()))}
+            rewards, terms = self.scorer.score(
+                batch.contexts, acting, valid[acting], finals, pending, self.num_envs, self.max_atoms
+            )
+            info["reward_terms"] = {
+                key: value
+                for name, (values, present) in terms.items()
+                for key, value in ((name, values), (f"_{name}", present.copy()))
+            }
         smiles_rows = {"step": acting, "end": finals, "none": acting[:0]}[self.info_smiles]
         info = self._merge_step_info(info, valid, smiles_rows, acting)
         if resetting.size:
@@ -165,8 +170,11 @@ class MolEditVectorEnv(VectorEnv):
     def get_state(self) -> dict[str, Any]:
         """Everything that decides the env's future (molecules, counters, masks, generators), to
         checkpoint a run mid-episode; :meth:`set_state` restores it exactly."""
-        return {**self.batch.get_state(), "autoreset": self._autoreset.copy(),
-                "rngs": [rng.bit_generator.state for rng in self._rngs]}
+        return {
+            **self.batch.get_state(),
+            "autoreset": self._autoreset.copy(),
+            "rngs": [rng.bit_generator.state for rng in self._rngs],
+        }
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore a :meth:`get_state` of an env with the same ``num_envs``, ``max_atoms`` and vocabulary."""

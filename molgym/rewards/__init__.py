@@ -1,8 +1,8 @@
 """Composable reward terms; see :mod:`molgym.rewards.base` for how they combine."""
 
 from molgym.rewards.adversarial import Adversarial
-from molgym.rewards.learned import ModelTerm, Surrogate, graph_batch
 from molgym.rewards.base import Context, FunctionTerm, Interrupt, Reward, RewardError, Term, as_reward
+from molgym.rewards.learned import ModelTerm, Surrogate, graph_batch
 from molgym.rewards.properties import (
     QED,
     SA,

@@ -41,8 +41,14 @@ CLASSIFIERS = {
 }
 
 
-def classifier_model(name: str, path: str | Path | None = None, cache: str | Path | None = None,
-                     url: str | None = None, digest: str | None = None, progress: bool = True) -> Path:
+def classifier_model(
+    name: str,
+    path: str | Path | None = None,
+    cache: str | Path | None = None,
+    url: str | None = None,
+    digest: str | None = None,
+    progress: bool = True,
+) -> Path:
     """The model file of classifier ``name``: local, cached or downloaded (see the module docstring)."""
     if name not in CLASSIFIERS:
         raise ValueError(f"unknown classifier {name!r}; known: {', '.join(CLASSIFIERS)}")
@@ -61,8 +67,9 @@ def classifier_model(name: str, path: str | Path | None = None, cache: str | Pat
     try:
         download(url or CLASSIFIERS[name], dest, "sha256", digest, progress=progress)
     except (OSError, ValueError) as err:
-        raise ModelUnavailable(f"the {name} classifier cannot be had: {err} (give a local file with "
-                               f"MOLGYM_{name.upper()}_MODEL or path=)") from None
+        raise ModelUnavailable(
+            f"the {name} classifier cannot be had: {err} (give a local file with MOLGYM_{name.upper()}_MODEL or path=)"
+        ) from None
     if not recorded.is_file():
         recorded.write_text(file_digest(dest, "sha256") + "\n")
     return dest
@@ -80,7 +87,8 @@ def _features(name: str, mol: Chem.Mol) -> np.ndarray:
 
 
 _DRD2 = rdFingerprintGenerator.GetMorganGenerator(
-    radius=3, atomInvariantsGenerator=rdFingerprintGenerator.GetMorganFeatureAtomInvGen())
+    radius=3, atomInvariantsGenerator=rdFingerprintGenerator.GetMorganFeatureAtomInvGen()
+)
 _BITS = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
 
 

@@ -29,15 +29,27 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from rdkit import Chem, DataStructs
 from rdkit.Chem import Descriptors, rdFingerprintGenerator, rdMolDescriptors
 
 from molgym.rewards.base import Context, Term
 
-__all__ = ["OBJECTIVES", "FINGERPRINTS", "Clipped", "Descriptor", "Formula", "Gaussian", "MaxGaussian", "Mean",
-           "MinGaussian", "Substructure", "TanimotoTo", "fingerprint"]
+__all__ = [
+    "OBJECTIVES",
+    "FINGERPRINTS",
+    "Clipped",
+    "Descriptor",
+    "Formula",
+    "Gaussian",
+    "MaxGaussian",
+    "Mean",
+    "MinGaussian",
+    "Substructure",
+    "TanimotoTo",
+    "fingerprint",
+]
 
 
 # Modifiers -------------------------------------------------------------------------------------
@@ -83,7 +95,7 @@ def _identity(x: float) -> float:
 
 
 # Fingerprints ----------------------------------------------------------------------------------
-@lru_cache(maxsize=None)
+@cache
 def _generator(kind: str):
     if kind in ("ECFP4", "ECFP6"):
         return rdFingerprintGenerator.GetMorganGenerator(radius=2 if kind == "ECFP4" else 3)
@@ -125,8 +137,13 @@ def _target(smiles: str) -> Chem.Mol:
 class TanimotoTo(Term):
     """Tanimoto similarity of ``kind`` fingerprints to ``target`` (a SMILES), through ``modifier``."""
 
-    def __init__(self, target: str, kind: str = "ECFP4", modifier: Callable[[float], float] | None = None,
-                 name: str | None = None):
+    def __init__(
+        self,
+        target: str,
+        kind: str = "ECFP4",
+        modifier: Callable[[float], float] | None = None,
+        name: str | None = None,
+    ):
         self.target, self.kind, self.modifier = target, kind, modifier or _identity
         self.name = name or f"tanimoto_{kind.lower()}"
         self._reference = fingerprint(_target(target), kind)
@@ -253,54 +270,95 @@ def _median(name: str, first: str, second: str, kind: str) -> Term:
 
 def _osimertinib() -> Term:
     smiles = "COc1cc(N(C)CCN(C)C)c(NC(=O)C=C)cc1Nc2nccc(n2)c3cn(C)c4ccccc34"
-    return Mean([TanimotoTo(smiles, "FCFP4", Clipped(0.8)), TanimotoTo(smiles, "ECFP6", MinGaussian(0.85, 0.1)),
-                 Descriptor("tpsa", _tpsa, MaxGaussian(100, 10)), Descriptor("logp", _logp, MinGaussian(1, 1))],
-                name="osimertinib_mpo")
+    return Mean(
+        [
+            TanimotoTo(smiles, "FCFP4", Clipped(0.8)),
+            TanimotoTo(smiles, "ECFP6", MinGaussian(0.85, 0.1)),
+            Descriptor("tpsa", _tpsa, MaxGaussian(100, 10)),
+            Descriptor("logp", _logp, MinGaussian(1, 1)),
+        ],
+        name="osimertinib_mpo",
+    )
 
 
 def _fexofenadine() -> Term:
     smiles = "CC(C)(C(=O)O)c1ccc(cc1)C(O)CCCN2CCC(CC2)C(O)(c3ccccc3)c4ccccc4"
-    return Mean([TanimotoTo(smiles, "AP", Clipped(0.8)), Descriptor("tpsa", _tpsa, MaxGaussian(90, 10)),
-                 Descriptor("logp", _logp, MinGaussian(4, 1))], name="fexofenadine_mpo")
+    return Mean(
+        [
+            TanimotoTo(smiles, "AP", Clipped(0.8)),
+            Descriptor("tpsa", _tpsa, MaxGaussian(90, 10)),
+            Descriptor("logp", _logp, MinGaussian(4, 1)),
+        ],
+        name="fexofenadine_mpo",
+    )
 
 
 def _ranolazine() -> Term:
     smiles = "COc1ccccc1OCC(O)CN2CCN(CC(=O)Nc3c(C)cccc3C)CC2"
-    return Mean([TanimotoTo(smiles, "AP", Clipped(0.7)), Descriptor("logp", _logp, MaxGaussian(7, 1)),
-                 Descriptor("fluorines", _fluorines, Gaussian(1, 1.0)), Descriptor("tpsa", _tpsa, MaxGaussian(95, 20))],
-                name="ranolazine_mpo")
+    return Mean(
+        [
+            TanimotoTo(smiles, "AP", Clipped(0.7)),
+            Descriptor("logp", _logp, MaxGaussian(7, 1)),
+            Descriptor("fluorines", _fluorines, Gaussian(1, 1.0)),
+            Descriptor("tpsa", _tpsa, MaxGaussian(95, 20)),
+        ],
+        name="ranolazine_mpo",
+    )
 
 
 def _perindopril() -> Term:
-    return Mean([TanimotoTo("O=C(OCC)C(NC(C(=O)N1C(C(=O)O)CC2CCCCC12)C)CCC", "ECFP4"),
-                 Descriptor("aromatic_rings", rdMolDescriptors.CalcNumAromaticRings, Gaussian(2, 0.5))],
-                name="perindopril_mpo")
+    return Mean(
+        [
+            TanimotoTo("O=C(OCC)C(NC(C(=O)N1C(C(=O)O)CC2CCCCC12)C)CCC", "ECFP4"),
+            Descriptor("aromatic_rings", rdMolDescriptors.CalcNumAromaticRings, Gaussian(2, 0.5)),
+        ],
+        name="perindopril_mpo",
+    )
 
 
 def _amlodipine() -> Term:
-    return Mean([TanimotoTo(r"Clc1ccccc1C2C(=C(/N/C(=C2/C(=O)OCC)COCCN)C)\C(=O)OC", "ECFP4"),
-                 Descriptor("rings", rdMolDescriptors.CalcNumRings, Gaussian(3, 0.5))], name="amlodipine_mpo")
+    return Mean(
+        [
+            TanimotoTo(r"Clc1ccccc1C2C(=C(/N/C(=C2/C(=O)OCC)COCCN)C)\C(=O)OC", "ECFP4"),
+            Descriptor("rings", rdMolDescriptors.CalcNumRings, Gaussian(3, 0.5)),
+        ],
+        name="amlodipine_mpo",
+    )
 
 
 def _sitagliptin() -> Term:
     smiles = "Fc1cc(c(F)cc1F)CC(N)CC(=O)N3Cc2nnc(n2CC3)C(F)(F)F"
     target = _target(smiles)
-    return Mean([TanimotoTo(smiles, "ECFP4", Gaussian(0, 0.1)), Descriptor("logp", _logp, Gaussian(_logp(target), 0.2)),
-                 Descriptor("tpsa", _tpsa, Gaussian(_tpsa(target), 5)), Formula("C16H15F6N5O")],
-                name="sitagliptin_mpo")
+    return Mean(
+        [
+            TanimotoTo(smiles, "ECFP4", Gaussian(0, 0.1)),
+            Descriptor("logp", _logp, Gaussian(_logp(target), 0.2)),
+            Descriptor("tpsa", _tpsa, Gaussian(_tpsa(target), 5)),
+            Formula("C16H15F6N5O"),
+        ],
+        name="sitagliptin_mpo",
+    )
 
 
 def _zaleplon() -> Term:
-    return Mean([TanimotoTo("O=C(C)N(CC)C1=CC=CC(C2=CC=NC3=C(C=NN23)C#N)=C1", "ECFP4"), Formula("C19H17N3O2")],
-                name="zaleplon_mpo")
+    return Mean(
+        [TanimotoTo("O=C(C)N(CC)C1=CC=CC(C2=CC=NC3=C(C=NN23)C#N)=C1", "ECFP4"), Formula("C19H17N3O2")],
+        name="zaleplon_mpo",
+    )
 
 
 def _valsartan() -> Term:
     # the valsartan SMARTS with sitagliptin's logP, TPSA and Bertz complexity
     other = _target("NC(CC(=O)N1CCn2c(nnc2C(F)(F)F)C1)Cc1cc(F)c(F)cc1F")
-    return Mean([Substructure("CN(C=O)Cc1ccc(c2ccccc2)cc1"), Descriptor("logp", _logp, Gaussian(_logp(other), 0.2)),
-                 Descriptor("tpsa", _tpsa, Gaussian(_tpsa(other), 5)),
-                 Descriptor("bertz", _bertz, Gaussian(_bertz(other), 30))], name="valsartan_smarts")
+    return Mean(
+        [
+            Substructure("CN(C=O)Cc1ccc(c2ccccc2)cc1"),
+            Descriptor("logp", _logp, Gaussian(_logp(other), 0.2)),
+            Descriptor("tpsa", _tpsa, Gaussian(_tpsa(other), 5)),
+            Descriptor("bertz", _bertz, Gaussian(_bertz(other), 30)),
+        ],
+        name="valsartan_smarts",
+    )
 
 
 _HOP_START = "CCCOc1cc2ncnc(Nc3ccc4ncsc4c3)c2cc1S(=O)(=O)C(C)(C)C"
@@ -308,33 +366,54 @@ _HOP_SCAFFOLD = "[#7]-c1n[c;h1]nc2[c;h1]c(-[#8])[c;h0][c;h1]c12"
 
 
 def _deco_hop() -> Term:
-    return Mean([TanimotoTo(_HOP_START, "PHCO", Clipped(0.85)), Substructure("CS([#6])(=O)=O", inverse=True),
-                 Substructure("[#7]-c1ccc2ncsc2c1", inverse=True), Substructure(_HOP_SCAFFOLD)],
-                geometric=False, name="deco_hop")
+    return Mean(
+        [
+            TanimotoTo(_HOP_START, "PHCO", Clipped(0.85)),
+            Substructure("CS([#6])(=O)=O", inverse=True),
+            Substructure("[#7]-c1ccc2ncsc2c1", inverse=True),
+            Substructure(_HOP_SCAFFOLD),
+        ],
+        geometric=False,
+        name="deco_hop",
+    )
 
 
 def _scaffold_hop() -> Term:
-    return Mean([TanimotoTo(_HOP_START, "PHCO", Clipped(0.75)),
-                 Substructure("[#6]-[#6]-[#6]-[#8]-[#6]~[#6]~[#6]~[#6]~[#6]-[#7]-c1ccc2ncsc2c1"),
-                 Substructure(_HOP_SCAFFOLD, inverse=True)], geometric=False, name="scaffold_hop")
+    return Mean(
+        [
+            TanimotoTo(_HOP_START, "PHCO", Clipped(0.75)),
+            Substructure("[#6]-[#6]-[#6]-[#8]-[#6]~[#6]~[#6]~[#6]~[#6]-[#7]-c1ccc2ncsc2c1"),
+            Substructure(_HOP_SCAFFOLD, inverse=True),
+        ],
+        geometric=False,
+        name="scaffold_hop",
+    )
 
 
 #: PMO task name -> builder of its GuacaMol objective.
 OBJECTIVES: dict[str, Callable[[], Term]] = {
     "celecoxib_rediscovery": lambda: _rediscovery(
-        "celecoxib_rediscovery", "CC1=CC=C(C=C1)C1=CC(=NN1C1=CC=C(C=C1)S(N)(=O)=O)C(F)(F)F"),
+        "celecoxib_rediscovery", "CC1=CC=C(C=C1)C1=CC(=NN1C1=CC=C(C=C1)S(N)(=O)=O)C(F)(F)F"
+    ),
     "troglitazone_rediscovery": lambda: _rediscovery(
-        "troglitazone_rediscovery", "Cc1c(C)c2OC(C)(COc3ccc(CC4SC(=O)NC4=O)cc3)CCc2c(C)c1O"),
+        "troglitazone_rediscovery", "Cc1c(C)c2OC(C)(COc3ccc(CC4SC(=O)NC4=O)cc3)CCc2c(C)c1O"
+    ),
     "thiothixene_rediscovery": lambda: _rediscovery(
-        "thiothixene_rediscovery", "CN(C)S(=O)(=O)c1ccc2Sc3ccccc3C(=CCCN4CCN(C)CC4)c2c1"),
+        "thiothixene_rediscovery", "CN(C)S(=O)(=O)c1ccc2Sc3ccccc3C(=CCCN4CCN(C)CC4)c2c1"
+    ),
     "albuterol_similarity": lambda: _similarity("albuterol_similarity", "CC(C)(C)NCC(O)c1ccc(O)c(CO)c1", "FCFP4"),
     "mestranol_similarity": lambda: _similarity(
-        "mestranol_similarity", "COc1ccc2[C@H]3CC[C@@]4(C)[C@@H](CC[C@@]4(O)C#C)[C@@H]3CCc2c1", "AP"),
+        "mestranol_similarity", "COc1ccc2[C@H]3CC[C@@]4(C)[C@@H](CC[C@@]4(O)C#C)[C@@H]3CCc2c1", "AP"
+    ),
     "isomers_c7h8n2o2": lambda: Formula("C7H8N2O2", name="isomers_c7h8n2o2"),
     "isomers_c9h10n2o2pf2cl": lambda: Formula("C9H10N2O2PF2Cl", name="isomers_c9h10n2o2pf2cl"),
     "median1": lambda: _median("median1", "CC1(C)C2CCC1(C)C(=O)C2", "CC(C)C1CCC(C)CC1O", "ECFP4"),
-    "median2": lambda: _median("median2", "O=C1N(CC(N2C1CC3=C(C2C4=CC5=C(OCO5)C=C4)NC6=C3C=CC=C6)=O)C",
-                               "CCCC1=NN(C2=C1N=C(NC2=O)C3=C(C=CC(=C3)S(=O)(=O)N4CCN(CC4)C)OCC)C", "ECFP6"),
+    "median2": lambda: _median(
+        "median2",
+        "O=C1N(CC(N2C1CC3=C(C2C4=CC5=C(OCO5)C=C4)NC6=C3C=CC=C6)=O)C",
+        "CCCC1=NN(C2=C1N=C(NC2=O)C3=C(C=CC(=C3)S(=O)(=O)N4CCN(CC4)C)OCC)C",
+        "ECFP6",
+    ),
     "osimertinib_mpo": _osimertinib,
     "fexofenadine_mpo": _fexofenadine,
     "ranolazine_mpo": _ranolazine,

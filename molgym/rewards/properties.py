@@ -114,11 +114,7 @@ class PenalizedLogP(Term):
         logp, sa, cycle = Crippen.MolLogP(mol), sa_score(mol), ring_penalty(mol)
         if self.variant == "unnormalized":
             return logp - sa - cycle
-        return (
-            (logp - _LOGP_MEAN) / _LOGP_STD
-            + (-sa - _SA_MEAN) / _SA_STD
-            + (-cycle - _CYCLE_MEAN) / _CYCLE_STD
-        )
+        return (logp - _LOGP_MEAN) / _LOGP_STD + (-sa - _SA_MEAN) / _SA_STD + (-cycle - _CYCLE_MEAN) / _CYCLE_STD
 
     def __repr__(self) -> str:
         return f"PenalizedLogP({self.variant!r})"

@@ -158,8 +158,10 @@ class BatchScorer:
             values[index] = column
         handle = None
         if jobs:
-            payload = [(_arrays(ctxs[m].graph), _arrays(ctxs[m].start) if ctxs[m].start is not None else None, jobs[m])
-                       for m in jobs]
+            payload = [
+                (_arrays(ctxs[m].graph), _arrays(ctxs[m].start) if ctxs[m].start is not None else None, jobs[m])
+                for m in jobs
+            ]
             handle = self._pool.map_async(_score_in_worker, payload)
         return PendingFinals(ctxs, values, jobs, handle, [term for _, _, term in self.reward.named_terms])
 
@@ -207,7 +209,9 @@ class BatchScorer:
         (``ctx.valid`` says whether its step was accepted), and the final terms when ``final``."""
         one = np.zeros(1, dtype=np.int64)
         pending = self.start_finals([ctx]) if final and self.has_finals else None
-        _, terms = self.score(lambda rows: [ctx], one, np.array([ctx.valid]), one if final else one[:0], pending, 1, ctx.max_atoms)
+        _, terms = self.score(
+            lambda rows: [ctx], one, np.array([ctx.valid]), one if final else one[:0], pending, 1, ctx.max_atoms
+        )
         return {name: float(values[0]) for name, (values, present) in terms.items() if present[0]}
 
     def close(self) -> None:
