@@ -4,7 +4,7 @@ Run in a separate environment that has ``guacamol`` (``pip install --no-deps gua
 scipy tqdm``; it is not a molgym dependency: it pins an old RDKit and its ``utils.chemistry``
 imports ``scipy.histogram``, which current SciPy lacks, so this script supplies it):
 
-    python scripts/guacamol_reference.py > tests/data/guacamol_reference.csv
+    python scripts/guacamol_reference.py > tests/rewards/guacamol_reference.csv
 
 Molecules: the objectives' own targets, molecules that exercise every term (fluorines, P, Cl,
 the hop SMARTS, aromatic and aliphatic rings) and the first 60 molecules of the MOSES test set.

@@ -77,7 +77,7 @@ class MolGANAgent(UpdatingAgent):
     ``"nci"``, ``"moses"`` or a file; those that fit are kept), ``real_scored`` (real molecules
     scored through the oracle to train the reward network; they count), ``batch_size``,
     ``z_dim``, ``lr``, ``n_critic``, ``gp_weight``, ``lambda_wgan`` (weight of the GAN term; 0, pure
-    RL, by default: in ``tests/test_molgan.py``'s tiny setting 0 learns the reward in all seeds
+    RL, by default: in ``tests/agents/test_molgan.py``'s tiny setting 0 learns the reward in all seeds
     tried while 0.5 collapsed in two of three), ``tau`` (Gumbel temperature)."""
 
     name = "molgan"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from molgym.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _start(argv: list[str], env: dict | None = None, stderr=subprocess.PIPE) -> subprocess.Popen:

@@ -18,7 +18,7 @@ from molgym_agents.random import RandomAgent
 from molgym_agents.sb3.agent import SB3PPOAgent
 from tests.agents_for_tests import whole_and_resumed
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_registry_names_and_user_classes():

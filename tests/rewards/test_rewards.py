@@ -36,7 +36,7 @@ from molgym.rewards.scoring import BatchScorer
 
 VOCAB = AtomVocab.default()
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
-LOW_PLOGP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "zinc_low_plogp_800.txt"
+LOW_PLOGP = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "zinc_low_plogp_800.txt"
 
 
 def ctx(smiles: str, start: str | None = None) -> Context:

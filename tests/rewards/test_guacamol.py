@@ -29,7 +29,7 @@ from molgym.rewards.guacamol import (
 )
 from molgym.tasks import PMO_TASKS, make_task
 
-REFERENCE = Path(__file__).with_name("data") / "guacamol_reference.csv"
+REFERENCE = Path(__file__).with_name("guacamol_reference.csv")
 
 
 def _reference_rows() -> list[dict]:

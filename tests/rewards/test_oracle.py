@@ -63,12 +63,12 @@ def test_tasks_registry():
         assert task.name == name and task.make_env() is not None
     constrained = make_task("constrained", start_smiles=["CCO", "CCN"], threshold=0.6)
     assert constrained.objective.threshold == 0.6 and constrained.make_env().unwrapped.layout.allow_removal
-    custom = make_task("custom", reward="tests.test_oracle:heavy_atoms")
+    custom = make_task("custom", reward="tests.rewards.test_oracle:heavy_atoms")
     assert custom.objective.name == "heavy_atoms"
     with pytest.raises(ValueError, match="needs start molecules"):
         make_task("constrained")
     with pytest.raises(ValueError, match="cannot load reward"):
-        make_task("custom", reward="tests.test_oracle:nothing_here")
+        make_task("custom", reward="tests.rewards.test_oracle:nothing_here")
     with pytest.raises(ValueError, match="unknown task"):
         make_task("solubility")
     assert set(TASKS) >= {"qed", "plogp", "logp_target", "mw_target", "constrained", "custom"}

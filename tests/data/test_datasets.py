@@ -18,7 +18,7 @@ from molgym.data import (
     zinc250k_smiles,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 ZINC_LIKE = '"smiles","logP","qed","SAS"\n"CC(C)(C)c1ccc2occ(CC(=O)Nc3ccccc3F)c2c1\n",5.0,0.70,2.08\n"C[NH+]1CCC(C)CC1\n",0.5,0.5,3.0\n'
 
 
