@@ -246,6 +246,11 @@ class UpdatingAgent(Agent):
     def update(self, oracle: Oracle) -> dict[str, float]:
         """One update; returns its statistics for the logs (floats, e.g. ``reward``, ``loss``)."""
 
+    def callbacks(self) -> list[Callback]:
+        """The agent's own callbacks of the update loop (e.g. a :class:`~molgym.loop.BestPolicy` it
+        keeps), run before the caller's; whatever state they hold the agent saves with its own."""
+        return []
+
     def train(self, oracle: Oracle, callbacks: Sequence[Callback] = ()) -> None:
         """Update until the budget is spent, the agent's own rule ends it or it stalls (the reason
         in ``stop_reason``): :func:`molgym.loop.train_loop`, with the caller's ``callbacks``."""

@@ -3,8 +3,8 @@
 :func:`train_loop` repeats ``agent.update(oracle)`` until the run ends, for one of four reasons
 (``loop["stopped"]``): the step limit is reached, the oracle's budget is spent (or its time limit
 passed), the agent's own rule ends it (``agent.finished``), or it stalls (:class:`Patience`).
-Everything else a caller wants around the loop (logs, checkpoints, a progress bar, Ctrl-C, the
-best policy so far) is a :class:`Callback`, as in Stable-Baselines3's ``learn()``:
+Everything else around the loop (logs, checkpoints, a progress bar, Ctrl-C, the best policy so
+far) is a :class:`Callback`, the caller's or the agent's own (``agent.callbacks()``), as in Stable-Baselines3's ``learn()``:
 :func:`molgym.training.run_training` (``molgym train``) is this loop with its callbacks, and
 ``Agent.train`` (``molgym compare``) the loop with none.
 
@@ -20,12 +20,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from molgym.oracle import BudgetExhausted, Oracle, budget_spent
 
 if TYPE_CHECKING:
     from molgym.agent import UpdatingAgent
 
-__all__ = ["Patience", "Callback", "train_loop"]
+__all__ = ["Patience", "Callback", "BestPolicy", "train_loop"]
 
 
 @dataclass
@@ -69,6 +71,41 @@ class Callback:
         """Always last, also when the loop raised (release files, bars, signal handlers)."""
 
 
+class BestPolicy(Callback):
+    """The agent's weights (``agent.policy``, a torch module) at the end of its best ``window``
+    updates in a row, by the mean training reward (``stats["reward"]``) of those updates (as the run
+    goes: no oracle call is spent on choosing), so that a run whose policy degrades late can be
+    evaluated at its best as well. An agent that keeps one returns it from
+    :meth:`~molgym.agent.UpdatingAgent.callbacks` and saves its :meth:`state_dict` with its own state,
+    so that it resumes with the run."""
+
+    WINDOW = 10
+
+    def __init__(self, window: int = WINDOW):
+        self.window = window
+        self.rewards: list[float] = []
+        self.reward, self.update, self.state = float("-inf"), 0, None
+
+    def on_update(self, agent, oracle, loop, stats) -> bool:
+        self.rewards.append(stats["reward"])
+        recent = [r for r in self.rewards[-self.window :] if np.isfinite(r)]
+        if len(self.rewards) >= self.window and recent and np.mean(recent) > self.reward:
+            self.reward, self.update = float(np.mean(recent)), len(self.rewards)
+            self.state = {k: v.detach().clone() for k, v in agent.policy.state_dict().items()}
+        return False
+
+    def state_dict(self) -> dict:
+        return {"rewards": self.rewards, "reward": self.reward, "update": self.update, "state": self.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rewards, self.reward, self.update, self.state = (
+            list(state["rewards"]),
+            state["reward"],
+            state["update"],
+            state["state"],
+        )
+
+
 def train_loop(
     agent: UpdatingAgent,
     oracle: Oracle,
@@ -82,6 +119,7 @@ def train_loop(
     resumed (the oracle and the agent then hold its state). Returns the final counters;
     ``agent.stop_reason`` is set to ``loop["stopped"]``."""
     loop = dict(loop or {"wall_time": 0.0, "best": None})
+    callbacks = [*agent.callbacks(), *callbacks]  # the agent's own first (e.g. its BestPolicy)
     if loop.get("stopped") and not loop.get("steps_limit"):  # an ended run resumed (not one a step limit ended)
         agent.stop_reason = loop["stopped"]
         return loop

@@ -5,8 +5,7 @@ A run directory holds ``task.json`` (what is trained), ``log.csv`` (one row per 
 TensorBoard event files under ``tb/`` when ``tensorboard`` is installed), ``checkpoint/`` (the
 agent after the last checkpointed update, with the oracle's paid calls and the loop's counters)
 and, once finished, the agent itself (``agent.json`` and its state) with ``oracle_log.csv``.
-A caller's own state that must resume with the run (``extra``: anything with ``state_dict()`` and
-``load_state_dict()``) is written into each checkpoint as ``extra.pt``. :func:`load_checkpoint` reads
+:func:`load_checkpoint` reads
 ``checkpoint/`` back and :func:`run_training` continues from it: the same step counter, weights, optimizer, generators and env state,
 so the resumed run equals an uninterrupted one, update for update.
 
@@ -34,7 +33,7 @@ from molgym.loop import Callback, train_loop
 from molgym.oracle import Oracle
 from molgym.storage import read_json, write_csv, write_json
 
-__all__ = ["run_training", "BestPolicy", "load_checkpoint", "latest_checkpoint", "save_checkpoint"]
+__all__ = ["run_training", "Checkpoints", "load_checkpoint", "latest_checkpoint", "save_checkpoint"]
 
 CHECKPOINT = "checkpoint"
 
@@ -50,9 +49,9 @@ def latest_checkpoint(out: str | Path) -> Path | None:
     return None
 
 
-def load_checkpoint(out: str | Path, agent_cls: type[UpdatingAgent], task, device: str = "cpu", extra=None):
+def load_checkpoint(out: str | Path, agent_cls: type[UpdatingAgent], task, device: str = "cpu"):
     """The agent, the oracle state and the loop counters saved in the newest checkpoint of ``out``
-    (:func:`latest_checkpoint`); ``extra`` (see :func:`run_training`) gets its saved state back.
+    (:func:`latest_checkpoint`).
     A missing or damaged file is a ``ValueError`` naming it."""
     directory = latest_checkpoint(out)
     if directory is None:
@@ -65,8 +64,6 @@ def load_checkpoint(out: str | Path, agent_cls: type[UpdatingAgent], task, devic
     if not isinstance(loop, dict) or "updates" not in loop:
         raise ValueError(f"training loop file {directory / 'loop.json'} is damaged: it holds no update count")
     oracle_state = read_checkpoint(directory / "oracle.pt", "oracle")
-    if extra is not None:
-        extra.load_state_dict(read_checkpoint(directory / "extra.pt", "extra state"))
     return agent, oracle_state, loop
 
 
@@ -79,7 +76,6 @@ def run_training(
     loop: dict[str, Any] | None = None,
     progress: bool = True,
     callbacks: Sequence[Callback] = (),
-    extra=None,
 ) -> dict[str, Any]:
     """:func:`~molgym.loop.train_loop` with ``molgym train``'s callbacks: ``log.csv`` (and TensorBoard),
     a progress bar, a checkpoint every ``checkpoint_every`` updates and at the end, and Ctrl-C.
@@ -88,8 +84,7 @@ def run_training(
     checkpoint being resumed (:func:`load_checkpoint`; the oracle must then hold that checkpoint's
     state), and the final counters have ``stopped`` (why the run ended) and ``interrupted`` (Ctrl-C
     stopped it first, after a checkpoint). ``callbacks`` are the caller's own (called after the log,
-    before the checkpoint); ``extra`` (``state_dict()`` / ``load_state_dict()``, e.g. a
-    :class:`BestPolicy`) is checkpointed with the agent.
+    before the checkpoint).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -101,46 +96,10 @@ def run_training(
         _Log(out / "log.csv", rows, out / "tb"),
         _Progress(steps, progress),
         *callbacks,
-        _Checkpoints(out, checkpoint_every, extra),
+        Checkpoints(out, checkpoint_every),
         _CtrlC(),
     ]
     return train_loop(agent, oracle, watching, steps=steps, loop=loop)
-
-
-class BestPolicy(Callback):
-    """The agent's weights (``agent.policy``, a torch module) at the end of its best ``window``
-    updates in a row, by the mean training reward (``stats["reward"]``) of those updates (as the run
-    goes: no oracle call is spent on choosing), so that a run whose policy degrades late can be
-    evaluated at its best as well. Pass it both as a callback and as ``extra`` to
-    :func:`run_training`, so that it resumes with the run."""
-
-    WINDOW = 10
-
-    def __init__(self, window: int = WINDOW):
-        self.window = window
-        self.rewards: list[float] = []
-        self.reward, self.update, self.state = float("-inf"), 0, None
-
-    def on_update(self, agent, oracle, loop, stats) -> bool:
-        import numpy as np
-
-        self.rewards.append(stats["reward"])
-        recent = [r for r in self.rewards[-self.window :] if np.isfinite(r)]
-        if len(self.rewards) >= self.window and recent and np.mean(recent) > self.reward:
-            self.reward, self.update = float(np.mean(recent)), len(self.rewards)
-            self.state = {k: v.detach().clone() for k, v in agent.policy.state_dict().items()}
-        return False
-
-    def state_dict(self) -> dict:
-        return {"rewards": self.rewards, "reward": self.reward, "update": self.update, "state": self.state}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.rewards, self.reward, self.update, self.state = (
-            list(state["rewards"]),
-            state["reward"],
-            state["update"],
-            state["state"],
-        )
 
 
 class _Progress(Callback):
@@ -177,19 +136,19 @@ class _Progress(Callback):
             self.bar.close()
 
 
-class _Checkpoints(Callback):
+class Checkpoints(Callback):
     """A checkpoint every ``every`` updates and when the loop ends (not when it raised)."""
 
-    def __init__(self, out: Path, every: int, extra=None):
-        self.out, self.every, self.extra = out, every, extra
+    def __init__(self, out: Path, every: int):
+        self.out, self.every = out, every
 
     def on_update(self, agent, oracle, loop, stats) -> bool:
         if agent.updates % self.every == 0:
-            save_checkpoint(agent, oracle, self.out, loop, self.extra)
+            save_checkpoint(agent, oracle, self.out, loop)
         return False
 
     def on_end(self, agent, oracle, loop) -> None:
-        save_checkpoint(agent, oracle, self.out, loop, self.extra)
+        save_checkpoint(agent, oracle, self.out, loop)
 
 
 class _CtrlC(Callback):
@@ -221,7 +180,7 @@ class _CtrlC(Callback):
             signal.signal(signal.SIGINT, self._previous)
 
 
-def save_checkpoint(agent: UpdatingAgent, oracle: Oracle, out: Path, loop: dict[str, Any], extra=None) -> None:
+def save_checkpoint(agent: UpdatingAgent, oracle: Oracle, out: Path, loop: dict[str, Any]) -> None:
     """Write ``out/checkpoint`` whole or not at all (a new one replaces the old only once complete)."""
     import torch
 
@@ -229,8 +188,6 @@ def save_checkpoint(agent: UpdatingAgent, oracle: Oracle, out: Path, loop: dict[
     shutil.rmtree(tmp, ignore_errors=True)
     agent.save(tmp)
     torch.save(oracle.state_dict(), tmp / "oracle.pt")
-    if extra is not None:
-        torch.save(extra.state_dict(), tmp / "extra.pt")
     write_json(tmp / "loop.json", loop)  # last: a checkpoint with loop.json is complete
     final = out / CHECKPOINT
     old = out / f"{CHECKPOINT}.old"

@@ -88,6 +88,30 @@ class ChainAgent(UpdatingAgent):
         self.steps, self.updates = json.loads((path / "counters.json").read_text())
 
 
+class KilledOnceAgent(ChainAgent):
+    """A :class:`ChainAgent` whose process is killed (SIGKILL) before its update ``kill_at``, the first
+    time only (a marker file in ``marker_dir``); each process writes the update it started from to
+    ``marker_dir/started_at``: a run killed mid-way, and where the next command took it up."""
+
+    name = "killed-once"
+
+    def __init__(self, task, seed: int = 0, device: str = "cpu", marker_dir: str = "", kill_at: int = 15):
+        UpdatingAgent.__init__(self, task, seed, device, marker_dir=marker_dir, kill_at=kill_at)
+        self.started = False
+
+    def update(self, oracle):
+        folder = Path(self.config["marker_dir"])
+        if not self.started:
+            self.started = True
+            with open(folder / "started_at", "a") as f:
+                f.write(f"{self.updates}\n")
+        if self.updates == self.config["kill_at"] and not (folder / "killed").exists():
+            (folder / "killed").touch()
+            os.kill(os.getpid(), 9)
+        self.steps += 1
+        return {"reward": oracle("C" * self.steps)}
+
+
 class WaitingAgent(Agent):
     """Writes its process id to ``$MOLGYM_TEST_DIR/pid`` and waits for ``$MOLGYM_TEST_DIR/go``
     before scoring one molecule: a run that is still going when a test interrupts it."""

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from molgym.agent import UpdatingAgent, check_settings, read_checkpoint
+from molgym.loop import BestPolicy
 from molgym.oracle import Oracle, OracleTerm
 from molgym.rewards import Adversarial
 from molgym.rollout import rollout
@@ -38,7 +39,9 @@ class GCPNAgent(UpdatingAgent):
     discriminator's real molecules: ``"nci"``, ``"moses"`` or a SMILES file, and how many) and
     ``repeat_penalty`` (subtracted from the reward of a molecule the oracle had already scored, so
     that the policy keeps looking for new ones instead of collapsing onto its best; each update logs
-    ``new_molecules``, the paid calls it made) and the :class:`PPOConfig` fields. With ``expert_coef`` > 0, GCPN's expert loss (behaviour cloning
+    ``new_molecules``, the paid calls it made), ``best_window`` (> 0: keep the policy's weights at the
+    end of its best that many updates by training reward, :class:`molgym.loop.BestPolicy`, in
+    ``agent.best``, saved with the agent) and the :class:`PPOConfig` fields. With ``expert_coef`` > 0, GCPN's expert loss (behaviour cloning
     on the construction sequences of ``expert_molecules`` real molecules of ``expert_data``:
     ``"moses"``, ``"nci"`` or a SMILES file) is added to every PPO minibatch and logged as
     ``expert_loss``."""
@@ -65,6 +68,7 @@ class GCPNAgent(UpdatingAgent):
         expert_data: str = "moses",
         expert_molecules: int = 2000,
         repeat_penalty: float = 0.0,
+        best_window: int = 0,
         **ppo,
     ):
         if adversarial not in ADVERSARIAL:
@@ -87,6 +91,7 @@ class GCPNAgent(UpdatingAgent):
             expert_data=expert_data,
             expert_molecules=expert_molecules,
             repeat_penalty=repeat_penalty,
+            best_window=best_window,
             **config,
         )
         self.ppo_config = PPOConfig(**config)
@@ -113,6 +118,7 @@ class GCPNAgent(UpdatingAgent):
             self.expert = (expert_data_of(graphs, self.layout, seed=seed), self.layout, self.vocab)
         self._ppo: PPO | None = None
         self._oracle: Oracle | None = None
+        self.best = BestPolicy(best_window) if best_window > 0 else None  # the policy at its best window
         self._saved_ppo: dict | None = None  # a loaded run's PPO state, applied when training resumes
         if init == "pretrained":
             sizes = {"hidden": hidden, "layers": layers, "rank": rank}
@@ -190,6 +196,9 @@ class GCPNAgent(UpdatingAgent):
             self._ppo.load_state_dict(self._saved_ppo)
             self._saved_ppo = None
 
+    def callbacks(self) -> list:
+        return [self.best] if self.best is not None else []
+
     def propose(self, n: int) -> list[str]:
         return self.rollouts(n)
 
@@ -262,6 +271,7 @@ class GCPNAgent(UpdatingAgent):
                 "steps": self.steps,
                 "updates": self.updates,
                 "discriminator": self.discriminator.state_dict() if self.discriminator else None,
+                "best": self.best.state_dict() if self.best is not None else None,
                 "torch_rng": torch.get_rng_state(),
                 "numpy_rng": self.rng.bit_generator.state,
             },
@@ -274,6 +284,8 @@ class GCPNAgent(UpdatingAgent):
         self.steps, self.updates = state.get("steps", 0), state.get("updates", 0)
         if self.discriminator is not None and state.get("discriminator"):
             self.discriminator.load_state_dict(state["discriminator"])
+        if self.best is not None and state.get("best"):
+            self.best.load_state_dict(state["best"])
         torch.set_rng_state(state["torch_rng"])
         self.rng.bit_generator.state = state["numpy_rng"]
 

@@ -8,6 +8,9 @@ seed), each in ``OUT/<agent>/seed<k>/``:
 - ``oracle_log.csv``: every paid call;
 - ``proposed.csv``: the molecules the trained agent proposed, unscored (validity, uniqueness and
   novelty come from them);
+- ``agent/``: the trained agent, when the comparison keeps its agents;
+- ``training/``: while the run is unfinished, the last checkpoint of an agent that learns in
+  updates, from which the next command goes on;
 - ``result.json``: metrics, wall time, device, or the error; written last.
 
 A run whose ``result.json`` says it finished is not made again, so a repeated command resumes; a
@@ -28,6 +31,10 @@ from typing import Any
 
 from molgym.storage import read_json, write_atomic, write_csv, write_json
 
+#: Updates between the checkpoints of a run (of an agent that learns in updates), in its ``training/``.
+CHECKPOINT_EVERY = 10
+TRAINING = "training"
+
 __all__ = ["Comparison", "RunSpec", "SettingsMismatch", "check_runs", "run_one", "read_result", "lost"]
 
 
@@ -47,6 +54,8 @@ class Comparison:
         training_set: the novelty reference (a dataset name or a file), ``None`` for none.
         configs: agent name -> its settings (``molgym compare --config``).
         time_limit: seconds of wall time per run (``None``: no limit).
+        keep_agents: save each trained agent in its run directory (``agent/``, :meth:`Agent.save`), for
+            evaluations after the run (e.g. the GCPN benchmark's constrained optimisation).
     """
 
     task: str
@@ -59,6 +68,7 @@ class Comparison:
     training_set: str | None = "nci"
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)
     time_limit: float | None = None
+    keep_agents: bool = False
 
     def runs(self, out: str | Path) -> list[RunSpec]:
         """The runs of the comparison in ``out``: every agent with every seed."""
@@ -103,6 +113,7 @@ class RunSpec:
 
         c = self.comparison
         params = {k: _fingerprint(v) if k == "start_smiles" else v for k, v in c.task_params.items()}
+        kept = {"keep_agents": True} if c.keep_agents else {}  # (runs made before it existed kept none)
         return json.loads(
             json.dumps(
                 {
@@ -116,6 +127,7 @@ class RunSpec:
                     "training_set": _set_identity(c.training_set),
                     "time_limit": c.time_limit,
                     "molgym": __version__,
+                    **kept,
                 }
             )
         )
@@ -184,13 +196,20 @@ def _training_smiles(source: str | None) -> frozenset[str] | None:
 def run_one(spec: RunSpec, progress: bool = True) -> dict[str, Any]:
     """Make one (agent, seed) run (or read its finished result); never raises for an agent's failure.
     The caller has checked (:func:`check_runs`) that the directory holds no run of other settings.
-    Every file is written whole, ``result.json`` last: a run without it is redone from the start."""
+    Every file is written whole, ``result.json`` last. An agent that learns in updates is
+    checkpointed every :data:`CHECKPOINT_EVERY` updates in ``training/`` (removed once the run is
+    finished), and an unfinished run goes on from there exactly; other runs without a result, and
+    runs with a time limit, are redone from the start."""
+    import shutil
+
     from tqdm.auto import tqdm
 
-    from molgym.agent import agent_class
+    from molgym.agent import UpdatingAgent, agent_class
+    from molgym.loop import train_loop
     from molgym.metrics import run_metrics
     from molgym.oracle import budget_spent
     from molgym.tasks import make_task
+    from molgym.training import Checkpoints, latest_checkpoint, load_checkpoint
 
     c, directory = spec.comparison, spec.directory
     done = directory / "result.json"
@@ -198,7 +217,8 @@ def run_one(spec: RunSpec, progress: bool = True) -> dict[str, Any]:
         previous = read_result(done)
         if previous is not None and previous.get("status") == "ok":
             return previous
-        done.unlink()  # a failed (or damaged) run is redone
+        done.unlink()  # a failed (or damaged) run is redone from the start
+        shutil.rmtree(directory / TRAINING, ignore_errors=True)
     directory.mkdir(parents=True, exist_ok=True)
     write_json(directory / "run.json", spec.identity())
     result = _result(spec, status="ok", error=None)
@@ -223,8 +243,21 @@ def run_one(spec: RunSpec, progress: bool = True) -> dict[str, Any]:
             bar.set_postfix(best=f"{best:.3f}", refresh=False)
 
         oracle = task.oracle(c.budget, on_call=on_call, time_limit=c.time_limit)
-        agent = agent_class(spec.agent)(task, seed=spec.seed, device=c.device, **spec.config)
-        agent.train(oracle)
+        cls = agent_class(spec.agent)
+        checkpoints = directory / TRAINING
+        if issubclass(cls, UpdatingAgent) and c.time_limit is None and latest_checkpoint(checkpoints) is not None:
+            agent, oracle_state, loop = load_checkpoint(checkpoints, cls, task, device=c.device)
+            oracle.load_state_dict(oracle_state)
+            bar.update(oracle.calls)
+            began -= loop["wall_time"]  # the run's wall time counts its earlier part too
+        else:
+            agent, loop = cls(task, seed=spec.seed, device=c.device, **spec.config), None
+        if isinstance(agent, UpdatingAgent) and c.time_limit is None:
+            train_loop(agent, oracle, [Checkpoints(checkpoints, CHECKPOINT_EVERY)], loop=loop)
+        else:
+            agent.train(oracle)
+        if c.keep_agents:  # as training left it, before proposing draws from its generators
+            agent.save(directory / "agent")
         stopped = oracle.exhausted or oracle.timed_out
         result["stop_reason"] = agent.stop_reason or (budget_spent(oracle) if stopped else None)
         proposed = agent.propose(c.propose) if c.propose else None
@@ -240,6 +273,7 @@ def run_one(spec: RunSpec, progress: bool = True) -> dict[str, Any]:
             oracle.write_log(directory / "oracle_log.csv")
     result["wall_time"] = time.perf_counter() - began
     write_json(done, result)  # a result is there entirely or not at all
+    shutil.rmtree(directory / TRAINING, ignore_errors=True)
     return result
 
 

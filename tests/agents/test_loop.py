@@ -4,6 +4,7 @@ running on (PMO ends stalled runs the same way; the AUC is padded with the last 
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 from molgym.cli import main
 from molgym.loop import Callback
@@ -92,3 +93,20 @@ def test_train_and_compare_state_why_a_run_ended(tmp_path, capsys):
         in report
     )
     assert "random seed 0" not in report.split("ended before their budget")[1]
+
+
+def test_the_best_policy_is_the_weights_at_the_end_of_the_best_window_of_training_rewards():
+    import torch
+
+    from molgym.loop import BestPolicy
+
+    policy = torch.nn.Linear(2, 1)
+    best = BestPolicy(window=3)
+    rewards = [0.0, float("nan"), 1.0, 5.0, 6.0, 4.0, 0.0, -1.0, 2.0]  # best window: updates 4-6 (mean 5)
+    for update, reward in enumerate(rewards, start=1):
+        with torch.no_grad():
+            policy.weight.fill_(update)  # the weights after this update
+        best.on_update(SimpleNamespace(policy=policy), None, {}, {"reward": reward})
+    assert best.update == 6 and best.reward == 5.0
+    assert torch.equal(best.state["weight"], torch.full((1, 2), 6.0))  # a copy, not the live weights
+    assert torch.equal(policy.weight, torch.full((1, 2), 9.0))

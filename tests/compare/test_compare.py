@@ -203,3 +203,51 @@ def test_compare_on_a_process_pool(tmp_path):
         ("tests.agents_for_tests:ListAgent", "ok"),
     ]
     assert all(r["metrics"]["calls"] == 4 for r in report["runs"])
+
+
+def test_a_run_killed_mid_way_goes_on_from_its_last_checkpoint(tmp_path):
+    """An agent that learns in updates is checkpointed every 10 updates: killed before update 15, the
+    same command takes the run up at update 10 (not from the start) and ends as an uninterrupted run."""
+    import subprocess
+    import sys
+
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    agent = "tests.agents_for_tests:KilledOnceAgent"
+
+    def compare(out, marker_dir):
+        argv = [
+            "compare",
+            "--agents",
+            agent,
+            "--budget",
+            "25",
+            "--seeds",
+            "1",
+            "--propose",
+            "0",
+            "--workers",
+            "1",
+            "--training-set",
+            "nci",
+            "--config",
+            f"marker_dir={marker_dir}",
+            "--out",
+            str(out),
+        ]
+        return subprocess.run([sys.executable, "-m", "molgym.cli", *argv], capture_output=True, text=True)
+
+    killed = compare(tmp_path / "run", markers)
+    assert killed.returncode == -9 and not (tmp_path / "run" / "results.md").exists()
+    run = tmp_path / "run" / "tests.agents_for_tests_KilledOnceAgent" / "seed0"
+    assert (run / "training" / "checkpoint" / "loop.json").is_file() and not (run / "result.json").exists()
+    assert compare(tmp_path / "run", markers).returncode == 0
+    assert (markers / "started_at").read_text().split() == ["0", "10"]  # taken up at its last checkpoint
+    assert not (run / "training").exists()  # removed once the run finished
+
+    whole = tmp_path / "whole-markers"
+    whole.mkdir()
+    (whole / "killed").touch()  # never killed
+    assert compare(tmp_path / "whole", whole).returncode == 0
+    uninterrupted = tmp_path / "whole" / "tests.agents_for_tests_KilledOnceAgent" / "seed0"
+    assert (run / "oracle_log.csv").read_text() == (uninterrupted / "oracle_log.csv").read_text()
