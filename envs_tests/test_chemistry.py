@@ -15,8 +15,6 @@ from molgym.chem import (
     ActionLayout,
     AtomVocab,
     MolGraph,
-    apply_edit,
-    edit_mask,
     rdkit_accepts,
     rdkit_max_valence,
     rewritten_atoms,
@@ -39,12 +37,12 @@ def _random_states(vocab: AtomVocab, count: int, max_atoms: int, seed: int, allo
     graph = start.copy()
     states = []
     while len(states) < count:
-        legal = np.flatnonzero(edit_mask(graph, layout).reshape(-1))
+        legal = np.flatnonzero(graph.edit_mask(layout).reshape(-1))
         if legal.size == 0 or graph.num_atoms >= max_atoms or rng.random() < 0.02:
             graph = start.copy()
             continue
         first, second, bond, _ = layout.decode(int(rng.choice(legal)))
-        apply_edit(graph, first, second, bond)
+        graph.apply_edit(first, second, bond)
         states.append(graph.copy())
     return states
 
@@ -113,7 +111,7 @@ def test_mask_is_legal_exactly_when_rdkit_accepts_the_result(vocab_name, allow_r
     states = _random_states(vocab, 400, max_atoms, seed=3, allow_removal=allow_removal)[::4]
     legal_seen = illegal_chem_seen = rewrite_seen = 0
     for g in states:
-        mask = edit_mask(g, layout).reshape(-1)
+        mask = g.edit_mask(layout).reshape(-1)
         removable = None
         for k in range(layout.num_edits):
             first, second, bond, _ = layout.decode(k)
@@ -128,7 +126,7 @@ def test_mask_is_legal_exactly_when_rdkit_accepts_the_result(vocab_name, allow_r
                     assert not mask[k]
                     continue
             after = g.copy()
-            apply_edit(after, first, second, bond)
+            after.apply_edit(first, second, bond)
             accepted = rdkit_accepts(after.atom_types, after.bonds, after.num_atoms, vocab)
             assert mask[k] == accepted, (g.smiles(), layout.decode(k), accepted)
             legal_seen += accepted

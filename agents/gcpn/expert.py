@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from molgym.chem import ActionLayout, AtomVocab, MolGraph, apply_edit, edit_masks, free_valence
+from molgym.chem import ActionLayout, AtomVocab, MolGraph, edit_masks, free_valence
 from molgym.chem.construction import construction_sequence
 
 __all__ = ["ExpertData", "expert_data", "expert_batch", "expert_masks", "behaviour_cloning", "pretrain"]
@@ -59,7 +59,7 @@ def expert_data(graphs: list[MolGraph], layout: ActionLayout, seed: int = 0, pro
             owners.append(m)
             if k != layout.stop:
                 first, second, bond, _ = layout.decode(k)
-                apply_edit(state, first, second, bond)
+                state.apply_edit(first, second, bond)
     N = layout.max_atoms
     return ExpertData(
         np.array(types, dtype=np.int8).reshape(-1, N),

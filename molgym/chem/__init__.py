@@ -1,7 +1,7 @@
 """Chemistry core: atom vocabularies, the molecule state and the edit actions."""
 
 from molgym.chem.actions import ActionLayout
-from molgym.chem.engine import apply_edit, apply_edits, edit_mask, edit_masks, free_valence, rewritten_atoms
+from molgym.chem.engine import apply_edits, edit_masks, free_valence, rewritten_atoms
 from molgym.chem.graph import (
     MoleculeError,
     MolGraph,
@@ -26,10 +26,8 @@ __all__ = [
     "MolGraph",
     "MoleculeError",
     "StereoDropped",
-    "apply_edit",
     "apply_edits",
     "canonical_smiles",
-    "edit_mask",
     "edit_masks",
     "format_type",
     "free_valence",

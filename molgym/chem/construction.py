@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from molgym.chem.actions import ActionLayout
-from molgym.chem.engine import apply_edit, edit_mask
 from molgym.chem.graph import MolGraph
 
 __all__ = ["Construction", "construction_sequence"]
@@ -76,9 +75,9 @@ def _try_order(graph: MolGraph, layout: ActionLayout, rng: np.random.Generator, 
             else:
                 second = state.num_atoms + int(graph.atom_types[v])
             k = layout.encode(index[u], second, bond)
-            if not edit_mask(state, layout).reshape(-1)[k]:
+            if not state.edit_mask(layout).reshape(-1)[k]:
                 return None
-            apply_edit(state, index[u], second, bond)
+            state.apply_edit(index[u], second, bond)
             if v not in index:
                 index[v] = state.num_atoms - 1
                 queue.append(v)

@@ -31,17 +31,12 @@ differential tests compare against this engine, and everything is refereed by RD
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from numba import njit
 
 from molgym.chem.actions import ActionLayout
 from molgym.chem.rewrites import TypeFlags
 from molgym.chem.vocab import AtomVocab
-
-if TYPE_CHECKING:
-    from molgym.chem.graph import MolGraph
 
 __all__ = [
     "free_valence",
@@ -50,8 +45,6 @@ __all__ = [
     "apply_edits",
     "take_steps",
     "rewritten_atoms",
-    "edit_mask",
-    "apply_edit",
 ]
 
 # Columns of the per-type table the kernels read (``_type_table``).
@@ -636,19 +629,3 @@ def rewritten_atoms(atom_types: np.ndarray, bonds: np.ndarray, num_atoms: int, v
     out = np.zeros(num_atoms, dtype=bool)
     _rewritten_many(np.asarray(atom_types), np.asarray(bonds), int(num_atoms), table, odd_total, out)
     return out
-
-
-def edit_mask(graph: MolGraph, layout: ActionLayout) -> np.ndarray:
-    """``(C, N, N + T)`` bool: the legal edits of one molecule (:func:`edit_masks` of a batch of one)."""
-    types, bonds, n = graph.atom_types[None], graph.bonds[None], np.array([graph.num_atoms], dtype=np.int64)
-    masks, _ = edit_masks(types, bonds, n, free_valence(types, bonds, n, graph.vocab), graph.vocab, layout)
-    return masks[0, :-1].reshape(layout.num_bond_choices, layout.max_atoms, layout.num_second_choices)
-
-
-def apply_edit(graph: MolGraph, first: int, second: int, bond: int) -> None:
-    """Apply a legal edit to one molecule in place (:func:`apply_edits` of a batch of one)."""
-    types, bonds, n = graph.atom_types[None], graph.bonds[None], np.array([graph.num_atoms], dtype=np.int64)
-    apply_edits(
-        types, bonds, n, free_valence(types, bonds, n, graph.vocab), graph.vocab, [0], [first], [second], [bond]
-    )
-    graph.num_atoms = int(n[0])

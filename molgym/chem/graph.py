@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from rdkit import Chem, rdBase
 
-from molgym.chem.engine import free_valence, rewritten_atoms
+from molgym.chem.actions import ActionLayout
+from molgym.chem.engine import apply_edits, edit_masks, free_valence, rewritten_atoms
 from molgym.chem.vocab import AtomVocab, format_type
 
 __all__ = [
@@ -120,6 +121,27 @@ class MolGraph:
     @property
     def max_atoms(self) -> int:
         return len(self.atom_types)
+
+    def edit_mask(self, layout: ActionLayout) -> np.ndarray:
+        """``(C, N, N + T)`` bool: the legal edits of this molecule (the engine's
+        :func:`~molgym.chem.engine.edit_masks` of a batch of one)."""
+        types, bonds, n = self._as_batch()
+        masks, _ = edit_masks(types, bonds, n, free_valence(types, bonds, n, self.vocab), self.vocab, layout)
+        return masks[0, :-1].reshape(layout.num_bond_choices, layout.max_atoms, layout.num_second_choices)
+
+    def apply_edit(self, first: int, second: int, bond: int) -> None:
+        """Apply a legal edit in place (the engine's :func:`~molgym.chem.engine.apply_edits` of a
+        batch of one); ``second`` below ``max_atoms`` is an atom, above it a new atom of type
+        ``second - max_atoms``."""
+        types, bonds, n = self._as_batch()
+        apply_edits(
+            types, bonds, n, free_valence(types, bonds, n, self.vocab), self.vocab, [0], [first], [second], [bond]
+        )
+        self.num_atoms = int(n[0])
+
+    def _as_batch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """This molecule as a batch of one, viewing its arrays (edits write through)."""
+        return self.atom_types[None], self.bonds[None], np.array([self.num_atoms], dtype=np.int64)
 
     @classmethod
     def empty(cls, vocab: AtomVocab, max_atoms: int) -> MolGraph:
