@@ -363,3 +363,11 @@ def test_the_single_and_the_vector_env_share_one_compiled_engine():
     counts = ast.literal_eval(out)  # kernel -> compiled variants (those called from Python)
     assert {"_mask_many", "_step_many", "_free_many"} <= counts.keys()
     assert all(n == 1 for n in counts.values()), counts
+
+
+def test_a_saved_state_of_another_batch_size_is_refused_naming_the_shapes():
+    small, large = MolEditVectorEnv(num_envs=2), MolEditVectorEnv(num_envs=4)
+    small.reset(seed=0)
+    large.reset(seed=0)
+    with pytest.raises(ValueError, match=r"does not fit this env \(2 molecules.*saved types has shape \(4, 38\)"):
+        small.set_state(large.get_state())

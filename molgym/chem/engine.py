@@ -7,6 +7,9 @@ A batch of ``B`` molecules of capacity ``N`` is four arrays:
 * ``num_atoms``: ``(B,)`` int64;
 * ``free``: ``(B, N)`` int8, the bond order each atom can still take (0 past its atoms).
 
+A batch being edited in episodes (:class:`BatchState`) adds its step counters, start molecules and
+action masks; :func:`take_steps` and :func:`next_masks` take it whole.
+
 Every rule is a compiled per-molecule kernel (numba), and a batch is a loop of it, so one molecule
 (the single env, expert sequences, ``state_ok``) and hundreds (the vector env) share one
 implementation. Kernels are cached on disk (``cache=True``): only the first import after install
@@ -31,6 +34,8 @@ differential tests compare against this engine, and everything is refereed by RD
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, fields
+
 import numpy as np
 from numba import njit
 
@@ -39,6 +44,7 @@ from molgym.chem.rewrites import TypeFlags
 from molgym.chem.vocab import AtomVocab
 
 __all__ = [
+    "BatchState",
     "free_valence",
     "edit_masks",
     "next_masks",
@@ -46,6 +52,70 @@ __all__ = [
     "take_steps",
     "rewritten_atoms",
 ]
+
+
+@dataclass
+class BatchState:
+    """``B`` molecules being edited in episodes (``N = max_atoms``, ``K`` flat actions, the last one
+    stop), as the engine reads and updates them in place:
+
+    * ``types`` ``(B, N)`` int8, ``bonds`` ``(B, N, N)`` int8, ``num_atoms`` ``(B,)`` int64, ``free``
+      ``(B, N)`` int8: the molecules (the module's layout);
+    * ``steps`` ``(B,)`` int64: steps taken in the episode, accepted or not;
+    * ``start_index`` ``(B,)`` int64: the start molecule of the episode (its owner's numbering);
+    * ``mask`` ``(B, K)`` bool, read-only: the legal actions; :func:`next_masks` replaces it with a
+      new array and never writes to one again, so it can be handed out without copying;
+    * ``has_edit`` ``(B,)`` bool: whether any edit is legal.
+    """
+
+    types: np.ndarray
+    bonds: np.ndarray
+    num_atoms: np.ndarray
+    free: np.ndarray
+    steps: np.ndarray
+    start_index: np.ndarray
+    mask: np.ndarray
+    has_edit: np.ndarray
+
+    @classmethod
+    def empty(cls, size: int, max_atoms: int, actions: int) -> BatchState:
+        """``size`` molecules of no atom, no legal action."""
+        B, N = size, max_atoms
+        mask = np.zeros((B, actions), dtype=bool)
+        mask.flags.writeable = False
+        return cls(
+            np.full((B, N), -1, dtype=np.int8),
+            np.zeros((B, N, N), dtype=np.int8),
+            np.zeros(B, dtype=np.int64),
+            np.zeros((B, N), dtype=np.int8),
+            np.zeros(B, dtype=np.int64),
+            np.zeros(B, dtype=np.int64),
+            mask,
+            np.zeros(B, dtype=bool),
+        )
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the arrays by name (a checkpoint's form)."""
+        return asdict(self)  # asdict copies every array
+
+    def load(self, saved: dict[str, np.ndarray]) -> None:
+        """Take the arrays of :meth:`as_dict` of a batch of the same shapes, in place (the mask as a
+        new read-only array); ``ValueError`` naming what differs otherwise."""
+        for field in fields(self):
+            have, got = getattr(self, field.name), np.asarray(saved[field.name])
+            if have.shape != got.shape:
+                raise ValueError(f"saved {field.name} has shape {got.shape}, this batch's {have.shape}")
+        for field in fields(self):
+            if field.name == "mask":
+                self.mask = np.array(saved["mask"], dtype=bool)
+                self.mask.flags.writeable = False
+            else:
+                getattr(self, field.name)[...] = saved[field.name]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(getattr(self, field.name).nbytes for field in fields(self))
+
 
 # Columns of the per-type table the kernels read (``_type_table``).
 _CAP, _HALOGEN, _PHOSPHORUS, _OXYGEN, _NEUTRAL_O, _C_OR_N, _NEW_HALOGEN_DOUBLE = range(7)
@@ -520,39 +590,31 @@ def edit_masks(
 
 
 def next_masks(
-    types: np.ndarray,
-    bonds: np.ndarray,
-    num_atoms: np.ndarray,
-    free: np.ndarray,
-    vocab: AtomVocab,
-    layout: ActionLayout,
-    stale: np.ndarray,
-    masks: np.ndarray,
-    has_edit: np.ndarray,
-    steps: np.ndarray,
-    min_steps: int,
+    state: BatchState, vocab: AtomVocab, layout: ActionLayout, stale: np.ndarray, min_steps: int
 ) -> np.ndarray:
-    """The masks after a step, as a new ``(B, K)`` array: molecules ``stale`` (``(B,)`` bool) get
-    theirs computed (and ``has_edit``, ``(B,)`` bool, updated in place), the others keep their row
-    of ``masks``; every molecule's stop entry is legal once it has taken ``min_steps`` steps
-    (``steps``, ``(B,)`` int64), or when no edit is legal."""
+    """The masks after a step, as a new read-only ``(B, K)`` array that replaces ``state.mask``: the
+    molecules ``stale`` (``(B,)`` bool) get theirs computed (and ``state.has_edit`` updated), the
+    others keep their row; every molecule's stop entry is legal once it has taken ``min_steps``
+    steps, or when no edit is legal."""
     table, odd_total = _type_table(vocab)
-    out = np.empty_like(masks)
+    out = np.empty_like(state.mask)
     _mask_many(
-        types,
-        bonds,
-        num_atoms,
-        free,
+        state.types,
+        state.bonds,
+        state.num_atoms,
+        state.free,
         stale,
         table,
         odd_total,
         layout.num_bond_choices,
-        masks,
+        state.mask,
         out,
-        has_edit,
-        steps,
+        state.has_edit,
+        state.steps,
         int(min_steps),
     )
+    out.flags.writeable = False
+    state.mask = out
     return out
 
 
@@ -581,38 +643,28 @@ def apply_edits(
 
 
 def take_steps(
-    types: np.ndarray,
-    bonds: np.ndarray,
-    num_atoms: np.ndarray,
-    free: np.ndarray,
-    vocab: AtomVocab,
-    layout: ActionLayout,
-    masks: np.ndarray,
-    k: np.ndarray,
-    active: np.ndarray,
-    steps: np.ndarray,
-    max_steps: int,
+    state: BatchState, vocab: AtomVocab, layout: ActionLayout, k: np.ndarray, active: np.ndarray, max_steps: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One step of a batch, in place: each ``active`` molecule counts a step (``steps``, ``(B,)``
-    int64) and takes flat action ``k`` (``(B,)`` int64, within ``layout.size``) if its mask entry
-    (``masks`` ``(B, K)``) allows it: stop, or an edit applied to the arrays. A molecule terminates
-    on a legal stop or when an edit adds its ``max_atoms``-th atom, and is truncated when it reaches
-    ``max_steps`` steps without terminating. Returns ``valid``, ``terminated``, ``truncated``
-    (``(B,)`` bool) and the edited rows (``(E,)`` int64), whose masks the caller recomputes."""
+    """One step of a batch, in place: each ``active`` molecule counts a step and takes flat action
+    ``k`` (``(B,)`` int64, within ``layout.size``) if its mask entry allows it: stop, or an edit
+    applied to its arrays. A molecule terminates on a legal stop or when an edit adds its
+    ``max_atoms``-th atom, and is truncated when it reaches ``max_steps`` steps without terminating.
+    Returns ``valid``, ``terminated``, ``truncated`` (``(B,)`` bool) and the edited rows (``(E,)``
+    int64), whose masks the caller recomputes (:func:`next_masks`)."""
     table, _ = _type_table(vocab)
-    B = types.shape[0]
+    B = state.types.shape[0]
     valid, terminated, truncated = np.empty(B, dtype=bool), np.empty(B, dtype=bool), np.empty(B, dtype=bool)
     edited = np.empty(B, dtype=np.int64)
     count = _step_many(
-        types,
-        bonds,
-        num_atoms,
-        free,
+        state.types,
+        state.bonds,
+        state.num_atoms,
+        state.free,
         table,
-        masks,
+        state.mask,
         k,
         active,
-        steps,
+        state.steps,
         max_steps,
         layout.num_second_choices,
         valid,

@@ -22,7 +22,7 @@ import numpy as np
 from gymnasium import spaces
 
 from molgym.chem import ActionLayout, AtomVocab, MolGraph, StereoDropped, parse_state, shorten
-from molgym.chem.engine import free_valence, next_masks, take_steps
+from molgym.chem.engine import BatchState, free_valence, next_masks, take_steps
 from molgym.rewards import Context
 
 __all__ = ["EditSpec", "EditBatch", "StepOutcome", "start_state", "parse_starts"]
@@ -144,40 +144,24 @@ class StepOutcome(NamedTuple):
 class EditBatch:
     """``B`` molecules being edited, and the rules of a step.
 
-    State (``N = max_atoms``, ``K = layout.size`` flat actions, the last one stop), arrays updated
-    in place:
-
-    * ``types`` ``(B, N)`` int8, ``bonds`` ``(B, N, N)`` int8, ``num_atoms`` ``(B,)`` int64 and
-      ``free`` ``(B, N)`` int8: the molecules (:mod:`molgym.chem.engine`'s layout);
-    * ``steps`` ``(B,)`` int64: steps taken in the episode (accepted or not);
-    * ``start_index`` ``(B,)`` int64: the start molecule of the episode, ``-1`` for the one given
-      with :meth:`set_option_start`;
-    * ``mask`` ``(B, K)`` bool, read-only: the legal actions. Each :meth:`refresh` makes a new
-      array and never writes to it again, so envs hand it out without copying;
-    * ``has_edit`` ``(B,)`` bool: whether any edit is legal.
+    State: ``state``, a :class:`~molgym.chem.engine.BatchState` (the molecules, step counters,
+    start molecules, masks; its arrays are also this object's attributes: ``types``, ``bonds``,
+    ``num_atoms``, ``free``, ``steps``, ``start_index``, ``mask``, ``has_edit``), updated in place;
+    ``start_index`` ``-1`` is the start molecule given with :meth:`set_option_start`. Each
+    :meth:`refresh` makes a new read-only ``mask`` and never writes to it again, so envs hand it out
+    without copying.
 
     Rules: an action is legal when its mask entry is set; stop is legal once ``min_steps`` steps
     are taken, or when no edit is legal. An episode terminates on a legal stop or when an edit adds
     the ``max_atoms``-th atom, and is truncated after ``max_steps`` steps.
     """
 
-    #: The per-molecule arrays of :meth:`get_state`.
-    STATE = ("types", "bonds", "num_atoms", "free", "steps", "start_index", "mask", "has_edit")
-
     def __init__(self, spec: EditSpec, size: int):
         self.spec, self.size = spec, int(size)
         B = self.size
         self.vocab, self.layout = spec.vocab, spec.layout
         self.max_atoms = N = spec.max_atoms
-        self.types = np.full((B, N), -1, dtype=np.int8)
-        self.bonds = np.zeros((B, N, N), dtype=np.int8)
-        self.num_atoms = np.zeros(B, dtype=np.int64)
-        self.free = np.zeros((B, N), dtype=np.int8)
-        self.steps = np.zeros(B, dtype=np.int64)
-        self.start_index = np.zeros(B, dtype=np.int64)
-        self.mask = np.zeros((B, self.layout.size), dtype=bool)
-        self.mask.flags.writeable = False  # as every mask array (refresh)
-        self.has_edit = np.zeros(B, dtype=bool)
+        self.state = BatchState.empty(B, N, self.layout.size)
         self.valid = np.ones(B, dtype=bool)  # whether the last step's action was accepted (True after reset)
         self._stale = np.zeros(B, dtype=bool)  # changed since the last refresh: masks to recompute
         # the start molecules, and a last slot (start index -1) for a reset option's molecule
@@ -193,6 +177,16 @@ class EditBatch:
         self._rows = np.arange(B)
         self._contexts: dict[int, Context] = {}  # molecule -> its state's reward context, built on demand
         self._at_start = np.zeros(B, dtype=bool)  # not edited since reset: the start's SMILES applies
+
+    # the state's arrays, as envs and agents read them
+    types = property(lambda self: self.state.types)
+    bonds = property(lambda self: self.state.bonds)
+    num_atoms = property(lambda self: self.state.num_atoms)
+    free = property(lambda self: self.state.free)
+    steps = property(lambda self: self.state.steps)
+    start_index = property(lambda self: self.state.start_index)
+    mask = property(lambda self: self.state.mask)
+    has_edit = property(lambda self: self.state.has_edit)
 
     # Episodes ---------------------------------------------------------------------------------
     def set_option_start(self, graph: MolGraph) -> None:
@@ -222,17 +216,7 @@ class EditBatch:
         molecules (``(B,)`` bool; the others wait, e.g. for an autoreset). The caller then calls
         :meth:`refresh` (after resetting any molecules)."""
         valid, terminated, truncated, edited = take_steps(
-            self.types,
-            self.bonds,
-            self.num_atoms,
-            self.free,
-            self.vocab,
-            self.layout,
-            self.mask,
-            k,
-            active,
-            self.steps,
-            self.spec.max_steps,
+            self.state, self.vocab, self.layout, k, active, self.spec.max_steps
         )
         self._changed(edited)
         np.copyto(self.valid, valid, where=active)
@@ -242,21 +226,7 @@ class EditBatch:
         """The masks after a step or a reset, as a new read-only ``mask``: the molecules changed
         since the last refresh get theirs computed, the others keep theirs, and every molecule gets
         its stop entry."""
-        mask = next_masks(
-            self.types,
-            self.bonds,
-            self.num_atoms,
-            self.free,
-            self.vocab,
-            self.layout,
-            self._stale,
-            self.mask,
-            self.has_edit,
-            self.steps,
-            self.spec.min_steps,
-        )
-        mask.flags.writeable = False
-        self.mask = mask
+        next_masks(self.state, self.vocab, self.layout, self._stale, self.spec.min_steps)
         self._stale[:] = False
 
     # Molecules --------------------------------------------------------------------------------
@@ -291,22 +261,18 @@ class EditBatch:
 
     # Checkpoints ------------------------------------------------------------------------------
     def get_state(self) -> dict[str, Any]:
-        """The molecules, counters and masks, and the option's start molecule (copies)."""
-        return {**{key: getattr(self, key).copy() for key in self.STATE}, "option_start": self.starts[-1]}
+        """The molecules, counters and masks (copies), and the option's start molecule."""
+        return {**self.state.as_dict(), "option_start": self.starts[-1]}
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore a :meth:`get_state` of a batch of the same size, ``max_atoms`` and vocabulary."""
-        if state["types"].shape != self.types.shape or state["mask"].shape != self.mask.shape:
+        try:
+            self.state.load(state)
+        except ValueError as err:
             raise ValueError(
-                f"saved env state is for {state['types'].shape[0]} molecules of {state['types'].shape[1]} atoms and "
-                f"{state['mask'].shape[1]} actions; this env has {self.size}, {self.max_atoms} and {self.layout.size}"
-            )
-        for key in self.STATE:
-            if key == "mask":  # a new read-only array, as after a refresh
-                self.mask = state[key].copy()
-                self.mask.flags.writeable = False
-            else:
-                getattr(self, key)[...] = state[key]
+                f"saved env state does not fit this env ({self.size} molecules of {self.max_atoms} "
+                f"atoms, {self.layout.size} actions): {err}"
+            ) from None
         if state["option_start"] is not None:
             self.set_option_start(state["option_start"])
         self._changed(self._rows)
@@ -314,7 +280,7 @@ class EditBatch:
 
     def state_bytes(self) -> int:
         """Bytes of the per-molecule state arrays (graph, counters and action mask), all molecules."""
-        return sum(getattr(self, key).nbytes for key in self.STATE)
+        return self.state.nbytes
 
     def _changed(self, rows: np.ndarray) -> None:
         """Molecules ``rows`` are new states: drop their contexts, mark their masks stale."""
