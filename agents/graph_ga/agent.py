@@ -24,7 +24,7 @@ from molgym.agent import UpdatingAgent
 from molgym.oracle import Oracle
 from molgym.storage import read_json
 from molgym.tasks import Task
-from molgym_agents.graph_ga.operators import crossover, mutate
+from molgym_agents.graph_ga.operators import offspring
 
 __all__ = ["GraphGAAgent"]
 
@@ -119,19 +119,7 @@ class GraphGAAgent(UpdatingAgent):
 
     def _offspring(self, parents: list[tuple[str, float]]) -> list[str]:
         """``offspring_size`` children of ``parents`` (fewer when the operators fail), as canonical SMILES."""
-        with rdBase.BlockLogs():
-            mols = [Chem.MolFromSmiles(smiles) for smiles, _ in parents]
-        weights = np.array([max(score, 0.0) for _, score in parents]) + 1e-6
-        weights /= weights.sum()
-        children = []
-        for _ in range(self.config["offspring_size"]):
-            a, b = self.rng.choice(len(mols), size=2, p=weights)
-            child = crossover(mols[a], mols[b], self.rng)
-            if child is not None:
-                child = mutate(child, self.config["mutation_rate"], self.rng)
-            if child is not None:
-                children.append(Chem.MolToSmiles(child))
-        return children
+        return offspring(parents, self.config["offspring_size"], self.config["mutation_rate"], self.rng)
 
     def propose(self, n: int) -> list[str]:
         """``n`` children bred from the population, not scored (before training: from a starting

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from rdkit import Chem, rdBase
 
-__all__ = ["crossover", "mutate", "acceptable", "MUTATIONS"]
+__all__ = ["crossover", "mutate", "offspring", "acceptable", "MUTATIONS"]
 
 SINGLE, DOUBLE, TRIPLE = Chem.BondType.SINGLE, Chem.BondType.DOUBLE, Chem.BondType.TRIPLE
 ORDERS = (SINGLE, DOUBLE, TRIPLE)
@@ -251,3 +251,24 @@ def mutate(mol: Chem.Mol, rate: float, rng: np.random.Generator) -> Chem.Mol | N
             if child is not None:
                 return child
     return None
+
+
+def offspring(
+    parents: list[tuple[str, float]], count: int, mutation_rate: float, rng: np.random.Generator
+) -> list[str]:
+    """``count`` children of ``parents`` ((SMILES, score) pairs; fewer children when the operators
+    fail), as canonical SMILES: each child's parents drawn with probability proportional to their
+    scores (negative ones as 0), crossed over, then mutated with probability ``mutation_rate``."""
+    with rdBase.BlockLogs():
+        mols = [Chem.MolFromSmiles(smiles) for smiles, _ in parents]
+    weights = np.array([max(score, 0.0) for _, score in parents]) + 1e-6
+    weights /= weights.sum()
+    children = []
+    for _ in range(count):
+        a, b = rng.choice(len(mols), size=2, p=weights)
+        child = crossover(mols[a], mols[b], rng)
+        if child is not None:
+            child = mutate(child, mutation_rate, rng)
+        if child is not None:
+            children.append(Chem.MolToSmiles(child))
+    return children

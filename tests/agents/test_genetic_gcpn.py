@@ -1,0 +1,54 @@
+"""Genetic GCPN: GCPN's policy tuned on the augmented likelihood over its own molecules, a replay of
+the best and a genetic search's children, each as an env trajectory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from molgym.tasks import make_task
+from molgym_agents.genetic_gcpn import GeneticGCPNAgent
+from tests.agents_for_tests import whole_and_resumed
+
+SMALL = {"batch_size": 6, "offspring": 6, "replay_size": 12, "replay_batch": 6}
+
+
+def test_it_spends_the_budget_on_its_molecules_and_the_offspring_and_keeps_the_best():
+    task = make_task("qed")
+    oracle = task.oracle(40)
+    agent = GeneticGCPNAgent(task, seed=0, **SMALL)
+    agent.train(oracle)
+    assert oracle.calls == 40 and agent.updates >= 3
+    best = dict((s, v) for _, s, v in oracle.log)
+    scores = [v for _, v in agent.replay]
+    assert scores == sorted(scores, reverse=True) and len(agent.replay) == 12
+    assert scores[0] == max(best.values()) and all(best[s] == v for s, v in agent.replay)
+    assert len(agent.propose(5)) == 5
+
+
+def test_one_step_moves_the_policy_towards_the_augmented_likelihood():
+    """A molecule scored 1 with a large sigma becomes more likely under the agent; the prior stays."""
+    agent = GeneticGCPNAgent(make_task("qed"), seed=0, lr=1e-3, sigma=50.0, **SMALL)
+    molecule = [("CC(=O)Nc1ccc(O)cc1", 1.0)]
+    prior = {k: v.clone() for k, v in agent.prior.state_dict().items()}
+    _, _, before = agent._learn(molecule)
+    for _ in range(3):
+        _, _, after = agent._learn(molecule)
+    assert after > before + 1.0
+    assert all(torch.equal(prior[k], v) for k, v in agent.prior.state_dict().items())
+
+
+def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
+    task = make_task("qed")
+    whole, resumed = whole_and_resumed(
+        lambda: GeneticGCPNAgent(task, seed=1, **SMALL), GeneticGCPNAgent, task, tmp_path, steps=500, stop_at=250
+    )
+    assert resumed.updates == whole.updates >= 3 and resumed.replay == whole.replay
+    for a, b in zip(whole.policy.parameters(), resumed.policy.parameters()):
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+
+
+def test_tasks_with_start_molecules_are_refused():
+    with pytest.raises(ValueError, match="builds molecules from scratch"):
+        GeneticGCPNAgent(make_task("constrained", start_smiles=["CCO"], threshold=0.4))
