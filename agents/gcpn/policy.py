@@ -200,6 +200,45 @@ class GCPNPolicy(nn.Module):
         )
         return dist, self.value_head(graph).squeeze(-1)
 
+    def log_prob(self, obs: dict[str, torch.Tensor], mask: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` log-probabilities of the flat ``actions`` (``-inf`` for an illegal one): the same
+        as ``self(obs, mask)[0].log_prob(actions)``, but the second-atom and bond heads are scored
+        only at the chosen first atom and pair (``O(B s + B C)`` rather than ``O(B C n s)``), for
+        learning from given trajectories."""
+        types = obs["atom_types"]
+        B, N = types.shape
+        n = max(int((types >= 0).sum(dim=1).max()), 1)
+        s = n + self.T
+        C, r = self.C, self.rank
+        graphs = Graphs(types[:, :n], obs["bonds"][:, :n, :n])
+        h, graph = self.encode(graphs, types[:, :n], obs["free_valence"][:, :n])
+        first_logits, query, keys = self.scores(graphs, h, graph)
+        legal = mask[:, :-1].reshape(B, C, N, N + self.T)[:, :, :n, :s].bool()
+        stop_ok = mask[:, -1].bool()
+        pair_ok = legal.any(dim=1)  # (B, n, s)
+        first_ok = pair_ok.any(dim=2)  # (B, n)
+        edit_ok = first_ok.any(dim=1)  # (B,)
+        stop_logit = self.stop_head(graph).squeeze(-1)
+        both = stop_ok & edit_ok
+        log_stop = torch.where(both, F.logsigmoid(stop_logit), torch.where(stop_ok, 0.0, float("-inf")))
+        log_edit = torch.where(both, F.logsigmoid(-stop_logit), torch.where(edit_ok, 0.0, float("-inf")))
+
+        S = N + self.T
+        row, second = actions.div(S, rounding_mode="floor"), actions % S
+        bond, first = row.div(N, rounding_mode="floor").clamp(max=C - 1), row % N
+        outside = (first >= n) | (second >= s)
+        first, second = first.clamp(max=n - 1), second.clamp(max=s - 1)
+        b = torch.arange(B, device=types.device)
+        log_first = _masked_log_softmax(first_logits, first_ok, dim=1)[b, first]
+        q = query[b, first]  # (B, (1 + C) r): the chosen first atom's queries
+        second_logits = torch.einsum("br,bsr->bs", q[:, :r], keys[..., :r]) / math.sqrt(r) + keys[..., -1]
+        log_second = _masked_log_softmax(second_logits, pair_ok[b, first], dim=1)[b, second]
+        bond_logits = torch.einsum("bcr,bcr->bc", q[:, r:].reshape(B, C, r), keys[b, second, r:-1].reshape(B, C, r))
+        log_bond = _masked_log_softmax(bond_logits / math.sqrt(r), legal[b, :, first, second], dim=1)[b, bond]
+        edit = log_edit + log_first + log_second + log_bond
+        stop_index = C * N * S
+        return torch.where(actions == stop_index, log_stop, edit.masked_fill(outside, float("-inf")))
+
     @torch.no_grad()
     def act(self, obs: dict[str, torch.Tensor], mask: torch.Tensor, greedy: bool = False) -> torch.Tensor:
         """Flat actions ``(B,)``: sampled, or the most probable with ``greedy``."""

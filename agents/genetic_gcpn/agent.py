@@ -171,8 +171,8 @@ class GeneticGCPNAgent(UpdatingAgent):
         owner = torch.as_tensor(np.searchsorted(kept, data.molecule), device=self.device)
         obs, mask, actions = expert_batch(data, np.arange(len(data)), self.layout, self.vocab, self.device)
         with torch.no_grad():
-            prior_steps = self.prior(obs, mask)[0].log_prob(actions)
-        agent_steps = self.policy(obs, mask)[0].log_prob(actions)
+            prior_steps = self.prior.log_prob(obs, mask, actions)
+        agent_steps = self.policy.log_prob(obs, mask, actions)
         prior_ll = torch.zeros(len(kept), device=self.device).index_add(0, owner, prior_steps)
         agent_ll = torch.zeros(len(kept), device=self.device).index_add(0, owner, agent_steps)
         loss, fit = augmented_likelihood_loss(agent_ll, prior_ll, score, self.config["sigma"])

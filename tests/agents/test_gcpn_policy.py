@@ -99,6 +99,24 @@ def test_log_prob_and_entropy_from_the_heads_equal_those_of_the_joint():
     assert torch.all(dist.log_prob(illegal) == float("-inf"))
 
 
+@pytest.mark.parametrize("removal", [False, True])
+def test_the_log_prob_of_given_actions_equals_the_distributions(removal):
+    """``GCPNPolicy.log_prob`` scores the second-atom and bond heads only where the action went:
+    the same values (and gradients flow), for legal actions, stops and illegal ones."""
+    env, obs, mask = _batch(env_kwargs={"allow_removal": removal, "min_steps": 0}, steps=8, num_envs=16)
+    policy = _policy(env)
+    dist, _ = policy(obs, mask)
+    stop = torch.full((16,), env.layout.stop)
+    illegal = (~mask).float().argmax(dim=1)
+    for actions in (dist.sample(), dist.sample(), stop, illegal):
+        fast = policy.log_prob(obs, mask, actions)
+        full = dist.log_prob(actions)
+        assert torch.equal(torch.isinf(fast), torch.isinf(full))
+        assert torch.allclose(fast[torch.isfinite(full)], full[torch.isfinite(full)], atol=1e-5)
+    policy.log_prob(obs, mask, dist.sample()).sum().backward()
+    assert all(p.grad is not None for p in policy.second_query.parameters())
+
+
 def test_cropping_to_the_largest_molecule_changes_nothing():
     env, obs, mask = _batch(steps=12, num_envs=8)
     policy = _policy(env)
