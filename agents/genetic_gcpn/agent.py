@@ -1,23 +1,30 @@
 """Genetic GCPN (``genetic_gcpn``): GCPN's graph-editing policy tuned off-policy on the augmented
-likelihood, with a rank-based replay of its best molecules and a genetic search over them.
+likelihood, with a rank-based replay of its best molecules, a local search in which the policy
+rebuilds parts of them, and a genetic search over them.
 
 The policy is GCPN's (:class:`~molgym_agents.gcpn.policy.GCPNPolicy`, from the shipped pretrained
 weights, which also stay as the frozen prior). Each update:
 
-1. the policy builds ``batch_size`` molecules in the task's editing env (one episode each,
-   :func:`molgym.rollout.rollout`), and the oracle scores them;
-2. ``offspring`` children are bred from the replay (Graph GA's crossover and mutations,
+1. the policy builds ``batch_size`` molecules from one carbon in the task's editing env (one
+   episode each, :func:`molgym.rollout.rollout`), and the oracle scores them;
+2. local search: ``local_search`` molecules are drawn from the replay by rank, each is cut back to
+   a connected part of itself (its trajectory's first 40-90% of steps), and the policy builds on
+   from there (the trajectory-level local search of Kim et al., ICLR 2024, with GCPN's edits);
+   the oracle scores the results;
+3. ``offspring`` children are bred from the replay (Graph GA's crossover and mutations,
    :func:`molgym_agents.graph_ga.operators.offspring`) and scored;
-3. the molecules of both, and ``replay_batch`` molecules drawn from the replay by rank (weight
+4. the molecules of all three, and ``replay_batch`` molecules drawn from the replay by rank (weight
    ``1 / (rank_weight * R + rank)``), are turned into env trajectories
    (:mod:`molgym.chem.construction`: a random legal order of edits that rebuilds each one from a
-   carbon), and the policy is moved towards REINVENT's augmented likelihood over them:
+   carbon, made once per molecule and kept with its prior log-likelihood while the molecule is in
+   the replay), and the policy takes one Adam step per ``learn_batch`` of them towards REINVENT's
+   augmented likelihood:
 
        log P_aug(x) = log P_prior(x) + sigma * S(x)
        loss = mean_x (log P_aug(x) - log P_agent(x))^2
 
    where ``log P(x)`` is the log-probability of ``x``'s trajectory, a sum over its steps;
-4. the replay keeps the ``replay_size`` best molecules scored so far.
+5. the replay keeps the ``replay_size`` best molecules scored so far.
 
 So the policy learns from molecules it did not make (the offspring, the replay) as well as its own,
 while the prior term keeps it from collapsing onto a few molecules. Tasks that start from given
@@ -27,6 +34,7 @@ molecules (constrained optimisation) are not supported yet.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +47,7 @@ from molgym.oracle import Oracle
 from molgym.rollout import rollout
 from molgym.tasks import Task
 from molgym_agents.gcpn.agent import PRETRAINED, load_weights
-from molgym_agents.gcpn.expert import expert_batch, expert_data
+from molgym_agents.gcpn.expert import ExpertData, expert_batch, expert_data
 from molgym_agents.gcpn.policy import GCPNPolicy
 from molgym_agents.gcpn.ppo import obs_tensors
 from molgym_agents.graph_ga.operators import offspring
@@ -49,11 +57,13 @@ __all__ = ["GeneticGCPNAgent"]
 
 
 class GeneticGCPNAgent(UpdatingAgent):
-    """Config: ``batch_size`` (molecules the policy builds per update), ``offspring`` (children bred
-    from the replay per update), ``mutation_rate``, ``replay_size`` (best molecules kept),
-    ``replay_batch`` (of them relearned per update), ``rank_weight``, ``sigma`` (the score's weight
-    in the augmented likelihood), ``lr``, ``init`` (the starting and prior weights: ``"pretrained"``,
-    the shipped GCPN checkpoint, or a path), ``patience``.
+    """Config: ``batch_size`` (molecules the policy builds from scratch per update), ``offspring``
+    (children bred from the replay per update), ``mutation_rate``, ``replay_size`` (best molecules
+    kept), ``replay_batch`` (of them relearned per update), ``rank_weight``, ``sigma`` (the score's
+    weight in the augmented likelihood), ``lr``, ``learn_batch`` (molecules per gradient step),
+    ``local_search`` (replay molecules the policy rebuilds in part per update), ``init`` (the
+    starting and prior weights: ``"pretrained"``, the shipped GCPN checkpoint, or a path),
+    ``patience``.
 
     ``steps`` counts the env steps of the policy's episodes; one :meth:`update` is one round.
     """
@@ -65,14 +75,16 @@ class GeneticGCPNAgent(UpdatingAgent):
         task: Task,
         seed: int = 0,
         device: str = "cpu",
-        batch_size: int = 64,
+        batch_size: int = 16,
         offspring: int = 64,
         mutation_rate: float = 0.067,
         replay_size: int = 128,
         replay_batch: int = 64,
         rank_weight: float = 0.01,
         sigma: float = 100.0,
-        lr: float = 1e-4,
+        lr: float = 5e-4,
+        learn_batch: int = 64,
+        local_search: int = 48,
         init: str = "pretrained",
         patience: int = 20,
     ):
@@ -90,6 +102,8 @@ class GeneticGCPNAgent(UpdatingAgent):
             rank_weight=rank_weight,
             sigma=sigma,
             lr=lr,
+            learn_batch=learn_batch,
+            local_search=local_search,
             init=init,
             patience=patience,
         )
@@ -118,6 +132,7 @@ class GeneticGCPNAgent(UpdatingAgent):
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=lr)
         self.rng = np.random.default_rng(seed)
         self.replay: list[tuple[str, float]] = []  # the best molecules scored, best first
+        self._trajectories: dict[str, _Trajectory] = {}  # of the replay's molecules
         self._env = None  # the env the policy builds molecules in (unscored: the oracle scores them)
 
     # Learning ---------------------------------------------------------------------------------
@@ -126,15 +141,23 @@ class GeneticGCPNAgent(UpdatingAgent):
         made = self._build(cfg["batch_size"])
         self.steps += int(made.steps.sum())
         own = [(s, oracle(s)) for s in made.smiles]  # the budget may run out here
+        parents = [m for m, _ in self._from_replay(cfg["local_search"]) if m in self._trajectories]
+        completed = self._complete(parents) if parents else None
+        if completed is not None:
+            self.steps += int(completed.steps.sum())
+        searched = [(s, oracle(s)) for s in completed.smiles] if completed is not None else []
         children = offspring(self.replay, cfg["offspring"], cfg["mutation_rate"], self.rng) if self.replay else []
         bred = [(s, oracle(s)) for s in children]
         replayed = self._from_replay(cfg["replay_batch"])
-        fresh = dict(own + bred)
+        fresh = dict(own + searched + bred)
         self.replay = sorted({**dict(self.replay), **fresh}.items(), key=lambda item: -item[1])[: cfg["replay_size"]]
-        loss, fit, agent_ll = self._learn(list(fresh.items()) + replayed)
+        fit, agent_ll = self._learn(list(fresh.items()) + replayed)
+        kept = dict(self.replay)
+        self._trajectories = {s: t for s, t in self._trajectories.items() if s in kept}
         scores = [v for _, v in own]
         return {
             "reward": float(np.mean(scores)),
+            "search_reward": float(np.mean([v for _, v in searched])) if searched else float("nan"),
             "offspring_reward": float(np.mean([v for _, v in bred])) if bred else float("nan"),
             "replay_best": self.replay[0][1],
             "unique": len(set(made.smiles)) / len(made.smiles),
@@ -153,34 +176,66 @@ class GeneticGCPNAgent(UpdatingAgent):
         )
         return [self.replay[i] for i in picked]
 
-    def _learn(self, molecules: list[tuple[str, float]]) -> tuple[float, float, float]:
-        """One step of the augmented-likelihood loss over the trajectories of ``molecules``."""
-        graphs, scores = [], []
+    def _learn(self, molecules: list[tuple[str, float]]) -> tuple[float, float]:
+        """Minibatch steps (``learn_batch`` molecules each) of the augmented-likelihood loss over the
+        trajectories of ``molecules``; returns the mean fit (the loss's first term) and the mean
+        agent log-likelihood over the steps."""
+        self._add_trajectories([smiles for smiles, _ in molecules])
+        known = [(smiles, score) for smiles, score in molecules if smiles in self._trajectories]
+        if not known:
+            return float("nan"), float("nan")
+        fits, lls = [], []
+        size = self.config["learn_batch"]
+        for chunk in np.array_split(self.rng.permutation(len(known)), -(-len(known) // size)):
+            trajectories = [self._trajectories[known[i][0]] for i in chunk]
+            score = torch.tensor([known[i][1] for i in chunk], dtype=torch.float32, device=self.device)
+            prior_ll = torch.tensor([t.prior_ll for t in trajectories], dtype=torch.float32, device=self.device)
+            agent_ll = self._log_likelihood(self.policy, [t.data for t in trajectories])
+            loss, fit = augmented_likelihood_loss(agent_ll, prior_ll, score, self.config["sigma"])
+            self.optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.policy.parameters(), 1.0)
+            self.optimizer.step()
+            fits.append(fit.item())
+            lls.append(agent_ll.mean().item())
+        return float(np.mean(fits)), float(np.mean(lls))
+
+    def _add_trajectories(self, smiles: list[str]) -> None:
+        """Make the env trajectory of each new molecule of ``smiles`` (a random legal construction
+        order, :mod:`molgym.chem.construction`) and its prior log-likelihood, once: they are kept
+        while the molecule stays in the replay. Molecules the env cannot build (outside the
+        vocabulary, too large, no legal order) get none."""
+        graphs, names = [], []
         with rdBase.BlockLogs():
-            for smiles, score in molecules:
-                try:
-                    graphs.append(MolGraph.from_smiles(smiles, self.vocab, self.layout.max_atoms))
-                except ValueError:  # not in the vocabulary, too large, ...: no trajectory of this env
+            for s in dict.fromkeys(smiles):
+                if s in self._trajectories:
                     continue
-                scores.append(score)
+                try:
+                    graphs.append(MolGraph.from_smiles(s, self.vocab, self.layout.max_atoms))
+                except ValueError:
+                    continue
+                names.append(s)
+        if not graphs:
+            return
         data = expert_data(graphs, self.layout, seed=int(self.rng.integers(2**31)))
-        if len(data) == 0:
-            return float("nan"), float("nan"), float("nan")
-        kept = np.unique(data.molecule)  # molecules with a legal construction order
-        score = torch.as_tensor(np.array(scores)[kept], dtype=torch.float32, device=self.device)
-        owner = torch.as_tensor(np.searchsorted(kept, data.molecule), device=self.device)
-        obs, mask, actions = expert_batch(data, np.arange(len(data)), self.layout, self.vocab, self.device)
+        built = [_select(data, data.molecule == m) for m in range(len(graphs))]
+        made = [(name, d) for name, d in zip(names, built) if len(d)]
+        size = self.config["learn_batch"]
         with torch.no_grad():
-            prior_steps = self.prior.log_prob(obs, mask, actions)
-        agent_steps = self.policy.log_prob(obs, mask, actions)
-        prior_ll = torch.zeros(len(kept), device=self.device).index_add(0, owner, prior_steps)
-        agent_ll = torch.zeros(len(kept), device=self.device).index_add(0, owner, agent_steps)
-        loss, fit = augmented_likelihood_loss(agent_ll, prior_ll, score, self.config["sigma"])
-        self.optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.policy.parameters(), 1.0)
-        self.optimizer.step()
-        return loss.item(), fit.item(), agent_ll.mean().item()
+            for start in range(0, len(made), size):
+                part = made[start : start + size]
+                prior_ll = self._log_likelihood(self.prior, [d for _, d in part]).tolist()
+                for (name, d), ll in zip(part, prior_ll):
+                    self._trajectories[name] = _Trajectory(d, ll)
+
+    def _log_likelihood(self, policy: GCPNPolicy, trajectories: list[ExpertData]) -> torch.Tensor:
+        """``(len(trajectories),)`` log-probabilities of whole trajectories under ``policy``: the
+        sums of their steps' log-probabilities."""
+        data = _concatenate(trajectories)
+        obs, mask, actions = expert_batch(data, np.arange(len(data)), self.layout, self.vocab, self.device)
+        steps = policy.log_prob(obs, mask, actions)
+        owner = torch.as_tensor(data.molecule, device=self.device)
+        return torch.zeros(len(trajectories), device=self.device).index_add(0, owner, steps)
 
     # Molecules --------------------------------------------------------------------------------
     @torch.no_grad()
@@ -188,7 +243,29 @@ class GeneticGCPNAgent(UpdatingAgent):
         """One episode of the policy in each of ``n`` rows of the task's env (unscored)."""
         if self._env is None or self._env.num_envs != n:
             self._env = self.task.make_vector_env(None, num_envs=n, reward=[])
-        env = self._env
+        return self._play(self._env)
+
+    @torch.no_grad()
+    def _complete(self, parents: list[str]):
+        """The policy's completions of partial molecules: each parent's trajectory is cut after a
+        share of its steps drawn from ``U(0.4, 0.9)`` (a connected part of the molecule, in the
+        order the policy learned to build in), and the policy builds on from there, free to stop at
+        once (``min_steps=0``)."""
+        partial = []
+        for smiles in parents:
+            data = self._trajectories[smiles].data
+            k = int(self.rng.integers(max(1, int(0.4 * len(data))), max(2, int(0.9 * len(data)) + 1)))
+            k = min(k, len(data) - 1)
+            graph = MolGraph(data.types[k].copy(), data.bonds[k].copy(), int(data.num_atoms[k]), self.vocab)
+            partial.append(graph.smiles())
+        env = self.task.make_vector_env(None, num_envs=len(partial), reward=[], start_smiles=partial, min_steps=0)
+        try:
+            return self._play(env, {"start_index": np.arange(len(partial))})
+        finally:
+            env.close()
+
+    def _play(self, env, options=None):
+        """One episode of the policy in every row of ``env``."""
 
         def act(obs, rows: np.ndarray) -> np.ndarray:
             if len(rows) < env.num_envs:
@@ -196,7 +273,7 @@ class GeneticGCPNAgent(UpdatingAgent):
             mask = torch.tensor(env.mask[rows], device=self.device)
             return self.policy.act(obs_tensors(obs, self.device), mask).cpu().numpy()
 
-        return rollout(env, act, seed=int(self.rng.integers(2**31)))
+        return rollout(env, act, seed=int(self.rng.integers(2**31)), options=options)
 
     def propose(self, n: int) -> list[str]:
         out: list[str] = []
@@ -211,6 +288,10 @@ class GeneticGCPNAgent(UpdatingAgent):
                 "policy": self.policy.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "replay": self.replay,
+                "trajectories": {
+                    smiles: (t.data.types, t.data.bonds, t.data.num_atoms, t.data.actions, t.prior_ll)
+                    for smiles, t in self._trajectories.items()
+                },
                 "steps": self.steps,
                 "updates": self.updates,
                 "torch_rng": torch.get_rng_state(),
@@ -226,6 +307,34 @@ class GeneticGCPNAgent(UpdatingAgent):
         self.policy.load_state_dict(state["policy"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.replay = [(s, v) for s, v in state["replay"]]
+        self._trajectories = {
+            smiles: _Trajectory(ExpertData(types, bonds, n, actions, np.zeros(len(actions), dtype=np.int64)), ll)
+            for smiles, (types, bonds, n, actions, ll) in state["trajectories"].items()
+        }
         self.steps, self.updates = state["steps"], state["updates"]
         torch.set_rng_state(state["torch_rng"])
         self.rng.bit_generator.state = state["numpy_rng"]
+
+
+@dataclass
+class _Trajectory:
+    """One molecule's env trajectory (its (state, action) pairs) and its prior log-likelihood."""
+
+    data: ExpertData
+    prior_ll: float
+
+
+def _select(data: ExpertData, rows: np.ndarray) -> ExpertData:
+    """The pairs ``rows`` (a boolean or index array) of ``data``."""
+    return ExpertData(data.types[rows], data.bonds[rows], data.num_atoms[rows], data.actions[rows], data.molecule[rows])
+
+
+def _concatenate(parts: list[ExpertData]) -> ExpertData:
+    """One :class:`ExpertData` of ``parts``, its ``molecule`` the index of each pair's part."""
+    return ExpertData(
+        np.concatenate([p.types for p in parts]),
+        np.concatenate([p.bonds for p in parts]),
+        np.concatenate([p.num_atoms for p in parts]),
+        np.concatenate([p.actions for p in parts]),
+        np.repeat(np.arange(len(parts)), [len(p) for p in parts]),
+    )

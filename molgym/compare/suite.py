@@ -163,66 +163,20 @@ def write_suite_report(
     table = suite_table(by_task)
     board = leaderboard()
     notes = {task: note for task, note in board.get("task_notes", {}).items() if task in by_task}
-    write_json(
-        out / "results.json",
-        {
-            "budget": budget,
-            "seeds": seeds,
-            "device": device,
-            "wall_time": wall_time,
-            "commands": list(commands),
-            "skipped": skipped,
-            "table": table,
-            "leaderboard_source": board["source"],
-            "per_task_source": board["per_task_source"],
-            "task_notes": notes,
-        },
-    )
-    agents, methods = table["agents"], table["methods"]
-
-    def cell(value, rank=None, std=None, count=None) -> str:
-        if value is None:
-            return "n/a"
-        text = f"{value:.3f}" + (f" +- {std:.3f}" if std is not None else "")
-        if count is not None and count != seeds:  # fewer seeds finished than planned: say how many
-            text += f", {count} seed{'s' * (count != 1)}"
-        return text + (f" ({rank})" if rank is not None else "")
-
-    lines = [
-        f"# PMO suite: {len(by_task)} task{'s' * (len(by_task) != 1)}, budget {budget} oracle calls, {seeds} seed{'s' * (seeds != 1)}",
-        "",
-        "AUC top-10 (mean +- std over seeds) and, in brackets, the rank among the agents and the published "
-        f"methods with a figure for the task. Published: {board['protocol']}; source: {board['source']}; "
-        f"per task: {board['per_task_source']}. "
-        f"Device {device}, wall time {wall_time:.0f} s.",
-        "",
-        *made_by(commands),
-        "| task | " + " | ".join(agents) + " | " + " | ".join(f"{m} (published)" for m in methods) + " |",
-        "| --- | " + " | ".join("---" for _ in agents + methods) + " |",
-    ]
-    for task, row in table["rows"].items():
-        ours = [cell(v[0] if v else None, row["ranks"].get(a), *(v[1:] if v else ())) for a, v in row["agents"].items()]
-        theirs = [cell(row["published"][m], row["ranks"].get(m), row["published_std"][m]) for m in methods]
-        lines.append(f"| {task} | " + " | ".join(ours + theirs) + " |")
-    total = table["sum"]
-    lines.append(
-        f"| **sum over {len(by_task)} task{'s' if len(by_task) > 1 else ''}** | "
-        + " | ".join(
-            [cell(total["agents"][a], total["ranks"].get(a)) for a in agents]
-            + [cell(total["published"][m], total["ranks"].get(m)) for m in methods]
-        )
-        + " |"
-    )
-    lines += [
-        "",
-        "Published sums over all 23 tasks: "
-        + ", ".join(f"{m} {v:.3f}" for m, v in total["published_all_23"].items())
-        + ".",
-    ]
-    if notes:
-        lines += ["", "About the published figures:", ""] + [f"- {task}: {note}" for task, note in notes.items()]
-    if skipped:
-        lines += ["", "Skipped tasks:", ""] + [f"- {task}: {why}" for task, why in skipped.items()]
+    report = {
+        "budget": budget,
+        "seeds": seeds,
+        "device": device,
+        "wall_time": wall_time,
+        "commands": list(commands),
+        "skipped": skipped,
+        "table": table,
+        "leaderboard_source": board["source"],
+        "per_task_source": board["per_task_source"],
+        "task_notes": notes,
+    }
+    write_json(out / "results.json", report)
+    lines = suite_markdown(report)
     ended = [
         (task, r)
         for task, results in by_task.items()
@@ -239,6 +193,60 @@ def write_suite_report(
         ]
     write_atomic(out / "results.md", "\n".join(lines) + "\n")
     _plot_grid(by_task, out, budget)
+
+
+def suite_markdown(report: dict[str, Any]) -> list[str]:
+    """The lines of a suite's ``results.md`` table from its ``results.json`` (what
+    :func:`write_suite_report` writes; the docs render committed results with it)."""
+    table, budget, seeds, skipped = report["table"], report["budget"], report["seeds"], report["skipped"]
+    board, notes, commands = leaderboard(), report.get("task_notes", {}), report["commands"]
+    tasks = len(table["rows"])
+    agents, methods = table["agents"], table["methods"]
+
+    def cell(value, rank=None, std=None, count=None) -> str:
+        if value is None:
+            return "n/a"
+        text = f"{value:.3f}" + (f" +- {std:.3f}" if std is not None else "")
+        if count is not None and count != seeds:  # fewer seeds finished than planned: say how many
+            text += f", {count} seed{'s' * (count != 1)}"
+        return text + (f" ({rank})" if rank is not None else "")
+
+    lines = [
+        f"# PMO suite: {tasks} task{'s' * (tasks != 1)}, budget {budget} oracle calls, {seeds} seed{'s' * (seeds != 1)}",
+        "",
+        "AUC top-10 (mean +- std over seeds) and, in brackets, the rank among the agents and the published "
+        f"methods with a figure for the task. Published: {board['protocol']}; source: {report['leaderboard_source']}; "
+        f"per task: {report['per_task_source']}. "
+        f"Device {report['device']}, wall time {report['wall_time']:.0f} s.",
+        "",
+        *made_by(commands),
+        "| task | " + " | ".join(agents) + " | " + " | ".join(f"{m} (published)" for m in methods) + " |",
+        "| --- | " + " | ".join("---" for _ in agents + methods) + " |",
+    ]
+    for task, row in table["rows"].items():
+        ours = [cell(v[0] if v else None, row["ranks"].get(a), *(v[1:] if v else ())) for a, v in row["agents"].items()]
+        theirs = [cell(row["published"][m], row["ranks"].get(m), row["published_std"][m]) for m in methods]
+        lines.append(f"| {task} | " + " | ".join(ours + theirs) + " |")
+    total = table["sum"]
+    lines.append(
+        f"| **sum over {tasks} task{'s' if tasks > 1 else ''}** | "
+        + " | ".join(
+            [cell(total["agents"][a], total["ranks"].get(a)) for a in agents]
+            + [cell(total["published"][m], total["ranks"].get(m)) for m in methods]
+        )
+        + " |"
+    )
+    lines += [
+        "",
+        "Published sums over all 23 tasks: "
+        + ", ".join(f"{m} {v:.3f}" for m, v in total["published_all_23"].items())
+        + ".",
+    ]
+    if notes:
+        lines += ["", "About the published figures:", ""] + [f"- {task}: {note}" for task, note in notes.items()]
+    if skipped:
+        lines += ["", "Skipped tasks:", ""] + [f"- {task}: {why}" for task, why in skipped.items()]
+    return lines
 
 
 def _plot_grid(by_task: dict[str, list[dict[str, Any]]], out: Path, budget: int) -> None:

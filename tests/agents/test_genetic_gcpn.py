@@ -6,12 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from rdkit import Chem
 
+from molgym.chem import MolGraph
 from molgym.tasks import make_task
 from molgym_agents.genetic_gcpn import GeneticGCPNAgent
 from tests.agents_for_tests import whole_and_resumed
 
-SMALL = {"batch_size": 6, "offspring": 6, "replay_size": 12, "replay_batch": 6}
+SMALL = {"batch_size": 6, "offspring": 6, "local_search": 6, "replay_size": 12, "replay_batch": 6}
 
 
 def test_it_spends_the_budget_on_its_molecules_and_the_offspring_and_keeps_the_best():
@@ -32,11 +34,46 @@ def test_one_step_moves_the_policy_towards_the_augmented_likelihood():
     agent = GeneticGCPNAgent(make_task("qed"), seed=0, lr=1e-3, sigma=50.0, **SMALL)
     molecule = [("CC(=O)Nc1ccc(O)cc1", 1.0)]
     prior = {k: v.clone() for k, v in agent.prior.state_dict().items()}
-    _, _, before = agent._learn(molecule)
+    _, before = agent._learn(molecule)
     for _ in range(3):
-        _, _, after = agent._learn(molecule)
+        _, after = agent._learn(molecule)
     assert after > before + 1.0
     assert all(torch.equal(prior[k], v) for k, v in agent.prior.state_dict().items())
+
+
+def test_local_search_rebuilds_part_of_a_replay_molecule():
+    """Each completion keeps the cut part of its parent (a connected part of its trajectory), and the
+    trajectories kept are the replay's."""
+    task = make_task("qed")
+    agent = GeneticGCPNAgent(task, seed=0, **SMALL)
+    agent.train(task.oracle(30))
+    assert set(agent._trajectories) <= {s for s, _ in agent.replay} and agent._trajectories
+    parents = [s for s, _ in agent.replay[:4] if s in agent._trajectories]
+    cuts = []
+    original = agent._play
+
+    def play(env, options=None):
+        cuts.extend(env.start_graphs)
+        return original(env, options)
+
+    agent._play = play
+    made = agent._complete(parents)
+    assert len(made.smiles) == len(parents) == len(cuts)
+    for i, (parent, cut) in enumerate(zip(parents, cuts)):
+        whole, n = MolGraph.from_smiles(parent, agent.vocab, agent.layout.max_atoms), cut.num_atoms
+        assert 0 < n < whole.num_atoms
+        assert _kekule(whole).HasSubstructMatch(_kekule(cut))  # a part of the parent, bond orders and all
+        # the policy only adds: the child's first n atoms and their bonds are the cut part's
+        np.testing.assert_array_equal(made.types[i, :n], cut.atom_types[:n])
+        np.testing.assert_array_equal(made.bonds[i, :n, :n], cut.bonds[:n, :n])
+
+
+def _kekule(graph: MolGraph) -> Chem.Mol:
+    """The state's molecule as its Kekulé bonds, without aromaticity (as the env holds it)."""
+    mol = graph.to_mol(sanitize=False)
+    mol.UpdatePropertyCache(strict=False)
+    Chem.FastFindRings(mol)
+    return mol
 
 
 def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
