@@ -115,7 +115,7 @@ class Context:
 class Term:
     """One reward component. Subclasses set ``name`` and implement :meth:`value`.
 
-    Class attributes:
+    Attributes:
         name: key of the term in ``info["reward_terms"]``.
         final: ``True`` to score at the end of an episode, ``False`` to score every step.
         cached: cache values by :meth:`cache_key` (the canonical SMILES by default). Terms whose
