@@ -138,7 +138,9 @@ class GeneticGCPNAgent(UpdatingAgent):
     # Learning ---------------------------------------------------------------------------------
     def update(self, oracle: Oracle) -> dict[str, float]:
         cfg = self.config
-        made = self._build(cfg["batch_size"])
+        # the first update builds a whole update's worth of molecules: the replay the searches start from
+        first = cfg["batch_size"] + cfg["local_search"] + cfg["offspring"]
+        made = self._build(cfg["batch_size"] if self.replay else first)
         self.steps += int(made.steps.sum())
         own = [(s, oracle(s)) for s in made.smiles]  # the budget may run out here
         parents = [m for m, _ in self._from_replay(cfg["local_search"]) if m in self._trajectories]
