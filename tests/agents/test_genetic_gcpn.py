@@ -3,6 +3,9 @@ the best and a genetic search's children, each as an env trajectory."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -89,3 +92,15 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
 def test_tasks_with_start_molecules_are_refused():
     with pytest.raises(ValueError, match="builds molecules from scratch"):
         GeneticGCPNAgent(make_task("constrained", start_smiles=["CCO"], threshold=0.4))
+
+
+def test_the_gpu_throughput_script_measures_on_the_cpu_and_says_when_there_is_no_gpu(capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from scripts.bench_gpu import main
+
+    assert main(["--device", "cpu", "--sizes", "8", "--calls", "40"]) == 0
+    row = capsys.readouterr().out.strip().splitlines()[-1].split("|")
+    assert row[1].strip() == "8" and float(row[2].replace(",", "")) > 0 and float(row[3]) > 0
+    if not torch.cuda.is_available():
+        assert main([]) == 0
+        assert "no CUDA device on this machine" in capsys.readouterr().out
