@@ -109,19 +109,29 @@ def _gcpn_table(data: dict, folder: Path) -> list[str]:
 def _folder_results(folder: Path) -> list[str]:
     """The result tables of one benchmark folder (its ``results.json`` files, sub-folders too)."""
     lines = []
-    for path in sorted(folder.rglob("results.json"), key=lambda p: (len(p.parts), p)):
+    for path in sorted(folder.rglob("results*.json"), key=lambda p: (len(p.parts), p)):
         data = json.loads(path.read_text())
-        where = path.parent.relative_to(ROOT)
+        where = path.relative_to(ROOT) if path.name != "results.json" else path.parent.relative_to(ROOT)
         if "table" in data:
             body = _suite_table(data)
         elif "results" in data and "args" in data:
             body = _gcpn_table(data, path.parent)
+        elif "kills" in data:  # scripts/bench_faults.py
+            body = [
+                f"Made by: `{data['made_by']}`",
+                "",
+                f"{data['survived']} of {len(data['kills'])} kills survived (every output equal to an "
+                "uninterrupted run's), in "
+                f"{data['wall_time']:.0f} s. The commands killed (`OUT` a temporary directory):",
+                "",
+                *[f"- {name}: `{command}`" for name, command in data["commands"].items()],
+            ]
         else:
             continue
         body = ["#### " + line.lstrip("# ") if line.startswith("# ") else line for line in body]
         lines += [f"### `{where}`", "", *body, ""]
         curves = path.parent / "curves.png"
-        if curves.exists():
+        if curves.exists() and path.name == "results.json":
             lines += [f"![top-10 against oracle calls, {where}](/{Path('..') / where / 'curves.png'})", ""]
     return lines
 
@@ -131,7 +141,7 @@ def benchmarks_page(out: Path) -> None:
     index = re.sub(r"\[([^]]+)\]\(([^)]+)\)", lambda m: f"{m.group(1)} (`benchmarks/{m.group(2)}`)", index)
     lines = [index.replace("# Benchmarks: committed results of full runs", "# Benchmarks", 1), ""]
     lines += ["## Result tables, from the committed results", ""]
-    for folder in ("pmo", "gcpn"):
+    for folder in ("pmo", "gcpn", "faults"):
         lines += [f"## `benchmarks/{folder}/`", "", *_folder_results(ROOT / "benchmarks" / folder)]
     (out / "benchmarks.md").write_text("\n".join(lines))
 
