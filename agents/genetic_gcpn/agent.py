@@ -142,6 +142,7 @@ class GeneticGCPNAgent(UpdatingAgent):
         first = cfg["batch_size"] + cfg["local_search"] + cfg["offspring"]
         made = self._build(cfg["batch_size"] if self.replay else first)
         self.steps += int(made.steps.sum())
+        calls = oracle.calls
         own = [(s, oracle(s)) for s in made.smiles]  # the budget may run out here
         parents = [m for m, _ in self._from_replay(cfg["local_search"]) if m in self._trajectories]
         completed = self._complete(parents) if parents else None
@@ -151,6 +152,7 @@ class GeneticGCPNAgent(UpdatingAgent):
         children = offspring(self.replay, cfg["offspring"], cfg["mutation_rate"], self.rng) if self.replay else []
         bred = [(s, oracle(s)) for s in children]
         replayed = self._from_replay(cfg["replay_batch"])
+        new = (oracle.calls - calls) / max(1, len(own) + len(searched) + len(bred))
         fresh = dict(own + searched + bred)
         self.replay = sorted({**dict(self.replay), **fresh}.items(), key=lambda item: -item[1])[: cfg["replay_size"]]
         fit, agent_ll = self._learn(list(fresh.items()) + replayed)
@@ -163,6 +165,7 @@ class GeneticGCPNAgent(UpdatingAgent):
             "offspring_reward": float(np.mean([v for _, v in bred])) if bred else float("nan"),
             "replay_best": self.replay[0][1],
             "unique": len(set(made.smiles)) / len(made.smiles),
+            "new_molecules": new,  # the share of this update's molecules never scored before
             "loss": fit,
             "agent_likelihood": agent_ll,
         }
