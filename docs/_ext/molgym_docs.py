@@ -8,7 +8,8 @@ On ``builder-inited`` this writes into ``docs/_generated/`` (not committed):
   constructor's signature, included by the agent's hand-written page ``agents/<name>.md``;
 * ``benchmarks.md``: the index of ``benchmarks/README.md`` and each committed result table,
   rendered from its ``results.json`` by the code that wrote it (``molgym.compare.suite`` for the
-  PMO suite, ``scripts/bench_gcpn.py`` for GCPN's paper tasks), with its command and curves.
+  PMO suite, ``scripts/bench_gcpn.py`` for GCPN's paper tasks), with its command and curves, and
+  the printed output of the speed benchmarks (``results.txt``).
 """
 
 from __future__ import annotations
@@ -143,6 +144,9 @@ def benchmarks_page(out: Path) -> None:
     lines += ["## Result tables, from the committed results", ""]
     for folder in ("pmo", "gcpn", "faults"):
         lines += [f"## `benchmarks/{folder}/`", "", *_folder_results(ROOT / "benchmarks" / folder)]
+    for folder in ("env", "ray_scoring"):  # speeds: the scripts' whole printed output
+        output = (ROOT / "benchmarks" / folder / "results.txt").read_text().rstrip()
+        lines += [f"## `benchmarks/{folder}/results.txt`", "", "```text", output, "```", ""]
     (out / "benchmarks.md").write_text("\n".join(lines))
 
 
