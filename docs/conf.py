@@ -1,5 +1,9 @@
 """Sphinx configuration of molgym's documentation (Sphinx + furo + MyST, as Gymnasium's).
 
+Why Sphinx rather than MkDocs: autodoc (with napoleon) reads the docstrings as they are written
+here (Google-style sections, RST roles), furo is what Gymnasium's users already read, and MyST
+keeps every page Markdown, so the pages read as well on GitHub as in the built site.
+
 Build: ``python -m sphinx -W -b html docs docs/_build/html`` (warnings are errors; the test suite
 builds it the same way, offline). Pages are Markdown (MyST); the environment pages, the agents'
 settings tables and the benchmark tables are generated from the registry, the docstrings and the
