@@ -25,26 +25,17 @@ import time
 import numpy as np
 import torch
 
-from molgym.rollout import rollout
 from molgym.tasks import make_task
-from molgym_agents.gcpn.ppo import obs_tensors
 from molgym_agents.genetic_gcpn import GeneticGCPNAgent
 
 
 def env_steps_per_second(agent: GeneticGCPNAgent, size: int) -> float:
     env = agent.task.make_vector_env(None, num_envs=size, reward=[])
-
-    def act(obs, rows):
-        if len(rows) < env.num_envs:
-            obs = {k: v[rows] for k, v in obs.items()}
-        mask = torch.tensor(env.mask[rows], device=agent.device)
-        return agent.policy.act(obs_tensors(obs, agent.device), mask).cpu().numpy()
-
     with torch.no_grad():
-        rollout(env, act, seed=0)  # warm-up
+        agent._play(env)  # warm-up; the agent's own episode loop, as it builds molecules
         _sync(agent.device)
         start = time.perf_counter()
-        episodes = rollout(env, act, seed=1)
+        episodes = agent._play(env)
         _sync(agent.device)
     env.close()
     return float(np.sum(episodes.steps)) / (time.perf_counter() - start)

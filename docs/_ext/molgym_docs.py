@@ -32,12 +32,11 @@ def _myst(docstring: str) -> str:
     return re.sub(r":(\w+(?::\w+)?):`", r"{\1}`", inspect.cleandoc(docstring or ""))
 
 
-def env_pages(out: Path) -> list[str]:
+def env_pages(out: Path) -> None:
     import gymnasium as gym
 
     import molgym
 
-    names = []
     for env_id, cls in molgym.ENV_IDS.items():
         spec = gym.spec(env_id)
         vector = getattr(spec.vector_entry_point, "func", spec.vector_entry_point)
@@ -57,16 +56,12 @@ def env_pages(out: Path) -> list[str]:
             _myst(cls.__doc__),
             "",
         ]
-        name = f"env-{env_id}"
-        (out / f"{name}.md").write_text("\n".join(page))
-        names.append(name)
-    return names
+        (out / f"env-{env_id}.md").write_text("\n".join(page))
 
 
-def agent_settings(out: Path) -> list[str]:
+def agent_settings(out: Path) -> None:
     from molgym.agent import agent_class, registered_agents
 
-    names = []
     for name in registered_agents():
         cls = agent_class(name)
         parameters = [p for p in inspect.signature(cls.__init__).parameters.values() if p.name not in NOT_SETTINGS]
@@ -82,14 +77,6 @@ def agent_settings(out: Path) -> list[str]:
             "",
         ]
         (out / f"agent-{name}-settings.md").write_text("\n".join(text))
-        names.append(name)
-    return names
-
-
-def _suite_table(data: dict) -> list[str]:
-    from molgym.compare.suite import suite_markdown
-
-    return suite_markdown(data)
 
 
 def _gcpn_table(data: dict, folder: Path) -> list[str]:
@@ -109,12 +96,14 @@ def _gcpn_table(data: dict, folder: Path) -> list[str]:
 
 def _folder_results(folder: Path) -> list[str]:
     """The result tables of one benchmark folder (its ``results.json`` files, sub-folders too)."""
+    from molgym.compare.suite import suite_markdown
+
     lines = []
     for path in sorted(folder.rglob("results*.json"), key=lambda p: (len(p.parts), p)):
         data = json.loads(path.read_text())
         where = path.relative_to(ROOT) if path.name != "results.json" else path.parent.relative_to(ROOT)
         if "table" in data:
-            body = _suite_table(data)
+            body = suite_markdown(data)
         elif "results" in data and "args" in data:
             body = _gcpn_table(data, path.parent)
         elif "kills" in data:  # scripts/bench_faults.py
