@@ -1,7 +1,7 @@
-"""The test suite runs torch on one thread: the machines it runs on are shared (CI's has two cores,
-and a developer's runs other jobs), and torch's default of one thread per core, taken by a test
-while another job computes, slows both down many times over. Commands started by the tests
-inherit it (``OMP_NUM_THREADS``)."""
+"""The test suite runs in two test workers (pytest-xdist, ``addopts`` in pyproject.toml: CI has two
+cores), each with torch on one thread: the machines it runs on are shared, and torch's default of
+one thread per core, taken by a test while another job computes, slows both down many times over.
+Commands started by the tests inherit it (``OMP_NUM_THREADS``)."""
 
 import torch
 

@@ -16,6 +16,8 @@ from molgym.compare import RAY_ATTEMPTS, Comparison, compare
 
 AGENTS = ("random", "tests.agents_for_tests:ListAgent")
 
+pytestmark = pytest.mark.xdist_group("ray")  # one Ray instance for the module: its tests run in one test worker
+
 
 @pytest.fixture(scope="module")
 def local_ray():
