@@ -1,6 +1,7 @@
-"""Genetic GCPN (``genetic_gcpn``): GCPN's graph-editing policy tuned off-policy on the augmented
-likelihood, with a rank-based replay of its best molecules, a local search in which the policy
-rebuilds parts of them, and a genetic search over them.
+"""Genetic GCPN (``genetic_gcpn``): GCPN's graph-editing policy tuned off-policy towards its prior
+reweighted by the score (REINVENT's augmented likelihood, or trajectory balance), with a
+rank-based replay of its best molecules, a local search in which the policy rebuilds parts of them,
+and a genetic search over them.
 
 The policy is GCPN's (:class:`~molgym_agents.gcpn.policy.GCPNPolicy`, from the shipped pretrained
 weights, which also stay as the frozen prior). Each update:
@@ -17,11 +18,21 @@ weights, which also stay as the frozen prior). Each update:
    ``1 / (rank_weight * R + rank)``), are turned into env trajectories
    (:mod:`molgym.chem.construction`: a random legal order of edits that rebuilds each one from a
    carbon, made once per molecule and kept with its prior log-likelihood while the molecule is in
-   the replay), and the policy takes one Adam step per ``learn_batch`` of them towards REINVENT's
-   augmented likelihood:
+   the replay), and the policy takes one Adam step per ``learn_batch`` of them on one of two losses
+   (``loss``), both towards the distribution ``P_prior(x) exp(sigma S(x))`` (the best one of reward
+   ``sigma S`` with a KL penalty to the prior):
 
-       log P_aug(x) = log P_prior(x) + sigma * S(x)
-       loss = mean_x (log P_aug(x) - log P_agent(x))^2
+   - ``"augmented_likelihood"``, REINVENT's::
+
+         loss = mean_x (log P_prior(x) + sigma * S(x) - log P_agent(x))^2
+
+   - ``"trajectory_balance"``, a GFlowNet's (Malkin et al., 2022) with the prior inside the
+     reward, as Genetic GFN's KL-regularised one, with a learned normaliser ``log Z``::
+
+         loss = mean_x (log Z + log P_agent(x) - log P_prior(x) - sigma * S(x))^2
+
+     The one construction order per molecule stands for all of them (backward probability 1, as
+     for a sequence); ``log Z`` starts at the first batch's mean gap and learns at ``LOG_Z_LR``.
 
    where ``log P(x)`` is the log-probability of ``x``'s trajectory, a sum over its steps;
 5. the replay keeps the ``replay_size`` best molecules scored so far.
@@ -55,12 +66,16 @@ from molgym_agents.reinvent.agent import augmented_likelihood_loss
 
 __all__ = ["GeneticGCPNAgent"]
 
+LOSSES = ("augmented_likelihood", "trajectory_balance")
+LOG_Z_LR = 0.1  # Adam's step for log Z under trajectory balance (the policy's is ``lr``)
+
 
 class GeneticGCPNAgent(UpdatingAgent):
     """Config: ``batch_size`` (molecules the policy builds from scratch per update), ``offspring``
     (children bred from the replay per update), ``mutation_rate``, ``replay_size`` (best molecules
     kept), ``replay_batch`` (of them relearned per update), ``rank_weight``, ``sigma`` (the score's
-    weight in the augmented likelihood), ``lr``, ``learn_batch`` (molecules per gradient step),
+    weight in the target), ``loss`` (``"augmented_likelihood"`` or ``"trajectory_balance"``), ``lr``,
+    ``learn_batch`` (molecules per gradient step),
     ``local_search`` (replay molecules the policy rebuilds in part per update), ``init`` (the
     starting and prior weights: ``"pretrained"``, the shipped GCPN checkpoint, or a path),
     ``patience``.
@@ -82,6 +97,7 @@ class GeneticGCPNAgent(UpdatingAgent):
         replay_batch: int = 64,
         rank_weight: float = 0.01,
         sigma: float = 100.0,
+        loss: str = "augmented_likelihood",
         lr: float = 5e-4,
         learn_batch: int = 64,
         local_search: int = 48,
@@ -90,6 +106,8 @@ class GeneticGCPNAgent(UpdatingAgent):
     ):
         if task.start_smiles is not None:
             raise ValueError(f"genetic_gcpn builds molecules from scratch; task {task.name!r} edits given molecules")
+        if loss not in LOSSES:
+            raise ValueError(f"genetic_gcpn: unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
         super().__init__(
             task,
             seed,
@@ -101,6 +119,7 @@ class GeneticGCPNAgent(UpdatingAgent):
             replay_batch=replay_batch,
             rank_weight=rank_weight,
             sigma=sigma,
+            loss=loss,
             lr=lr,
             learn_batch=learn_batch,
             local_search=local_search,
@@ -129,6 +148,7 @@ class GeneticGCPNAgent(UpdatingAgent):
         )
         self.prior.to(device).requires_grad_(False)
         self.policy = copy.deepcopy(self.prior).requires_grad_(True)
+        self.log_z = None  # trajectory balance's normaliser, set from the first batch
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=lr)
         self.rng = np.random.default_rng(seed)
         self.replay: list[tuple[str, float]] = []  # the best molecules scored, best first
@@ -196,7 +216,10 @@ class GeneticGCPNAgent(UpdatingAgent):
             score = torch.tensor([known[i][1] for i in chunk], dtype=torch.float32, device=self.device)
             prior_ll = torch.tensor([t.prior_ll for t in trajectories], dtype=torch.float32, device=self.device)
             agent_ll = self._log_likelihood(self.policy, [t.data for t in trajectories])
-            loss, fit = augmented_likelihood_loss(agent_ll, prior_ll, score, self.config["sigma"])
+            if self.config["loss"] == "augmented_likelihood":
+                loss, fit = augmented_likelihood_loss(agent_ll, prior_ll, score, self.config["sigma"])
+            else:
+                loss = fit = self._trajectory_balance(agent_ll, prior_ll, score)
             self.optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.policy.parameters(), 1.0)
@@ -204,6 +227,16 @@ class GeneticGCPNAgent(UpdatingAgent):
             fits.append(fit.item())
             lls.append(agent_ll.mean().item())
         return float(np.mean(fits)), float(np.mean(lls))
+
+    def _trajectory_balance(self, agent_ll: torch.Tensor, prior_ll: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
+        """The trajectory-balance loss of a batch ``(B,)`` (the formula above); the first call makes
+        ``log Z``, at the batch's mean gap, and gives it to the optimizer."""
+        target = prior_ll + self.config["sigma"] * score
+        if self.log_z is None:
+            start = (target - agent_ll).mean().detach()
+            self.log_z = torch.nn.Parameter(start.reshape(()))
+            self.optimizer.add_param_group({"params": [self.log_z], "lr": LOG_Z_LR})
+        return (self.log_z + agent_ll - target).pow(2).mean()
 
     def _add_trajectories(self, smiles: list[str]) -> None:
         """Make the env trajectory of each new molecule of ``smiles`` (a random legal construction
@@ -291,6 +324,7 @@ class GeneticGCPNAgent(UpdatingAgent):
         torch.save(
             {
                 "policy": self.policy.state_dict(),
+                "log_z": None if self.log_z is None else self.log_z.item(),
                 "optimizer": self.optimizer.state_dict(),
                 "replay": self.replay,
                 "trajectories": {
@@ -310,6 +344,9 @@ class GeneticGCPNAgent(UpdatingAgent):
 
         state = read_checkpoint(path / "genetic_gcpn.pt", "genetic_gcpn", self.device)
         self.policy.load_state_dict(state["policy"])
+        if state.get("log_z") is not None:  # the optimizer's state holds its group
+            self.log_z = torch.nn.Parameter(torch.tensor(state["log_z"], device=self.device))
+            self.optimizer.add_param_group({"params": [self.log_z], "lr": LOG_Z_LR})
         self.optimizer.load_state_dict(state["optimizer"])
         self.replay = [(s, v) for s, v in state["replay"]]
         self._trajectories = {

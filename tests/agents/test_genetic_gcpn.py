@@ -14,6 +14,7 @@ from rdkit import Chem
 from molgym.chem import MolGraph
 from molgym.tasks import make_task
 from molgym_agents.genetic_gcpn import GeneticGCPNAgent
+from molgym_agents.genetic_gcpn.agent import LOG_Z_LR
 from tests.agents_for_tests import whole_and_resumed
 
 SMALL = {"batch_size": 6, "offspring": 6, "local_search": 6, "replay_size": 12, "replay_batch": 6}
@@ -32,16 +33,42 @@ def test_it_spends_the_budget_on_its_molecules_and_the_offspring_and_keeps_the_b
     assert len(agent.propose(5)) == 5
 
 
-def test_one_step_moves_the_policy_towards_the_augmented_likelihood():
-    """A molecule scored 1 with a large sigma becomes more likely under the agent; the prior stays."""
-    agent = GeneticGCPNAgent(make_task("qed"), seed=0, lr=1e-3, sigma=50.0, **SMALL)
-    molecule = [("CC(=O)Nc1ccc(O)cc1", 1.0)]
+@pytest.mark.parametrize("loss", ["augmented_likelihood", "trajectory_balance"])
+def test_a_few_steps_make_a_high_scoring_molecule_more_likely_than_a_low_scoring_one(loss):
+    """With a large sigma, the molecule scored 1 gains likelihood on the one scored 0; the prior stays."""
+    agent = GeneticGCPNAgent(make_task("qed"), seed=0, lr=1e-3, sigma=50.0, loss=loss, **SMALL)
+    molecules = [("CC(=O)Nc1ccc(O)cc1", 1.0), ("CCCCCCCC(C)CC", 0.0)]
     prior = {k: v.clone() for k, v in agent.prior.state_dict().items()}
-    _, before = agent._learn(molecule)
-    for _ in range(3):
-        _, after = agent._learn(molecule)
-    assert after > before + 1.0
+
+    def margin() -> float:  # log P_agent(high) - log P_agent(low)
+        ll = agent._log_likelihood(agent.policy, [agent._trajectories[s].data for s, _ in molecules])
+        return (ll[0] - ll[1]).item()
+
+    agent._add_trajectories([s for s, _ in molecules])
+    before = margin()
+    for _ in range(4):
+        agent._learn(molecules)
+    assert margin() > before + 1.0
     assert all(torch.equal(prior[k], v) for k, v in agent.prior.state_dict().items())
+
+
+def test_trajectory_balance_learns_the_normaliser_where_the_augmented_likelihood_has_none():
+    """log Z starts at the first batch's gap (so the first loss is the gap's variance) and moves with
+    the steps; the augmented likelihood has no log Z. An unknown loss is refused by name."""
+    molecules = [("CC(=O)Nc1ccc(O)cc1", 0.6), ("c1ccccc1O", 0.2), ("CCN(CC)CC", 0.4)]
+    tb = GeneticGCPNAgent(make_task("qed"), seed=0, loss="trajectory_balance", **SMALL)
+    gap = tb.config["sigma"] * torch.tensor([v for _, v in molecules])  # the agent starts as the prior
+    first, _ = tb._learn(molecules)
+    assert first == pytest.approx(gap.var(unbiased=False).item(), rel=1e-4)
+    start = tb.log_z.item()  # after one Adam step, of at most its learning rate
+    assert abs(start - gap.mean().item()) <= LOG_Z_LR * 1.001
+    tb._learn(molecules)
+    assert tb.log_z.item() != start
+    al = GeneticGCPNAgent(make_task("qed"), seed=0, **SMALL)
+    al._learn(molecules)
+    assert al.log_z is None
+    with pytest.raises(ValueError, match="unknown loss 'tb'"):
+        GeneticGCPNAgent(make_task("qed"), loss="tb")
 
 
 def test_local_search_rebuilds_part_of_a_replay_molecule():
@@ -79,12 +106,21 @@ def _kekule(graph: MolGraph) -> Chem.Mol:
     return mol
 
 
-def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
+@pytest.mark.parametrize("loss", ["augmented_likelihood", "trajectory_balance"])
+def test_a_resumed_run_equals_an_uninterrupted_one(loss, tmp_path):
     task = make_task("qed")
     whole, resumed = whole_and_resumed(
-        lambda: GeneticGCPNAgent(task, seed=1, **SMALL), GeneticGCPNAgent, task, tmp_path, steps=1300, stop_at=800
+        lambda: GeneticGCPNAgent(task, seed=1, loss=loss, **SMALL),
+        GeneticGCPNAgent,
+        task,
+        tmp_path,
+        steps=1300,
+        stop_at=800,
     )
     assert resumed.updates == whole.updates >= 3 and resumed.replay == whole.replay
+    assert (whole.log_z is None) == (loss == "augmented_likelihood")
+    if whole.log_z is not None:
+        assert resumed.log_z.item() == whole.log_z.item()
     for a, b in zip(whole.policy.parameters(), resumed.policy.parameters()):
         np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
 
