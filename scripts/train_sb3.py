@@ -28,7 +28,7 @@ import molgym  # noqa: F401 - registers the environments
 from molgym.envs.vector import MolEditVectorEnv
 from molgym.rollout import rollout
 from molgym.wrappers import FlatAction
-from molgym_agents.sb3 import GCPNMaskablePolicy, MolGraphExtractor
+from molgym_agents.sb3 import GCPNMaskablePolicy, MolGraphExtractor, silent_logger
 
 # Reward: the final QED only. With masks every action is legal, so GCPN's +1/N validity term would
 # only pay for longer episodes (longer molecules, lower QED): a first run with it learned exactly that.
@@ -122,6 +122,7 @@ def main() -> None:
         device=args.device,
         policy_kwargs=policy_kwargs,
     )
+    model.set_logger(silent_logger())
     before = sample(model, args.molecules, args.seed + 1)  # the starting policy, for comparison
     began = time.perf_counter()
     model.learn(total_timesteps=args.steps, callback=ProgressBar(args.steps))

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 from sb3_contrib import MaskablePPO
-from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from molgym.agent import Agent
@@ -15,7 +14,7 @@ from molgym.oracle import BudgetExhausted, Oracle
 from molgym.rollout import rollout
 from molgym.tasks import Task
 from molgym.wrappers import FlatAction
-from molgym_agents.sb3.features import MolGraphExtractor
+from molgym_agents.sb3 import MolGraphExtractor, silent_logger
 
 __all__ = ["SB3PPOAgent"]
 
@@ -77,8 +76,7 @@ class SB3PPOAgent(Agent):
             )
         else:
             self.model.set_env(venv)
-        # SB3's default logger makes an empty /tmp/SB3-<date> folder on every learn(); this one writes nothing
-        self.model.set_logger(Logger(folder=None, output_formats=[]))
+        self.model.set_logger(silent_logger())
         try:
             self.model.learn(total_timesteps=10**12, reset_num_timesteps=False)
         except BudgetExhausted:

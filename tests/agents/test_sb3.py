@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import gymnasium as gym
 import pytest
 import torch
@@ -10,7 +13,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
 import molgym  # noqa: F401 - registers the environments
 from molgym.wrappers import FlatAction
-from molgym_agents.sb3 import MolGraphExtractor
+from molgym_agents.sb3 import MolGraphExtractor, silent_logger
 from molgym_agents.sb3.features import padded_to_graph
 
 
@@ -74,8 +77,11 @@ def test_maskable_ppo_trains_and_never_takes_an_illegal_action(vec_env_cls):
         ),
         device="cpu",
     )
+    model.set_logger(silent_logger())
+    temp_before = set(Path(tempfile.gettempdir()).glob("SB3-*"))
     before = [p.detach().clone() for p in model.policy.parameters()]
     model.learn(total_timesteps=256)
+    assert set(Path(tempfile.gettempdir()).glob("SB3-*")) == temp_before  # SB3's default logger would make one
     assert model.num_timesteps >= 256
     assert any(not torch.equal(a, b) for a, b in zip(before, model.policy.parameters()))  # it learned something
     steps = sum(venv.get_attr("steps"))
@@ -87,7 +93,7 @@ def test_maskable_ppo_trains_and_never_takes_an_illegal_action(vec_env_cls):
 def _gcpn_model(env, **kwargs):
     from molgym_agents.sb3 import GCPNMaskablePolicy
 
-    return MaskablePPO(
+    model = MaskablePPO(
         GCPNMaskablePolicy,
         env,
         n_steps=32,
@@ -96,6 +102,8 @@ def _gcpn_model(env, **kwargs):
         seed=0,
         policy_kwargs={"atom_types": env.unwrapped.vocab.names, **kwargs},
     )
+    model.set_logger(silent_logger())
+    return model
 
 
 def test_gcpn_policy_starts_from_the_shipped_weights_and_acts_legally():
