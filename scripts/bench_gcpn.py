@@ -1,6 +1,6 @@
-"""GCPN on its paper's tasks under a fixed oracle budget, beside the paper's figures.
+"""GCPN (or another agent) on GCPN's paper's tasks under a fixed oracle budget, beside the paper's figures.
 
-Run: ``python scripts/bench_gcpn.py [--budget 10000] [--seeds 3 | --seed S ...]
+Run: ``python scripts/bench_gcpn.py [--agent gcpn] [--budget 10000] [--seeds 3 | --seed S ...]
 [--tasks qed,plogp,logp_target,mw_target,constrained] [--constrained-molecules 800] [--constrained-budget N]
 [--thresholds 0.0,0.2,0.4,0.6] [--device cpu] [--workers N] [--out runs/bench_gcpn] [--config KEY=VALUE ...]
 [--report]``, or ``python scripts/bench_gcpn.py --throughput [--updates 5] [--num-envs 32] [--device cpu]
@@ -8,7 +8,8 @@ Run: ``python scripts/bench_gcpn.py [--budget 10000] [--seeds 3 | --seed S ...]
 
 Every run is a run of ``molgym compare`` (:mod:`molgym.compare`): the gcpn agent from its shipped
 checkpoint, trained with PPO until ``--budget`` oracle calls (one call = one new unique molecule
-scored) are spent, one comparison per task in ``OUT/<task>/`` (per similarity threshold for
+scored) are spent (``--agent NAME``: another registered agent, e.g. ``genetic_gcpn``, on every task
+but constrained optimisation, whose evaluation runs GCPN's policy), one comparison per task in ``OUT/<task>/`` (per similarity threshold for
 constrained optimisation: ``OUT/constrained_<threshold>/``), with compare's run directories, report,
 curves and molecule pictures. A repeated command resumes: finished runs are read back, unfinished
 ones redone, and a folder holding runs of other settings is refused. ``--report`` trains nothing.
@@ -30,7 +31,7 @@ its tasks, read from the run directories, and the table beside the paper's figur
   best 10 updates by training reward (:class:`molgym.loop.BestPolicy`), since the policy may degrade
   late in training. Each run's evaluation is written to its directory (``evaluation.json``) once.
 
-``--config`` passes GCPN settings to every run (``molgym train``'s ``--config``); they are part of
+``--config`` passes the agent's settings to every run (``molgym train``'s ``--config``); they are part of
 the settings that ``--out`` must match.
 """
 
@@ -48,7 +49,7 @@ import torch
 from rdkit import Chem
 from tqdm.auto import tqdm
 
-from molgym.agent import check_settings, parse_settings
+from molgym.agent import agent_class, check_settings, parse_settings
 from molgym.compare import Comparison, SettingsMismatch, check_runs, read_result, run_all, write_report
 from molgym.data.datasets import MOSES_PATH
 from molgym.metrics import diversity
@@ -100,19 +101,19 @@ def throughput(args) -> None:
     )
 
 
-def gcpn_runs(args, task: str, out: Path, config: dict | None = None, **settings) -> list[tuple[Path, dict]]:
-    """The gcpn runs of ``task`` with ``args.seeds`` in ``out`` through :mod:`molgym.compare` (made now
+def agent_runs(args, task: str, out: Path, config: dict | None = None, **settings) -> list[tuple[Path, dict]]:
+    """The ``--agent`` runs of ``task`` with ``args.seeds`` in ``out`` through :mod:`molgym.compare` (made now
     unless ``--report``, or read back), and the task's compare report; (run directory, result) of
     each finished run. ``config``: the agent's settings (default ``--config``'s); ``settings``: the
     :class:`Comparison`'s other fields."""
     comparison = Comparison(
         task,
-        ("gcpn",),
+        (args.agent,),
         settings.pop("budget", args.budget),
         max(args.seeds) + 1,
         device=args.device,
         training_set=None,
-        configs={"gcpn": args.config if config is None else config},
+        configs={args.agent: args.config if config is None else config},
         **{"propose": 0, **settings},
     )
     specs = [spec for spec in comparison.runs(out) if spec.seed in args.seeds]
@@ -162,7 +163,7 @@ def run_row(directory: Path, result: dict) -> dict:
 
 def bench_top(name: str, args) -> dict | None:
     runs = []
-    for directory, result in gcpn_runs(args, name, args.out / name):
+    for directory, result in agent_runs(args, name, args.out / name):
         best = sorted(oracle_log(directory), key=lambda row: row[1], reverse=True)[:3]
         run = {**run_row(directory, result), "top3": best}
         if name == "plogp":
@@ -202,7 +203,7 @@ def bench_top(name: str, args) -> dict | None:
 def bench_target(name: str, args) -> dict | None:
     target = make_task(name).objective
     runs = []
-    for directory, result in gcpn_runs(args, name, args.out / name, propose=args.propose):
+    for directory, result in agent_runs(args, name, args.out / name, propose=args.propose):
         with open(directory / "proposed.csv") as f:
             proposed = [row["smiles"] for row in csv.DictReader(f)]
         values = np.array([target.prop(Context.of_mol(Chem.MolFromSmiles(s))) for s in proposed])
@@ -270,7 +271,7 @@ def bench_constrained(args) -> dict | None:
     rows = []
     for threshold in args.thresholds:
         task = make_task("constrained", start_smiles=starts, threshold=threshold)
-        runs = gcpn_runs(
+        runs = agent_runs(
             args,
             "constrained",
             args.out / f"constrained_{threshold}",
@@ -321,7 +322,8 @@ def table(results: list[dict], args) -> list[str]:
             "scored outside the budget)"
         )
     lines = [
-        f"GCPN benchmark, {'; '.join(budgets)}; device {args.device}; wall time: training. Made by:",
+        f"{args.agent} on GCPN's paper's tasks, {'; '.join(budgets)}; device {args.device}; wall time: training. "
+        "Made by:",
         "",
         "    " + args.command,
         "",
@@ -386,6 +388,7 @@ def table(results: list[dict], args) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--agent", default="gcpn", help="a registered agent (constrained optimisation: gcpn only)")
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--budget", type=int, default=10000, help="oracle calls per run")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0 to N - 1 of each task")
@@ -406,26 +409,33 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=None, help="runs at a time (molgym compare's; default: one per core)"
     )
-    parser.add_argument("--out", type=Path, default=Path("runs/bench_gcpn"))
+    parser.add_argument("--out", type=Path, default=None, help="default runs/bench_gcpn (runs/bench_gcpn_AGENT)")
     parser.add_argument("--report", action="store_true", help="train nothing: report the runs already in --out")
     parser.add_argument(
         "--config",
         nargs="*",
         default=[],
         metavar="KEY=VALUE",
-        help="GCPN settings for every run (as molgym train's --config), e.g. normalize_returns=true",
+        help="the agent's settings for every run (as molgym train's --config), e.g. normalize_returns=true",
     )
     parser.add_argument("--throughput", action="store_true", help="measure PPO's speed only")
     parser.add_argument("--updates", type=int, default=5, help="--throughput: PPO updates timed")
     parser.add_argument("--num-envs", type=int, default=32, help="--throughput: molecules per batch")
     args = parser.parse_args()
     try:
+        cls = agent_class(args.agent)
+    except ValueError as err:
+        raise SystemExit(f"--agent: {err}") from None
+    try:
         args.config = parse_settings(args.config)
-        check_settings(GCPNAgent, args.config)
+        check_settings(cls, args.config)
     except ValueError as err:
         raise SystemExit(f"--config: {err}") from None
     if args.throughput:
+        if args.agent != "gcpn":
+            raise SystemExit("--throughput measures GCPN's PPO: --agent gcpn")
         return throughput(args)
+    args.out = args.out or Path("runs/bench_gcpn" + ("" if args.agent == "gcpn" else f"_{args.agent}"))
     args.command = "python scripts/bench_gcpn.py " + " ".join(sys.argv[1:])
     args.constrained_budget = args.constrained_budget or args.budget
     args.seeds = sorted(set(args.seed)) if args.seed else list(range(args.seeds))
@@ -439,8 +449,13 @@ def main() -> None:
     unknown = set(args.tasks) - set(TASKS)
     if unknown:
         raise SystemExit(f"unknown task(s) {', '.join(sorted(unknown))}")
+    if "constrained" in args.tasks and args.agent != "gcpn":
+        raise SystemExit(
+            f"constrained optimisation is evaluated with GCPN's policy from each start molecule: --agent gcpn, "
+            f"or --tasks without constrained for {args.agent}"
+        )
     print(
-        f"GCPN benchmark: budget {args.budget} oracle calls, seeds {', '.join(map(str, args.seeds))}, "
+        f"{args.agent} on GCPN's paper's tasks: budget {args.budget} oracle calls, seeds {', '.join(map(str, args.seeds))}, "
         f"device {args.device}"
     )
     results = []

@@ -87,7 +87,8 @@ def _gcpn_table(data: dict, folder: Path) -> list[str]:
     from scripts.bench_gcpn import table
 
     tasks = [r["task"] for r in data["results"]]
-    args = SimpleNamespace(**{"tasks": tasks, **data["args"], "command": data["command"]})
+    settings = data.get("settings") or {"agent": "gcpn", **data["args"]}  # "args": before --agent, GCPN's runs
+    args = SimpleNamespace(**{"tasks": tasks, **settings, "command": data["command"]})
     try:
         return table(data["results"], args)
     except KeyError:

@@ -101,3 +101,17 @@ def test_seed_picks_single_seeds_in_place_of_the_first_n(monkeypatch, capsys, tm
     out = capsys.readouterr().out
     assert "seeds 2, 4," in out and "qed seed 2: not in" in out and "qed seed 4: not in" in out
     assert "seed 0" not in out and "seed 1" not in out
+
+
+def test_another_agent_runs_the_tasks_it_can_and_constrained_optimisation_is_refused(monkeypatch, tmp_path, capsys):
+    small = ["batch_size=4", "offspring=4", "local_search=4", "replay_size=8", "replay_batch=4"]
+    argv = ["--agent", "genetic_gcpn", "--budget", "16", "--seeds", "1", "--propose", "10", "--out", str(tmp_path)]
+    _bench(monkeypatch, *argv, "--tasks", "qed,logp_target", "--config", *small)
+    qed, target = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert qed["runs"][0]["calls"] == 16 and 0 <= target["runs"][0]["success"] <= 1
+    assert (tmp_path / "logp_target" / "genetic_gcpn" / "seed0" / "proposed.csv").is_file()
+    assert (tmp_path / "results.md").read_text().startswith("genetic_gcpn on GCPN's paper's tasks")
+    with pytest.raises(SystemExit, match="constrained optimisation is evaluated with GCPN's policy"):
+        _bench(monkeypatch, *argv, "--tasks", "constrained")
+    with pytest.raises(SystemExit, match="--agent: unknown agent 'nope'"):
+        _bench(monkeypatch, *argv, "--agent", "nope")
