@@ -1,5 +1,5 @@
 """Genetic GCPN (``genetic_gcpn``): GCPN's graph-editing policy tuned off-policy towards its prior
-reweighted by the score (REINVENT's augmented likelihood, or trajectory balance), with a
+reweighted by the score (by trajectory balance, or REINVENT's augmented likelihood), with a
 rank-based replay of its best molecules, a local search in which the policy rebuilds parts of them,
 and a genetic search over them.
 
@@ -22,17 +22,16 @@ weights, which also stay as the frozen prior). Each update:
    (``loss``), both towards the distribution ``P_prior(x) exp(sigma S(x))`` (the best one of reward
    ``sigma S`` with a KL penalty to the prior):
 
-   - ``"augmented_likelihood"``, REINVENT's::
-
-         loss = mean_x (log P_prior(x) + sigma * S(x) - log P_agent(x))^2
-
-   - ``"trajectory_balance"``, a GFlowNet's (Malkin et al., 2022) with the prior inside the
-     reward, as Genetic GFN's KL-regularised one, with a learned normaliser ``log Z``::
+   - ``"trajectory_balance"`` (the default), a GFlowNet's (Malkin et al., 2022) with the prior
+     inside the reward, as Genetic GFN's KL-regularised one, with a learned normaliser ``log Z``::
 
          loss = mean_x (log Z + log P_agent(x) - log P_prior(x) - sigma * S(x))^2
 
      The one construction order per molecule stands for all of them (backward probability 1, as
      for a sequence); ``log Z`` starts at the first batch's mean gap and learns at ``LOG_Z_LR``.
+   - ``"augmented_likelihood"``, REINVENT's: the same without ``log Z``::
+
+         loss = mean_x (log P_prior(x) + sigma * S(x) - log P_agent(x))^2
 
    where ``log P(x)`` is the log-probability of ``x``'s trajectory, a sum over its steps;
 5. the replay keeps the ``replay_size`` best molecules scored so far.
@@ -66,7 +65,7 @@ from molgym_agents.reinvent.agent import augmented_likelihood_loss
 
 __all__ = ["GeneticGCPNAgent"]
 
-LOSSES = ("augmented_likelihood", "trajectory_balance")
+LOSSES = ("trajectory_balance", "augmented_likelihood")
 LOG_Z_LR = 0.1  # Adam's step for log Z under trajectory balance (the policy's is ``lr``)
 
 
@@ -74,7 +73,7 @@ class GeneticGCPNAgent(UpdatingAgent):
     """Config: ``batch_size`` (molecules the policy builds from scratch per update), ``offspring``
     (children bred from the replay per update), ``mutation_rate``, ``replay_size`` (best molecules
     kept), ``replay_batch`` (of them relearned per update), ``rank_weight``, ``sigma`` (the score's
-    weight in the target), ``loss`` (``"augmented_likelihood"`` or ``"trajectory_balance"``), ``lr``,
+    weight in the target), ``loss`` (``"trajectory_balance"`` or ``"augmented_likelihood"``), ``lr``,
     ``learn_batch`` (molecules per gradient step),
     ``local_search`` (replay molecules the policy rebuilds in part per update), ``init`` (the
     starting and prior weights: ``"pretrained"``, the shipped GCPN checkpoint, or a path),
@@ -97,7 +96,7 @@ class GeneticGCPNAgent(UpdatingAgent):
         replay_batch: int = 64,
         rank_weight: float = 0.01,
         sigma: float = 100.0,
-        loss: str = "augmented_likelihood",
+        loss: str = "trajectory_balance",
         lr: float = 5e-4,
         learn_batch: int = 64,
         local_search: int = 48,

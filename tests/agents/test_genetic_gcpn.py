@@ -1,5 +1,5 @@
-"""Genetic GCPN: GCPN's policy tuned on the augmented likelihood over its own molecules, a replay of
-the best and a genetic search's children, each as an env trajectory."""
+"""Genetic GCPN: GCPN's policy tuned by trajectory balance (or the augmented likelihood) over its own
+molecules, a replay of the best and a genetic search's children, each as an env trajectory."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def test_trajectory_balance_learns_the_normaliser_where_the_augmented_likelihood
     assert abs(start - gap.mean().item()) <= LOG_Z_LR * 1.001
     tb._learn(molecules)
     assert tb.log_z.item() != start
-    al = GeneticGCPNAgent(make_task("qed"), seed=0, **SMALL)
+    al = GeneticGCPNAgent(make_task("qed"), seed=0, loss="augmented_likelihood", **SMALL)
     al._learn(molecules)
     assert al.log_z is None
     with pytest.raises(ValueError, match="unknown loss 'tb'"):
