@@ -14,8 +14,10 @@ weights, which also stay as the frozen prior). Each update:
    the oracle scores the results;
 3. ``offspring`` children are bred from the replay (Graph GA's crossover and mutations,
    :func:`molgym_agents.graph_ga.operators.offspring`) and scored;
-4. the molecules of all three, and ``replay_batch`` molecules drawn from the replay by rank (weight
-   ``1 / (rank_weight * R + rank)``), are turned into env trajectories
+4. the replay keeps the ``replay_size`` best molecules scored so far;
+5. the molecules of all three that entered the replay (``learn_new="kept"``; ``"all"``: every one),
+   and ``replay_batch`` molecules drawn from the replay as it was by rank (weight
+   ``1 / (rank_weight * R + rank)``; by default the whole replay), are turned into env trajectories
    (:mod:`molgym.chem.construction`: a random legal order of edits that rebuilds each one from a
    carbon, made once per molecule and kept with its prior log-likelihood while the molecule is in
    the replay), and the policy takes one Adam step per ``learn_batch`` of them on one of two losses
@@ -33,8 +35,7 @@ weights, which also stay as the frozen prior). Each update:
 
          loss = mean_x (log P_prior(x) + sigma * S(x) - log P_agent(x))^2
 
-   where ``log P(x)`` is the log-probability of ``x``'s trajectory, a sum over its steps;
-5. the replay keeps the ``replay_size`` best molecules scored so far.
+   where ``log P(x)`` is the log-probability of ``x``'s trajectory, a sum over its steps.
 
 So the policy learns from molecules it did not make (the offspring, the replay) as well as its own,
 while the prior term keeps it from collapsing onto a few molecules. Tasks that start from given
@@ -66,16 +67,18 @@ from molgym_agents.reinvent.agent import augmented_likelihood_loss
 __all__ = ["GeneticGCPNAgent"]
 
 LOSSES = ("trajectory_balance", "augmented_likelihood")
+LEARN_NEW = ("kept", "all")  # which of an update's new molecules the policy learns from
 LOG_Z_LR = 0.1  # Adam's step for log Z under trajectory balance (the policy's is ``lr``)
 
 
 class GeneticGCPNAgent(UpdatingAgent):
     """Config: ``batch_size`` (molecules the policy builds from scratch per update), ``offspring``
     (children bred from the replay per update), ``mutation_rate``, ``replay_size`` (best molecules
-    kept), ``replay_batch`` (of them relearned per update), ``rank_weight``, ``sigma`` (the score's
-    weight in the target), ``loss`` (``"trajectory_balance"`` or ``"augmented_likelihood"``), ``lr``,
-    ``learn_batch`` (molecules per gradient step),
-    ``local_search`` (replay molecules the policy rebuilds in part per update), ``init`` (the
+    kept), ``replay_batch`` (of them relearned per update), ``learn_new`` (which of an update's
+    new molecules the policy learns from: ``"kept"``, those that enter the replay, or ``"all"``),
+    ``rank_weight``, ``sigma`` (the score's weight in the target), ``loss``
+    (``"trajectory_balance"`` or ``"augmented_likelihood"``), ``lr``, ``learn_batch`` (molecules
+    per gradient step), ``local_search`` (replay molecules the policy rebuilds in part per update), ``init`` (the
     starting and prior weights: ``"pretrained"``, the shipped GCPN checkpoint, or a path),
     ``patience``.
 
@@ -93,7 +96,8 @@ class GeneticGCPNAgent(UpdatingAgent):
         offspring: int = 64,
         mutation_rate: float = 0.067,
         replay_size: int = 128,
-        replay_batch: int = 64,
+        replay_batch: int = 128,
+        learn_new: str = "kept",
         rank_weight: float = 0.01,
         sigma: float = 100.0,
         loss: str = "trajectory_balance",
@@ -107,6 +111,8 @@ class GeneticGCPNAgent(UpdatingAgent):
             raise ValueError(f"genetic_gcpn builds molecules from scratch; task {task.name!r} edits given molecules")
         if loss not in LOSSES:
             raise ValueError(f"genetic_gcpn: unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+        if learn_new not in LEARN_NEW:
+            raise ValueError(f"genetic_gcpn: unknown learn_new {learn_new!r}; choose one of {', '.join(LEARN_NEW)}")
         super().__init__(
             task,
             seed,
@@ -116,6 +122,7 @@ class GeneticGCPNAgent(UpdatingAgent):
             mutation_rate=mutation_rate,
             replay_size=replay_size,
             replay_batch=replay_batch,
+            learn_new=learn_new,
             rank_weight=rank_weight,
             sigma=sigma,
             loss=loss,
@@ -174,8 +181,9 @@ class GeneticGCPNAgent(UpdatingAgent):
         new = (oracle.calls - calls) / max(1, len(own) + len(searched) + len(bred))
         fresh = dict(own + searched + bred)
         self.replay = sorted({**dict(self.replay), **fresh}.items(), key=lambda item: -item[1])[: cfg["replay_size"]]
-        fit, agent_ll = self._learn(list(fresh.items()) + replayed)
         kept = dict(self.replay)
+        learned = [(s, v) for s, v in fresh.items() if cfg["learn_new"] == "all" or s in kept]
+        fit, agent_ll = self._learn(list(dict(replayed + learned).items()))  # the replay as it was, and what is new
         self._trajectories = {s: t for s, t in self._trajectories.items() if s in kept}
         scores = [v for _, v in own]
         return {

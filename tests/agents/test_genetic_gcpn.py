@@ -71,6 +71,30 @@ def test_trajectory_balance_learns_the_normaliser_where_the_augmented_likelihood
         GeneticGCPNAgent(make_task("qed"), loss="tb")
 
 
+@pytest.mark.parametrize("learn_new", ["kept", "all"])
+def test_it_learns_from_the_replay_and_the_new_molecules_that_enter_it_or_all_of_them(learn_new):
+    """Each update learns from ``replay_batch`` molecules of the replay as it was and, of the
+    update's new molecules, those that entered the replay (``"kept"``) or every one (``"all"``)."""
+    task = make_task("qed")
+    oracle = task.oracle(200)
+    agent = GeneticGCPNAgent(task, seed=0, learn_new=learn_new, **{**SMALL, "replay_batch": 4})
+    learned: list[list[str]] = []
+    original = agent._learn
+    agent._learn = lambda molecules: learned.append([s for s, _ in molecules]) or original(molecules)
+    agent.update(oracle)
+    before, seen = dict(agent.replay), set(dict((s, v) for _, s, v in oracle.log))
+    agent.update(oracle)
+    new, now = {s for _, s, _ in oracle.log} - seen, set(dict(agent.replay))
+    assert len(learned[-1]) == len(set(learned[-1])) and len(set(learned[-1]) & set(before)) >= 4
+    if learn_new == "all":
+        assert new <= set(learned[-1])
+    else:
+        assert new & now and new - now  # some entered the replay, some did not
+        assert new & set(learned[-1]) == new & now and set(learned[-1]) <= set(before) | now
+    with pytest.raises(ValueError, match="unknown learn_new 'best'"):
+        GeneticGCPNAgent(task, learn_new="best")
+
+
 def test_local_search_rebuilds_part_of_a_replay_molecule():
     """Each completion keeps the cut part of its parent (a connected part of its trajectory), and the
     trajectories kept are the replay's."""
