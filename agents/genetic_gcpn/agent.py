@@ -15,9 +15,9 @@ weights, which also stay as the frozen prior). Each update:
 3. ``offspring`` children are bred from the replay (Graph GA's crossover and mutations,
    :func:`molgym_agents.graph_ga.operators.offspring`) and scored;
 4. the replay keeps the ``replay_size`` best molecules scored so far;
-5. the molecules of all three that entered the replay (``learn_new="kept"``; ``"all"``: every one),
-   and ``replay_batch`` molecules drawn from the replay as it was by rank (weight
-   ``1 / (rank_weight * R + rank)``; by default the whole replay), are turned into env trajectories
+5. the molecules of all three (``learn_new="all"``; ``"kept"``: only those that entered the
+   replay), and ``replay_batch`` molecules drawn from the replay as it was by rank (weight
+   ``1 / (rank_weight * R + rank)``), are turned into env trajectories
    (:mod:`molgym.chem.construction`: a random legal order of edits that rebuilds each one from a
    carbon, made once per molecule and kept with its prior log-likelihood while the molecule is in
    the replay), and the policy takes one Adam step per ``learn_batch`` of them on one of two losses
@@ -67,7 +67,7 @@ from molgym_agents.reinvent.agent import augmented_likelihood_loss
 __all__ = ["GeneticGCPNAgent"]
 
 LOSSES = ("trajectory_balance", "augmented_likelihood")
-LEARN_NEW = ("kept", "all")  # which of an update's new molecules the policy learns from
+LEARN_NEW = ("all", "kept")  # which of an update's new molecules the policy learns from
 LOG_Z_LR = 0.1  # Adam's step for log Z under trajectory balance (the policy's is ``lr``)
 
 
@@ -75,7 +75,7 @@ class GeneticGCPNAgent(UpdatingAgent):
     """Config: ``batch_size`` (molecules the policy builds from scratch per update), ``offspring``
     (children bred from the replay per update), ``mutation_rate``, ``replay_size`` (best molecules
     kept), ``replay_batch`` (of them relearned per update), ``learn_new`` (which of an update's
-    new molecules the policy learns from: ``"kept"``, those that enter the replay, or ``"all"``),
+    new molecules the policy learns from: ``"all"``, or ``"kept"``, those that enter the replay),
     ``rank_weight``, ``sigma`` (the score's weight in the target), ``loss``
     (``"trajectory_balance"`` or ``"augmented_likelihood"``), ``lr``, ``learn_batch`` (molecules
     per gradient step), ``local_search`` (replay molecules the policy rebuilds in part per update), ``init`` (the
@@ -96,8 +96,8 @@ class GeneticGCPNAgent(UpdatingAgent):
         offspring: int = 64,
         mutation_rate: float = 0.067,
         replay_size: int = 128,
-        replay_batch: int = 128,
-        learn_new: str = "kept",
+        replay_batch: int = 64,
+        learn_new: str = "all",
         rank_weight: float = 0.01,
         sigma: float = 100.0,
         loss: str = "trajectory_balance",
@@ -183,7 +183,7 @@ class GeneticGCPNAgent(UpdatingAgent):
         self.replay = sorted({**dict(self.replay), **fresh}.items(), key=lambda item: -item[1])[: cfg["replay_size"]]
         kept = dict(self.replay)
         learned = [(s, v) for s, v in fresh.items() if cfg["learn_new"] == "all" or s in kept]
-        fit, agent_ll = self._learn(list(dict(replayed + learned).items()))  # the replay as it was, and what is new
+        fit, agent_ll = self._learn(learned + replayed)
         self._trajectories = {s: t for s, t in self._trajectories.items() if s in kept}
         scores = [v for _, v in own]
         return {

@@ -85,7 +85,7 @@ def test_it_learns_from_the_replay_and_the_new_molecules_that_enter_it_or_all_of
     before, seen = dict(agent.replay), set(dict((s, v) for _, s, v in oracle.log))
     agent.update(oracle)
     new, now = {s for _, s, _ in oracle.log} - seen, set(dict(agent.replay))
-    assert len(learned[-1]) == len(set(learned[-1])) and len(set(learned[-1]) & set(before)) >= 4
+    assert len(set(learned[-1]) & set(before)) >= 4
     if learn_new == "all":
         assert new <= set(learned[-1])
     else:
