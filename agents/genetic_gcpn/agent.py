@@ -78,8 +78,8 @@ class GeneticGCPNAgent(UpdatingAgent):
     new molecules the policy learns from: ``"all"``, or ``"kept"``, those that enter the replay),
     ``rank_weight``, ``sigma`` (the score's weight in the target), ``loss``
     (``"trajectory_balance"`` or ``"augmented_likelihood"``), ``lr``, ``learn_batch`` (molecules
-    per gradient step), ``local_search`` (replay molecules the policy rebuilds in part per update), ``init`` (the
-    starting and prior weights: ``"pretrained"``, the shipped GCPN checkpoint, or a path),
+    per gradient step), ``local_search`` (replay molecules the policy rebuilds in part per update),
+    ``init`` (the starting and prior weights: ``"pretrained"``, the shipped GCPN checkpoint, or a path),
     ``patience``.
 
     ``steps`` counts the env steps of the policy's episodes; one :meth:`update` is one round.

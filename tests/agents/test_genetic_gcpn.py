@@ -82,7 +82,7 @@ def test_it_learns_from_the_replay_and_the_new_molecules_that_enter_it_or_all_of
     original = agent._learn
     agent._learn = lambda molecules: learned.append([s for s, _ in molecules]) or original(molecules)
     agent.update(oracle)
-    before, seen = dict(agent.replay), set(dict((s, v) for _, s, v in oracle.log))
+    before, seen = dict(agent.replay), {s for _, s, _ in oracle.log}
     agent.update(oracle)
     new, now = {s for _, s, _ in oracle.log} - seen, set(dict(agent.replay))
     assert len(set(learned[-1]) & set(before)) >= 4
