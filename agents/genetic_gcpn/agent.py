@@ -13,7 +13,9 @@ weights, which also stay as the frozen prior). Each update:
    from there (the trajectory-level local search of Kim et al., ICLR 2024, with GCPN's edits);
    the oracle scores the results;
 3. ``offspring`` children are bred from the replay (Graph GA's crossover and mutations,
-   :func:`molgym_agents.graph_ga.operators.offspring`) and scored;
+   :func:`molgym_agents.graph_ga.operators.offspring`), their parents drawn in proportion to their
+   scores (``selection="score"``, Graph GA's) or to the replay's rank weights (``"rank"``), and
+   scored;
 4. the replay keeps the ``replay_size`` best molecules scored so far;
 5. the molecules of all three (``learn_new="all"``; ``"kept"``: only those that entered the
    replay), and ``replay_batch`` molecules drawn from the replay as it was by rank (weight
@@ -36,6 +38,10 @@ weights, which also stay as the frozen prior). Each update:
          loss = mean_x (log P_prior(x) + sigma * S(x) - log P_agent(x))^2
 
    where ``log P(x)`` is the log-probability of ``x``'s trajectory, a sum over its steps.
+
+The first update seeds the replay: the policy builds ``batch_size + local_search + offspring``
+molecules, or only ``batch_size`` with the rest drawn at random from ``data`` (a dataset's name or a
+SMILES file, :func:`molgym.data.load_smiles`, as Graph GA starts).
 
 So the policy learns from molecules it did not make (the offspring, the replay) as well as its own,
 while the prior term keeps it from collapsing onto a few molecules. Tasks that start from given
@@ -61,6 +67,7 @@ from molgym_agents.gcpn.agent import PRETRAINED, load_weights
 from molgym_agents.gcpn.expert import ExpertData, expert_batch, expert_data
 from molgym_agents.gcpn.policy import GCPNPolicy
 from molgym_agents.gcpn.ppo import obs_tensors
+from molgym_agents.graph_ga.agent import sample_molecules
 from molgym_agents.graph_ga.operators import offspring
 from molgym_agents.reinvent.agent import augmented_likelihood_loss
 
@@ -68,6 +75,7 @@ __all__ = ["GeneticGCPNAgent"]
 
 LOSSES = ("trajectory_balance", "augmented_likelihood")
 LEARN_NEW = ("all", "kept")  # which of an update's new molecules the policy learns from
+SELECTIONS = ("score", "rank")  # how offspring's parents are drawn from the replay
 LOG_Z_LR = 0.1  # Adam's step for log Z under trajectory balance (the policy's is ``lr``)
 
 
@@ -80,7 +88,8 @@ class GeneticGCPNAgent(UpdatingAgent):
     (``"trajectory_balance"`` or ``"augmented_likelihood"``), ``lr``, ``learn_batch`` (molecules
     per gradient step), ``local_search`` (replay molecules the policy rebuilds in part per update),
     ``init`` (the starting and prior weights: ``"pretrained"``, the shipped GCPN checkpoint, or a path),
-    ``patience``.
+    ``data`` (where the first update's searches' share is drawn from; ``None``: the policy builds
+    it), ``selection`` (how offspring's parents are drawn: ``"score"`` or ``"rank"``), ``patience``.
 
     ``steps`` counts the env steps of the policy's episodes; one :meth:`update` is one round.
     """
@@ -105,6 +114,8 @@ class GeneticGCPNAgent(UpdatingAgent):
         learn_batch: int = 64,
         local_search: int = 48,
         init: str = "pretrained",
+        data: str | None = None,
+        selection: str = "score",
         patience: int = 20,
     ):
         if task.start_smiles is not None:
@@ -113,6 +124,8 @@ class GeneticGCPNAgent(UpdatingAgent):
             raise ValueError(f"genetic_gcpn: unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
         if learn_new not in LEARN_NEW:
             raise ValueError(f"genetic_gcpn: unknown learn_new {learn_new!r}; choose one of {', '.join(LEARN_NEW)}")
+        if selection not in SELECTIONS:
+            raise ValueError(f"genetic_gcpn: unknown selection {selection!r}; choose one of {', '.join(SELECTIONS)}")
         super().__init__(
             task,
             seed,
@@ -130,6 +143,8 @@ class GeneticGCPNAgent(UpdatingAgent):
             learn_batch=learn_batch,
             local_search=local_search,
             init=init,
+            data=data,
+            selection=selection,
             patience=patience,
         )
         self.patience = patience
@@ -164,19 +179,22 @@ class GeneticGCPNAgent(UpdatingAgent):
     # Learning ---------------------------------------------------------------------------------
     def update(self, oracle: Oracle) -> dict[str, float]:
         cfg = self.config
-        # the first update builds a whole update's worth of molecules: the replay the searches start from
-        first = cfg["batch_size"] + cfg["local_search"] + cfg["offspring"]
-        made = self._build(cfg["batch_size"] if self.replay else first)
+        # the first update makes a whole update's worth of molecules, the replay the searches start
+        # from: all built by the policy, or the searches' share drawn from ``data``
+        searches = cfg["local_search"] + cfg["offspring"]
+        drawn = sample_molecules(cfg["data"], searches, self.rng) if not self.replay and cfg["data"] else []
+        made = self._build(cfg["batch_size"] if self.replay or drawn else cfg["batch_size"] + searches)
         self.steps += int(made.steps.sum())
         calls = oracle.calls
         own = [(s, oracle(s)) for s in made.smiles]  # the budget may run out here
+        bred = [(s, oracle(s)) for s in drawn]
         parents = [m for m, _ in self._from_replay(cfg["local_search"]) if m in self._trajectories]
         completed = self._complete(parents) if parents else None
         if completed is not None:
             self.steps += int(completed.steps.sum())
         searched = [(s, oracle(s)) for s in completed.smiles] if completed is not None else []
-        children = offspring(self.replay, cfg["offspring"], cfg["mutation_rate"], self.rng) if self.replay else []
-        bred = [(s, oracle(s)) for s in children]
+        children = offspring(self._parents(), cfg["offspring"], cfg["mutation_rate"], self.rng) if self.replay else []
+        bred += [(s, oracle(s)) for s in children]
         replayed = self._from_replay(cfg["replay_batch"])
         new = (oracle.calls - calls) / max(1, len(own) + len(searched) + len(bred))
         fresh = dict(own + searched + bred)
@@ -196,6 +214,13 @@ class GeneticGCPNAgent(UpdatingAgent):
             "loss": fit,
             "agent_likelihood": agent_ll,
         }
+
+    def _parents(self) -> list[tuple[str, float]]:
+        """The replay with the weights offspring draws parents by: the scores, or the rank weights."""
+        if self.config["selection"] == "score":
+            return self.replay
+        weights = 1.0 / (self.config["rank_weight"] * len(self.replay) + np.arange(1, len(self.replay) + 1))
+        return [(s, w) for (s, _), w in zip(self.replay, weights)]
 
     def _from_replay(self, count: int) -> list[tuple[str, float]]:
         """``count`` molecules of the replay (fewer when it is smaller), drawn by rank."""

@@ -37,6 +37,16 @@ def _molecules(data: str) -> list[str]:
     return load_smiles(data)
 
 
+def sample_molecules(data: str, n: int, rng: np.random.Generator) -> list[str]:
+    """``n`` distinct molecules of ``data`` (a name or path, :func:`molgym.data.load_smiles`) drawn
+    uniformly by ``rng``, as canonical SMILES (unparsable ones dropped)."""
+    pool = _molecules(data)
+    picked = rng.choice(len(pool), size=min(len(pool), n), replace=False)
+    with rdBase.BlockLogs():
+        mols = [Chem.MolFromSmiles(pool[i]) for i in picked]
+    return [Chem.MolToSmiles(m) for m in mols if m is not None]
+
+
 class GraphGAAgent(UpdatingAgent):
     """Config: ``population_size``, ``offspring_size``, ``mutation_rate`` (PMO's tuned values:
     120, 70, 0.067), ``data`` (the set the first population is drawn from: ``moses``, ``nci``,
@@ -111,11 +121,7 @@ class GraphGAAgent(UpdatingAgent):
         }
 
     def _starting_population(self) -> list[str]:
-        pool = _molecules(self.config["data"])
-        picked = self.rng.choice(len(pool), size=min(len(pool), self.config["population_size"]), replace=False)
-        with rdBase.BlockLogs():
-            mols = [Chem.MolFromSmiles(pool[i]) for i in picked]
-        return [Chem.MolToSmiles(m) for m in mols if m is not None]
+        return sample_molecules(self.config["data"], self.config["population_size"], self.rng)
 
     def _offspring(self, parents: list[tuple[str, float]]) -> list[str]:
         """``offspring_size`` children of ``parents`` (fewer when the operators fail), as canonical SMILES."""

@@ -14,6 +14,7 @@ from rdkit import Chem
 from molgym.chem import MolGraph
 from molgym.tasks import make_task
 from molgym_agents.genetic_gcpn import GeneticGCPNAgent
+from molgym_agents.genetic_gcpn import agent as genetic_agent
 from molgym_agents.genetic_gcpn.agent import LOG_Z_LR
 from tests.agents_for_tests import whole_and_resumed
 
@@ -93,6 +94,52 @@ def test_it_learns_from_the_replay_and_the_new_molecules_that_enter_it_or_all_of
         assert new & set(learned[-1]) == new & now and set(learned[-1]) <= set(before) | now
     with pytest.raises(ValueError, match="unknown learn_new 'best'"):
         GeneticGCPNAgent(task, learn_new="best")
+
+
+def test_the_first_update_draws_the_searches_share_from_data_and_the_policy_builds_the_rest(tmp_path):
+    """With ``data``, the first update scores ``batch_size`` molecules of the policy and
+    ``local_search + offspring`` drawn from the file; later updates breed from that replay."""
+    pool = ["CC(=O)Nc1ccc(O)cc1", "c1ccccc1O", "CCN(CC)CC", "OC(=O)c1ccccc1", "CC(C)Cc1ccc(C)cc1", "CCOC(C)=O"]
+    pool += ["NCCc1ccccc1", "CC(C)O", "O=C1CCCN1", "Cc1ccncc1", "CCCCO", "ClCCCl", "COc1ccccc1"]
+    path = tmp_path / "start.smi"
+    path.write_text("\n".join(pool) + "\n")
+    task = make_task("qed")
+    oracle = task.oracle(200)
+    agent = GeneticGCPNAgent(task, seed=0, data=str(path), **SMALL)
+    agent.update(oracle)
+    scored = [s for _, s, _ in oracle.log]
+    canonical = {Chem.MolToSmiles(Chem.MolFromSmiles(s)) for s in pool}
+    assert len(scored) == 18 and len(set(scored[6:]) & canonical) == 12  # 6 built, 12 drawn
+    best = sorted(((v, s) for _, s, v in oracle.log), reverse=True)[:12]
+    assert sorted(v for v, _ in best) == sorted(v for _, v in agent.replay)  # the replay: the best of both
+    agent.update(oracle)
+    assert oracle.calls > 18
+    with pytest.raises(FileNotFoundError, match="neither a known dataset"):
+        GeneticGCPNAgent(task, seed=0, data=str(tmp_path / "missing.smi"), **SMALL).update(task.oracle(50))
+
+
+@pytest.mark.parametrize("selection", ["score", "rank"])
+def test_offspring_parents_are_drawn_by_score_or_by_rank(selection, monkeypatch):
+    """Graph GA draws parents in proportion to their scores; ``selection="rank"`` in proportion to
+    the replay's rank weights ``1 / (rank_weight * R + rank)``, whatever the scores."""
+    task = make_task("qed")
+    agent = GeneticGCPNAgent(task, seed=0, selection=selection, **SMALL)
+    agent.train(task.oracle(30))
+    replay, drawn = list(agent.replay), []
+
+    def spy(parents, count, mutation_rate, rng):
+        drawn.append(parents)
+        return []
+
+    monkeypatch.setattr(genetic_agent, "offspring", spy)
+    agent.update(task.oracle(30))
+    (parents,) = drawn
+    assert [s for s, _ in parents] == [s for s, _ in replay]
+    ranks = np.arange(1, len(replay) + 1)
+    expected = [v for _, v in replay] if selection == "score" else 1.0 / (0.01 * len(replay) + ranks)
+    np.testing.assert_allclose([w for _, w in parents], expected)
+    with pytest.raises(ValueError, match="unknown selection 'tournament'"):
+        GeneticGCPNAgent(task, selection="tournament")
 
 
 def test_local_search_rebuilds_part_of_a_replay_molecule():
