@@ -60,7 +60,7 @@ from rdkit import rdBase
 
 from molgym.agent import UpdatingAgent
 from molgym.chem import MolGraph
-from molgym.oracle import Oracle
+from molgym.oracle import BudgetExhausted, Oracle
 from molgym.rollout import rollout
 from molgym.tasks import Task
 from molgym_agents.gcpn.agent import PRETRAINED, load_weights
@@ -186,19 +186,30 @@ class GeneticGCPNAgent(UpdatingAgent):
         made = self._build(cfg["batch_size"] if self.replay or drawn else cfg["batch_size"] + searches)
         self.steps += int(made.steps.sum())
         calls = oracle.calls
-        own = [(s, oracle(s)) for s in made.smiles]  # the budget may run out here
-        bred = [(s, oracle(s)) for s in drawn]
-        parents = [m for m, _ in self._from_replay(cfg["local_search"]) if m in self._trajectories]
-        completed = self._complete(parents) if parents else None
-        if completed is not None:
-            self.steps += int(completed.steps.sum())
-        searched = [(s, oracle(s)) for s in completed.smiles] if completed is not None else []
-        children = offspring(self._parents(), cfg["offspring"], cfg["mutation_rate"], self.rng) if self.replay else []
-        bred += [(s, oracle(s)) for s in children]
-        replayed = self._from_replay(cfg["replay_batch"])
+        fresh: dict[str, float] = {}  # this update's molecules and their scores
+
+        def score(smiles: list[str]) -> list[tuple[str, float]]:
+            for s in smiles:
+                fresh[s] = oracle(s)
+            return [(s, fresh[s]) for s in smiles]
+
+        try:
+            own = score(made.smiles)
+            bred = score(drawn)
+            parents = [m for m, _ in self._from_replay(cfg["local_search"]) if m in self._trajectories]
+            completed = self._complete(parents) if parents else None
+            if completed is not None:
+                self.steps += int(completed.steps.sum())
+            searched = score(completed.smiles) if completed is not None else []
+            children = offspring(self._parents(), cfg["offspring"], cfg["mutation_rate"], self.rng) if self.replay else []
+            bred += score(children)
+            replayed = self._from_replay(cfg["replay_batch"])  # from the replay as it was
+        except BudgetExhausted:  # what was scored before the budget ran out still enters the replay
+            self._keep(fresh)
+            self._trajectories = {s: t for s, t in self._trajectories.items() if s in dict(self.replay)}
+            raise
+        self._keep(fresh)
         new = (oracle.calls - calls) / max(1, len(own) + len(searched) + len(bred))
-        fresh = dict(own + searched + bred)
-        self.replay = sorted({**dict(self.replay), **fresh}.items(), key=lambda item: -item[1])[: cfg["replay_size"]]
         kept = dict(self.replay)
         learned = [(s, v) for s, v in fresh.items() if cfg["learn_new"] == "all" or s in kept]
         fit, agent_ll = self._learn(learned + replayed)
@@ -214,6 +225,11 @@ class GeneticGCPNAgent(UpdatingAgent):
             "loss": fit,
             "agent_likelihood": agent_ll,
         }
+
+    def _keep(self, scored: dict[str, float]) -> None:
+        """The replay becomes the ``replay_size`` best of itself and ``scored``."""
+        merged = {**dict(self.replay), **scored}
+        self.replay = sorted(merged.items(), key=lambda item: -item[1])[: self.config["replay_size"]]
 
     def _parents(self) -> list[tuple[str, float]]:
         """The replay with the weights offspring draws parents by: the scores, or the rank weights."""

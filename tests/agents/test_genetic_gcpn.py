@@ -30,7 +30,9 @@ def test_it_spends_the_budget_on_its_molecules_and_the_offspring_and_keeps_the_b
     best = dict((s, v) for _, s, v in oracle.log)
     scores = [v for _, v in agent.replay]
     assert scores == sorted(scores, reverse=True) and len(agent.replay) == 12
-    assert scores[0] == max(best.values()) and all(best[s] == v for s, v in agent.replay)
+    assert all(best[s] == v for s, v in agent.replay)
+    # the replay is the 12 best molecules scored, the last update's (cut short by the budget) included
+    assert scores == sorted(best.values(), reverse=True)[:12]
     assert len(agent.propose(5)) == 5
 
 
@@ -164,9 +166,11 @@ def test_local_search_rebuilds_part_of_a_replay_molecule():
         whole, n = MolGraph.from_smiles(parent, agent.vocab, agent.layout.max_atoms), cut.num_atoms
         assert 0 < n < whole.num_atoms
         assert _kekule(whole).HasSubstructMatch(_kekule(cut))  # a part of the parent, bond orders and all
-        # the policy only adds: the child's first n atoms and their bonds are the cut part's
+        # the policy only adds: the child's first n atoms are the cut part's, with all its bonds
+        # (and maybe new ones between them: a ring closed)
         np.testing.assert_array_equal(made.types[i, :n], cut.atom_types[:n])
-        np.testing.assert_array_equal(made.bonds[i, :n, :n], cut.bonds[:n, :n])
+        bonded = cut.bonds[:n, :n] > 0
+        np.testing.assert_array_equal(made.bonds[i, :n, :n][bonded], cut.bonds[:n, :n][bonded])
 
 
 def _kekule(graph: MolGraph) -> Chem.Mol:
