@@ -111,11 +111,11 @@ class GeneticGCPNAgent(UpdatingAgent):
         sigma: float = 100.0,
         loss: str = "trajectory_balance",
         lr: float = 5e-4,
-        learn_batch: int = 64,
+        learn_batch: int = 32,
         local_search: int = 48,
         init: str = "pretrained",
-        data: str | None = None,
-        selection: str = "score",
+        data: str | None = "moses",
+        selection: str = "rank",
         patience: int = 20,
     ):
         if task.start_smiles is not None:
