@@ -201,7 +201,9 @@ class GeneticGCPNAgent(UpdatingAgent):
             if completed is not None:
                 self.steps += int(completed.steps.sum())
             searched = score(completed.smiles) if completed is not None else []
-            children = offspring(self._parents(), cfg["offspring"], cfg["mutation_rate"], self.rng) if self.replay else []
+            children = (
+                offspring(self._parents(), cfg["offspring"], cfg["mutation_rate"], self.rng) if self.replay else []
+            )
             bred += score(children)
             replayed = self._from_replay(cfg["replay_batch"])  # from the replay as it was
         except BudgetExhausted:  # what was scored before the budget ran out still enters the replay
