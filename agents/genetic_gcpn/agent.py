@@ -208,14 +208,14 @@ class GeneticGCPNAgent(UpdatingAgent):
             replayed = self._from_replay(cfg["replay_batch"])  # from the replay as it was
         except BudgetExhausted:  # what was scored before the budget ran out still enters the replay
             self._keep(fresh)
-            self._trajectories = {s: t for s, t in self._trajectories.items() if s in dict(self.replay)}
+            self._prune()
             raise
         self._keep(fresh)
         new = (oracle.calls - calls) / max(1, len(own) + len(searched) + len(bred))
         kept = dict(self.replay)
         learned = [(s, v) for s, v in fresh.items() if cfg["learn_new"] == "all" or s in kept]
         fit, agent_ll = self._learn(learned + replayed)
-        self._trajectories = {s: t for s, t in self._trajectories.items() if s in kept}
+        self._prune()
         scores = [v for _, v in own]
         return {
             "reward": float(np.mean(scores)),
@@ -233,19 +233,26 @@ class GeneticGCPNAgent(UpdatingAgent):
         merged = {**dict(self.replay), **scored}
         self.replay = sorted(merged.items(), key=lambda item: -item[1])[: self.config["replay_size"]]
 
+    def _prune(self) -> None:
+        """Drop the trajectories of molecules no longer in the replay."""
+        kept = dict(self.replay)
+        self._trajectories = {s: t for s, t in self._trajectories.items() if s in kept}
+
+    def _rank_weights(self) -> np.ndarray:
+        """``(len(replay),)`` weights ``1 / (rank_weight * R + rank)`` of the replay's molecules, best first."""
+        return 1.0 / (self.config["rank_weight"] * len(self.replay) + np.arange(1, len(self.replay) + 1))
+
     def _parents(self) -> list[tuple[str, float]]:
         """The replay with the weights offspring draws parents by: the scores, or the rank weights."""
         if self.config["selection"] == "score":
             return self.replay
-        weights = 1.0 / (self.config["rank_weight"] * len(self.replay) + np.arange(1, len(self.replay) + 1))
-        return [(s, w) for (s, _), w in zip(self.replay, weights)]
+        return [(s, w) for (s, _), w in zip(self.replay, self._rank_weights())]
 
     def _from_replay(self, count: int) -> list[tuple[str, float]]:
         """``count`` molecules of the replay (fewer when it is smaller), drawn by rank."""
         if not self.replay or count < 1:
             return []
-        ranks = np.arange(1, len(self.replay) + 1)
-        weights = 1.0 / (self.config["rank_weight"] * len(self.replay) + ranks)
+        weights = self._rank_weights()
         picked = self.rng.choice(
             len(self.replay), size=min(count, len(self.replay)), replace=False, p=weights / weights.sum()
         )
