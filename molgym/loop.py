@@ -5,12 +5,13 @@
 passed), the agent's own rule ends it (``agent.finished``), or it stalls (:class:`Patience`).
 Everything else around the loop (logs, checkpoints, a progress bar, Ctrl-C, the best policy so
 far) is a :class:`Callback`, the caller's or the agent's own (``agent.callbacks()``), as in Stable-Baselines3's ``learn()``:
-:func:`molgym.training.run_training` (``molgym train``) is this loop with its callbacks, and
-``Agent.train`` (``molgym compare``) the loop with none.
+:func:`molgym.training.run_training` (``molgym train``) is this loop with its callbacks, a run of
+``molgym compare`` the loop with its log and checkpoints, and ``Agent.train`` the loop with the
+caller's callbacks.
 
-The loop's counters (``loop``: updates, steps, wall time, best score, idle updates, why it
-stopped) are a plain dict, so that a checkpoint writes them as JSON and a resumed run passes them
-back in.
+The loop's counters (``loop``: updates, steps, wall time, best score, idle updates, the last
+update's new paid calls and their share of the molecules it asked for, why it stopped) are a
+plain dict, so that a checkpoint writes them as JSON and a resumed run passes them back in.
 """
 
 from __future__ import annotations
@@ -140,9 +141,10 @@ def train_loop(
                 loop["stopped"] = budget_spent(oracle)
                 break
             agent.updates += 1
+            new_calls, requested = oracle.calls - calls_before, oracle.requests - requests_before
             if agent.finished:
                 loop["stopped"] = agent.finished
-            elif patience.stalled(oracle.calls - calls_before, oracle.requests - requests_before):
+            elif patience.stalled(new_calls, requested):
                 loop["stopped"] = patience.reason
             new = [score for _, _, score in oracle.log[calls_before:]]  # only this update's paid calls
             best = max([*new, *([] if loop["best"] is None else [loop["best"]])], default=None)
@@ -152,6 +154,8 @@ def train_loop(
                 wall_time=time.perf_counter() - began,
                 best=best,
                 idle=patience.idle,
+                new_calls=new_calls,  # this update's paid calls, and their share of the molecules it asked for
+                new_share=new_calls / requested if requested else None,
             )
             # every callback sees every update, also when one of them asks to stop
             if any([callback.on_update(agent, oracle, loop, stats) for callback in callbacks]):

@@ -33,7 +33,15 @@ from molgym.loop import Callback, train_loop
 from molgym.oracle import Oracle
 from molgym.storage import read_json, write_csv, write_json
 
-__all__ = ["run_training", "Checkpoints", "load_checkpoint", "latest_checkpoint", "save_checkpoint"]
+__all__ = [
+    "run_training",
+    "UpdateLog",
+    "new_share_summary",
+    "Checkpoints",
+    "load_checkpoint",
+    "latest_checkpoint",
+    "save_checkpoint",
+]
 
 CHECKPOINT = "checkpoint"
 
@@ -90,10 +98,8 @@ def run_training(
     out.mkdir(parents=True, exist_ok=True)
     if loop is not None and loop.get("stopped") and not loop.get("steps_limit"):
         return train_loop(agent, oracle, loop=loop)  # an ended run: nothing to do, nothing to open
-    rows = _read_rows(out / "log.csv") if loop and loop.get("updates") else []
-    rows = [r for r in rows if int(r["update"]) <= agent.updates]  # updates after the checkpoint are redone
     watching = [
-        _Log(out / "log.csv", rows, out / "tb"),
+        UpdateLog(out / "log.csv", resumed=loop is not None and bool(loop.get("updates")), tb_dir=out / "tb"),
         _Progress(steps, progress),
         *callbacks,
         Checkpoints(out, checkpoint_every),
@@ -208,21 +214,36 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(lines))
 
 
-class _Log(Callback):
-    """``log.csv`` (rewritten whole with the kept rows, then appended: one row per update) and
-    TensorBoard when installed."""
+def new_share_summary(path: Path) -> dict[str, float]:
+    """``new_share_mean`` and ``new_share_min``: the mean and the lowest share of new molecules
+    per update in the ``log.csv`` at ``path`` (:class:`UpdateLog`); empty without such rows. A
+    collapsing agent shows it as a minimum near 0."""
+    shares = [float(r["new_share"]) for r in _read_rows(path) if r.get("new_share")]
+    return {"new_share_mean": sum(shares) / len(shares), "new_share_min": min(shares)} if shares else {}
 
-    def __init__(self, path: Path, rows: list[dict[str, str]], tb_dir: Path):
-        self.path, self.columns = path, list(rows[0]) if rows else None
+
+class UpdateLog(Callback):
+    """``path`` (``log.csv``): one row per update, the loop's counters (update, env steps, oracle
+    calls, wall time, best score, the update's new paid calls and ``new_share``, their share of the
+    molecules it asked for) and the agent's statistics of that update, flushed as it goes; also TensorBoard under ``tb_dir`` when given and
+    installed. A ``resumed`` run keeps the rows up to the update its checkpoint holds (read in
+    :meth:`on_start`: the ones after it are redone) and appends; otherwise the file starts anew."""
+
+    def __init__(self, path: Path, resumed: bool = False, tb_dir: Path | None = None):
+        self.path, self.resumed, self.tb_dir = path, resumed, tb_dir
+        self.columns, self.file, self._writer, self.tb = None, None, None, None
+
+    def on_start(self, agent, oracle, loop) -> None:
+        rows = [r for r in _read_rows(self.path) if int(r["update"]) <= agent.updates] if self.resumed else []
+        self.columns = list(rows[0]) if rows else None
         if self.columns:
-            write_csv(path, self.columns, ([row.get(c, "") for c in self.columns] for row in rows))
-        self.file = open(path, "a" if self.columns else "w", newline="")
+            write_csv(self.path, self.columns, ([row.get(c, "") for c in self.columns] for row in rows))
+        self.file = open(self.path, "a" if self.columns else "w", newline="")
         self._writer = self._rows_of(self.columns) if self.columns else None
-        self.tb = None
-        if importlib.util.find_spec("tensorboard") is not None:  # optional; probing it would import torch
+        if self.tb_dir is not None and importlib.util.find_spec("tensorboard") is not None:  # optional
             from torch.utils.tensorboard import SummaryWriter
 
-            self.tb = SummaryWriter(str(tb_dir))
+            self.tb = SummaryWriter(str(self.tb_dir))
 
     def _rows_of(self, columns: list[str]) -> csv.DictWriter:
         return csv.DictWriter(self.file, columns, extrasaction="ignore", lineterminator="\n")
@@ -234,6 +255,8 @@ class _Log(Callback):
             "oracle_calls": oracle.calls,
             "wall_time": round(loop["wall_time"], 3),
             "best": loop["best"],
+            "new_calls": loop.get("new_calls"),
+            "new_share": loop.get("new_share"),
             **stats,
         }
         if self.columns is None:
@@ -249,6 +272,7 @@ class _Log(Callback):
         return False
 
     def close(self) -> None:
-        self.file.close()
+        if self.file is not None:
+            self.file.close()
         if self.tb is not None:
             self.tb.close()

@@ -111,7 +111,7 @@ def _train_agent(agent, oracle, out: Path, args: argparse.Namespace, loop: dict 
     (a run directory holding it is finished)."""
     from molgym.agent import UpdatingAgent
     from molgym.metrics import run_metrics
-    from molgym.training import run_training
+    from molgym.training import new_share_summary, run_training
 
     if isinstance(agent, UpdatingAgent):
         loop = run_training(agent, oracle, out, steps=args.steps, checkpoint_every=args.checkpoint_every, loop=loop)
@@ -137,7 +137,7 @@ def _train_agent(agent, oracle, out: Path, args: argparse.Namespace, loop: dict 
             return INTERRUPTED
     agent.save(out)
     oracle.write_log(out / "oracle_log.csv")
-    metrics = run_metrics(oracle.log, oracle.budget)
+    metrics = run_metrics(oracle.log, oracle.budget) | new_share_summary(out / "log.csv")
     metrics["stop_reason"] = agent.stop_reason
     write_json(out / "metrics.json", metrics)
     print(_summary_line(args.agent, agent.task.name, out, metrics))

@@ -39,9 +39,13 @@ COLUMNS = [
     "novelty",
     "pains_pass_top100",
     "zinc_pass_top100",
+    "new_share_mean",
+    "new_share_min",
     "calls",
     "wall_time",
 ]
+#: Columns that describe a run rather than rank it (never in bold).
+NOT_RANKED = {"new_share_mean", "new_share_min", "calls", "wall_time"}
 
 
 def made_by(commands: Sequence[str]) -> list[str]:
@@ -139,7 +143,7 @@ def write_report(
     best = {}
     for column in COLUMNS:
         means = {a: row[column]["mean"] for a, row in summary.items() if column in row}
-        if means and column not in ("calls", "wall_time"):
+        if means and column not in NOT_RANKED:
             best[column] = (min if column in LOWER_IS_BETTER else max)(means.values())
     seeds = len({r["seed"] for r in results})
     lines = [

@@ -6,6 +6,8 @@ seed), each in ``OUT/<agent>/seed<k>/``:
 
 - ``run.json``: everything that decides this run's result (:meth:`RunSpec.identity`);
 - ``oracle_log.csv``: every paid call;
+- ``log.csv``: for an agent that learns in updates, one row per update, written as it goes: the
+  loop's counters and the agent's statistics (:class:`molgym.training.UpdateLog`);
 - ``proposed.csv``: the molecules the trained agent proposed, unscored (validity, uniqueness and
   novelty come from them);
 - ``agent/``: the trained agent, when the comparison keeps its agents;
@@ -196,7 +198,7 @@ def _training_smiles(source: str | None) -> frozenset[str] | None:
 def run_one(spec: RunSpec, progress: bool = True) -> dict[str, Any]:
     """Make one (agent, seed) run (or read its finished result); never raises for an agent's failure.
     The caller has checked (:func:`check_runs`) that the directory holds no run of other settings.
-    Every file is written whole, ``result.json`` last. An agent that learns in updates is
+    Every file but ``log.csv`` (appended update by update) is written whole, ``result.json`` last. An agent that learns in updates is
     checkpointed every :data:`CHECKPOINT_EVERY` updates in ``training/`` (removed once the run is
     finished), and an unfinished run goes on from there exactly; other runs without a result, and
     runs with a time limit, are redone from the start."""
@@ -209,7 +211,7 @@ def run_one(spec: RunSpec, progress: bool = True) -> dict[str, Any]:
     from molgym.metrics import run_metrics
     from molgym.oracle import budget_spent
     from molgym.tasks import make_task
-    from molgym.training import Checkpoints, latest_checkpoint, load_checkpoint
+    from molgym.training import Checkpoints, UpdateLog, latest_checkpoint, load_checkpoint, new_share_summary
 
     c, directory = spec.comparison, spec.directory
     done = directory / "result.json"
@@ -252,8 +254,12 @@ def run_one(spec: RunSpec, progress: bool = True) -> dict[str, Any]:
             began -= loop["wall_time"]  # the run's wall time counts its earlier part too
         else:
             agent, loop = cls(task, seed=spec.seed, device=c.device, **spec.config), None
-        if isinstance(agent, UpdatingAgent) and c.time_limit is None:
-            train_loop(agent, oracle, [Checkpoints(checkpoints, CHECKPOINT_EVERY)], loop=loop)
+        if isinstance(agent, UpdatingAgent):  # one row of statistics per update (e.g. the share of new molecules)
+            log = UpdateLog(directory / "log.csv", resumed=loop is not None)
+            if c.time_limit is None:
+                train_loop(agent, oracle, [log, Checkpoints(checkpoints, CHECKPOINT_EVERY)], loop=loop)
+            else:
+                agent.train(oracle, [log])
         else:
             agent.train(oracle)
         if c.keep_agents:  # as training left it, before proposing draws from its generators
@@ -264,6 +270,7 @@ def run_one(spec: RunSpec, progress: bool = True) -> dict[str, Any]:
         if proposed is not None:
             write_csv(directory / "proposed.csv", ["smiles"], ([s] for s in proposed))
         result["metrics"] = run_metrics(oracle.log, c.budget, proposed, _training_smiles(c.training_set))
+        result["metrics"].update(new_share_summary(directory / "log.csv"))
     except Exception as err:  # noqa: BLE001 - a failing agent is reported, the others go on
         result.update(status="error", error=f"{type(err).__name__}: {err}")
         write_atomic(directory / "traceback.txt", traceback.format_exc())

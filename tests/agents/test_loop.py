@@ -58,7 +58,10 @@ def test_train_and_compare_state_why_a_run_ended(tmp_path, capsys):
     assert (
         "stopped: stalled: under 5% of the molecules scored were new in 20 updates in a row" in capsys.readouterr().out
     )
-    assert json.loads((out / "metrics.json").read_text())["stop_reason"].startswith("stalled")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stop_reason"].startswith("stalled")
+    # the share of new molecules per update: 1 in the first three updates, 0 in the 20 stalled ones
+    assert metrics["new_share_min"] == 0.0 and metrics["new_share_mean"] == 3 / 23
     assert json.loads((out / "checkpoint" / "loop.json").read_text())["idle"] == 20
 
     cmp = tmp_path / "cmp"
@@ -87,6 +90,8 @@ def test_train_and_compare_state_why_a_run_ended(tmp_path, capsys):
         "stalled: under 5% of the molecules scored were new in 20 updates in a row",
         "budget spent (5 oracle calls)",
     ]
+    stalling = runs[0]["metrics"]
+    assert stalling["new_share_min"] == 0.0 and stalling["new_share_mean"] == 3 / 23  # from its log.csv
     report = (cmp / "results.md").read_text()
     assert (
         "- tests.agents_for_tests:StallingAgent seed 0 (3 of 5 calls): stalled: under 5% of the molecules scored were new in 20 updates in a row"

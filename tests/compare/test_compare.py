@@ -251,3 +251,10 @@ def test_a_run_killed_mid_way_goes_on_from_its_last_checkpoint(tmp_path):
     assert compare(tmp_path / "whole", whole).returncode == 0
     uninterrupted = tmp_path / "whole" / "tests.agents_for_tests_KilledOnceAgent" / "seed0"
     assert (run / "oracle_log.csv").read_text() == (uninterrupted / "oracle_log.csv").read_text()
+
+    # log.csv: one row per update, the ones after the checkpoint redone once, as in the uninterrupted run
+    def updates(directory):
+        return [(r["update"], r["oracle_calls"], r["reward"]) for r in csv.DictReader(open(directory / "log.csv"))]
+
+    assert updates(run) == updates(uninterrupted)
+    assert [u for u, _, _ in updates(run)] == [str(k) for k in range(1, 26)]
