@@ -185,7 +185,6 @@ class GeneticGCPNAgent(UpdatingAgent):
         drawn = sample_molecules(cfg["data"], searches, self.rng) if not self.replay and cfg["data"] else []
         made = self._build(cfg["batch_size"] if self.replay or drawn else cfg["batch_size"] + searches)
         self.steps += int(made.steps.sum())
-        calls = oracle.calls
         fresh: dict[str, float] = {}  # this update's molecules and their scores
 
         def score(smiles: list[str]) -> list[tuple[str, float]]:
@@ -211,7 +210,6 @@ class GeneticGCPNAgent(UpdatingAgent):
             self._prune()
             raise
         self._keep(fresh)
-        new = (oracle.calls - calls) / max(1, len(own) + len(searched) + len(bred))
         kept = dict(self.replay)
         learned = [(s, v) for s, v in fresh.items() if cfg["learn_new"] == "all" or s in kept]
         fit, agent_ll = self._learn(learned + replayed)
@@ -223,7 +221,6 @@ class GeneticGCPNAgent(UpdatingAgent):
             "offspring_reward": float(np.mean([v for _, v in bred])) if bred else float("nan"),
             "replay_best": self.replay[0][1],
             "unique": len(set(made.smiles)) / len(made.smiles),
-            "new_molecules": new,  # the share of this update's molecules never scored before
             "loss": fit,
             "agent_likelihood": agent_ll,
         }
